@@ -1,0 +1,79 @@
+//! The access log: one line per response at info level under the target `basehttp::access`,
+//! in Django runserver's shape:
+//!
+//! ```text
+//! [22/Nov/2026 04:34:37] "GET /hello HTTP/1.1" 200 13
+//! ```
+//!
+//! The request line is written with control characters and non-ASCII bytes escaped (`\x0a`),
+//! so a client cannot forge log lines. Nothing is formatted unless the target is enabled.
+
+use std::fmt;
+
+use crate::date;
+
+/// The log target of access lines.
+pub const TARGET: &str = "basehttp::access";
+
+/// Bytes shown with control characters, quotes, backslashes and non-ASCII escaped.
+struct Escaped<'a>(&'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in self.0 {
+            match b {
+                b'"' | b'\\' => write!(f, "\\{}", b as char)?,
+                0x20..=0x7e => write!(f, "{}", b as char)?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first line of a head (without its line ending), as far as it goes.
+pub(crate) fn request_line(head: &[u8]) -> &[u8] {
+    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = &head[..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // A request line longer than this is cut in the log; the status says why.
+    &line[..line.len().min(1024)]
+}
+
+/// Logs one access line, if `basehttp::access` is enabled at info level.
+pub(crate) fn log(line: &[u8], status: u16, size: u64) {
+    if log::log_enabled!(target: TARGET, log::Level::Info) {
+        let when = date::now_log();
+        log::info!(
+            target: TARGET,
+            "[{}] \"{}\" {} {}",
+            String::from_utf8_lossy(&when),
+            Escaped(line),
+            status,
+            size
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let shown = Escaped(b"GET /a\r\n[01/Jan/2026] \"x\" HTTP/1.1\x1b[31m").to_string();
+        assert_eq!(
+            shown,
+            "GET /a\\x0d\\x0a[01/Jan/2026] \\\"x\\\" HTTP/1.1\\x1b[31m"
+        );
+    }
+
+    #[test]
+    fn request_line_stops_at_line_end() {
+        assert_eq!(
+            request_line(b"GET / HTTP/1.1\r\nHost: x\r\n"),
+            b"GET / HTTP/1.1"
+        );
+        assert_eq!(request_line(b"GET /partial"), b"GET /partial");
+    }
+}

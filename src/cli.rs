@@ -1,0 +1,187 @@
+//! The command line: `basehttp [ADDRPORT] [options]`, parsed with `lexopt`.
+//!
+//! This module turns arguments into a [`Command`]; it starts nothing.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use basehttp::{Config, WhenFull};
+use lexopt::ValueExt;
+
+/// The default address, as Django's runserver and `python -m http.server --bind 127.0.0.1`.
+pub const DEFAULT_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// The default port.
+pub const DEFAULT_PORT: u16 = 8000;
+
+pub const USAGE: &str = "\
+Usage: basehttp [ADDRPORT] [OPTIONS]
+
+A thread-pool HTTP/1.1 development server.
+
+ADDRPORT is a port (8000), or an address and a port (0:8000, 127.0.0.1:8000,
+[::1]:8000, localhost:8000). Default: 127.0.0.1:8000. \"0\" means 0.0.0.0.
+
+Options:
+  -w, --workers N          worker threads (default 8)
+  -q, --queue N            connections that may wait for a worker (default 1024)
+      --when-full POLICY   block or reject when the queue is full (default block)
+      --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
+  -h, --help               print this help
+  -V, --version            print the version
+
+Logging: access lines go to stderr; RUST_LOG=debug shows more, RUST_LOG=warn less.";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Help,
+    Version,
+    Serve(Box<ServeArgs>),
+}
+
+/// Arguments of the default command.
+#[derive(Debug)]
+pub struct ServeArgs {
+    /// The address as typed, resolved later (it may be a host name).
+    pub addr: String,
+    pub config: Config,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut addrport: Option<String> = None;
+    let mut config = Config::default();
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('w') | Long("workers") => {
+                config.workers = number(&mut parser, "--workers")?;
+                if config.workers == 0 {
+                    return Err("--workers must be at least 1".into());
+                }
+            }
+            Short('q') | Long("queue") => {
+                config.queue = number(&mut parser, "--queue")?;
+                if config.queue == 0 {
+                    return Err("--queue must be at least 1".into());
+                }
+            }
+            Long("when-full") => {
+                let value = parser.value().map_err(|e| e.to_string())?;
+                config.when_full = value
+                    .string()
+                    .map_err(|e| e.to_string())?
+                    .parse::<WhenFull>()
+                    .map_err(|e| format!("--when-full: {e}"))?;
+            }
+            Long("keep-alive") => {
+                config.keep_alive = Duration::from_secs(number(&mut parser, "--keep-alive")?);
+            }
+            Value(value) if addrport.is_none() => {
+                addrport = Some(value.string().map_err(|e| e.to_string())?);
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let addr = match addrport {
+        Some(text) => normalize_addrport(&text)?,
+        None => SocketAddr::new(DEFAULT_ADDR, DEFAULT_PORT).to_string(),
+    };
+    Ok(Command::Serve(Box::new(ServeArgs { addr, config })))
+}
+
+fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, name: &str) -> Result<T, String> {
+    let value = parser.value().map_err(|e| e.to_string())?;
+    let text = value.string().map_err(|e| e.to_string())?;
+    text.parse()
+        .map_err(|_| format!("{name} takes a whole number, got \"{text}\""))
+}
+
+/// Turns Django's ADDRPORT forms into `host:port`: `8000`, `0:8000`, `1.2.3.4:8000`,
+/// `[::1]:8000`, `localhost:8000`.
+pub fn normalize_addrport(text: &str) -> Result<String, String> {
+    let invalid = || format!("\"{text}\" is not a valid port number or address:port pair.");
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::new(DEFAULT_ADDR, port).to_string());
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    if host == "0" {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).to_string());
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ip: IpAddr = v6.parse().map_err(|_| invalid())?;
+        return Ok(SocketAddr::new(ip, port).to_string());
+    }
+    if host.is_empty() || host.contains([':', '[', ']', '/']) {
+        return Err(invalid());
+    }
+    Ok(format!("{host}:{port}"))
+}
+
+/// Resolves `host:port` to the first address.
+pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("cannot resolve \"{addr}\": {e}"))?
+        .next()
+        .ok_or_else(|| format!("\"{addr}\" resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn django_addrport_forms() {
+        assert_eq!(normalize_addrport("8000").unwrap(), "127.0.0.1:8000");
+        assert_eq!(normalize_addrport("0:8000").unwrap(), "0.0.0.0:8000");
+        assert_eq!(
+            normalize_addrport("127.0.0.1:9000").unwrap(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(normalize_addrport("[::1]:8000").unwrap(), "[::1]:8000");
+        assert_eq!(
+            normalize_addrport("localhost:8000").unwrap(),
+            "localhost:8000"
+        );
+        for bad in [
+            "",
+            "abc",
+            "99999",
+            "1.2.3.4",
+            "[::1]",
+            "host:port",
+            "::1:80",
+        ] {
+            assert!(normalize_addrport(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn options() {
+        let args = [
+            "-w",
+            "3",
+            "--queue",
+            "7",
+            "--when-full",
+            "reject",
+            "--keep-alive",
+            "0",
+        ];
+        let Command::Serve(serve) = parse(args.map(Into::into)).unwrap() else {
+            panic!("expected serve");
+        };
+        assert_eq!(serve.config.workers, 3);
+        assert_eq!(serve.config.queue, 7);
+        assert_eq!(serve.config.when_full, WhenFull::Reject);
+        assert_eq!(serve.config.keep_alive, Duration::ZERO);
+        assert_eq!(serve.addr, "127.0.0.1:8000");
+        assert!(parse(["--when-full", "maybe"].map(Into::into)).is_err());
+        assert!(parse(["8000", "9000"].map(Into::into)).is_err());
+        assert!(parse(["-w", "0"].map(Into::into)).is_err());
+    }
+}

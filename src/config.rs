@@ -1,0 +1,157 @@
+//! Server configuration: pool sizes, the full-queue policy, every limit and every timeout.
+//!
+//! This module only holds values and their defaults; it does no I/O. Each default is chosen
+//! against a reference server (nginx, gunicorn, Django's runserver) and the reason is given
+//! beside it, so a reader can tell a deliberate number from an arbitrary one.
+
+use std::time::Duration;
+
+/// What the listener does with a new connection when the queue is full.
+///
+/// The default is [`WhenFull::Block`]: a development server should rather make a burst wait a
+/// little (the kernel's listen backlog holds it) than turn a browser's page load into 503s.
+/// [`WhenFull::Reject`] suits load tests and demos of overload, where a fast, explicit
+/// "try later" is the point.
+///
+/// ```
+/// use basehttp::{Config, WhenFull};
+/// let mut config = Config::default();
+/// config.when_full = WhenFull::Reject;
+/// assert_eq!(Config::default().when_full, WhenFull::Block);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// The listener stops accepting until a worker frees a slot; new connections wait in the
+    /// kernel's listen backlog.
+    Block,
+    /// The listener accepts the connection and answers `503 Service Unavailable` with
+    /// `Retry-After: 1` and `Connection: close` in one non-blocking write, then closes it.
+    Reject,
+}
+
+impl std::str::FromStr for WhenFull {
+    type Err = String;
+
+    /// Parses `block` or `reject`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "block" => Ok(WhenFull::Block),
+            "reject" => Ok(WhenFull::Reject),
+            other => Err(format!("expected `block` or `reject`, got `{other}`")),
+        }
+    }
+}
+
+/// Every tunable of a server. Start from [`Config::default()`] and change fields.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut config = basehttp::Config::default();
+/// config.workers = 4;
+/// config.keep_alive = Duration::from_secs(2);
+/// assert_eq!(config.max_headers, 100);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Number of worker threads. Default 8: enough that a browser's six connections and a
+    /// few slow handlers are served at once, few enough that a fast handler does not pay for
+    /// many parked threads (see `shared/design-notes.md`). Blocking handlers want more
+    /// (Little's law: throughput = workers / service time).
+    pub workers: usize,
+    /// Connections that may wait for a worker. Default 1024: waiting connections are cheap
+    /// (a socket and a few words), and idle keep-alive connections cycle through this queue.
+    pub queue: usize,
+    /// What to do with a new connection when `queue` connections already wait.
+    pub when_full: WhenFull,
+    /// How long an idle persistent connection is kept open between requests. Zero disables
+    /// keep-alive: every response carries `Connection: close`. Default 5 s (gunicorn uses 2 s,
+    /// nginx 75 s; a few seconds covers a browser's page load and its follow-up clicks).
+    pub keep_alive: Duration,
+    /// Requests served on one connection before it is closed. Default 1000, as nginx's
+    /// `keepalive_requests`; bounds what one client can do with one socket.
+    pub max_requests_per_connection: u32,
+    /// Time allowed to receive a whole request head, from its first byte (or, on a new
+    /// connection, from the accept). Default 10 s: a client trickling one byte a second is
+    /// answered `408` and closed after this, whatever else happens.
+    pub header_timeout: Duration,
+    /// Longest wait for the next bytes of a request body. Default 30 s.
+    pub body_timeout: Duration,
+    /// Longest wait for the client to accept the next bytes of a response. Default 30 s.
+    pub write_timeout: Duration,
+    /// An idle connection held by a worker while others wait in the queue is closed once it
+    /// has been idle this long. Default 1 s. Closing an idle persistent connection is always
+    /// allowed (RFC 9112 §9.5), and it is the answer to gunicorn #3518: idle and preconnect
+    /// sockets must not hold the pool.
+    pub idle_grace_under_pressure: Duration,
+    /// Longest request line (method, target and version). Default 8 KiB, as nginx; longer
+    /// is answered `414 URI Too Long`.
+    pub max_request_line: usize,
+    /// Longest header field line (name and value). Default 8 KiB, as nginx; longer is
+    /// answered `431 Request Header Fields Too Large`.
+    pub max_header_line: usize,
+    /// Most header fields in one request. Default 100, as gunicorn; more is answered `431`.
+    /// At most [`MAX_HEADERS_LIMIT`].
+    pub max_headers: usize,
+    /// Largest whole request head, request line and headers together. Default 64 KiB. It is
+    /// also the size of each worker's read buffer, allocated once per worker.
+    pub max_head: usize,
+    /// Largest request body accepted, by `Content-Length` or by counting chunked data.
+    /// Default 1 GiB; a larger body is answered `413 Content Too Large`.
+    pub max_body: u64,
+    /// Unread request body the server will read and discard so the connection can be reused.
+    /// Default 64 KiB; beyond it the connection is closed instead.
+    pub max_drain: u64,
+    /// After an error or `Connection: close`, the server stops sending, then reads and
+    /// discards at most this many bytes before closing, so the client is not sent a reset
+    /// before it has read the response. Default 64 KiB, as gunicorn.
+    pub linger_bytes: usize,
+    /// How long that reading and discarding may take. Default 2 s, as gunicorn.
+    pub linger_time: Duration,
+    /// How long [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) lets in-flight
+    /// requests finish. Default 5 s.
+    pub shutdown_grace: Duration,
+}
+
+/// The hard cap on [`Config::max_headers`]: the header array lives on each worker's stack.
+pub const MAX_HEADERS_LIMIT: usize = 256;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            workers: 8,
+            queue: 1024,
+            when_full: WhenFull::Block,
+            keep_alive: Duration::from_secs(5),
+            max_requests_per_connection: 1000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            idle_grace_under_pressure: Duration::from_secs(1),
+            max_request_line: 8 * 1024,
+            max_header_line: 8 * 1024,
+            max_headers: 100,
+            max_head: 64 * 1024,
+            max_body: 1 << 30,
+            max_drain: 64 * 1024,
+            linger_bytes: 64 * 1024,
+            linger_time: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// Clamps values that would make the server unable to work (zero workers, a head buffer
+    /// smaller than a request line) to the nearest workable value.
+    pub(crate) fn normalized(mut self) -> Config {
+        self.workers = self.workers.max(1);
+        self.queue = self.queue.max(1);
+        self.max_headers = self.max_headers.clamp(1, MAX_HEADERS_LIMIT);
+        self.max_request_line = self.max_request_line.max(64);
+        self.max_header_line = self.max_header_line.max(64);
+        self.max_head = self.max_head.max(self.max_request_line + 64).max(1024);
+        self.max_requests_per_connection = self.max_requests_per_connection.max(1);
+        self
+    }
+}

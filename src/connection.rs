@@ -1,0 +1,745 @@
+//! One worker's handling of one connection for one turn: read request heads, run the handler,
+//! write responses, and decide when to give the connection back to the queue or close it.
+//!
+//! A turn ends when the connection closes or when others wait in the queue and this connection
+//! has no complete request buffered (it is then handed back with its partial bytes). This is
+//! how the pool stays fair without a poller: the channel is a run queue, and an idle
+//! connection never holds a worker while others wait (gunicorn #3518). Measurements behind
+//! these choices are in `shared/design-notes.md`.
+//!
+//! This module owns the per-worker buffers; it never touches the channel except to read its
+//! length.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::access_log;
+use crate::body::{Body, BodyError, Leftover, Source};
+use crate::config::MAX_HEADERS_LIMIT;
+use crate::pool::Shared;
+use crate::request::{self, Refusal, Request, Version};
+use crate::response::{self, Payload, Response};
+use crate::stats::{WorkerSlot, WorkerState};
+
+/// The first read-timeout slice when waiting for a request. A request on a busy connection
+/// usually arrives within microseconds; the slice only bounds how long a waiting connection
+/// in the queue can go unnoticed.
+const FIRST_SLICE: Duration = Duration::from_millis(1);
+/// Slices double up to this while nobody waits, so an idle connection costs a few wake-ups a
+/// second, not a thousand.
+const MAX_SLICE: Duration = Duration::from_millis(32);
+/// Free space kept past the buffered bytes, for reading a body that follows a head.
+const SPARE_MIN: usize = 16 * 1024;
+/// Response bodies up to this size are copied into the output buffer, so pipelined responses
+/// leave in one `write`; larger ones are written from where they are.
+const COALESCE_MAX: usize = 16 * 1024;
+/// Buffered responses are flushed once they reach this size, pipelined or not.
+const OUT_FLUSH: usize = 64 * 1024;
+/// Size of each chunk read from a streamed response body.
+const STREAM_CHUNK: usize = 16 * 1024;
+/// Room before a streamed chunk for its size line: 8 hex digits and CRLF.
+const CHUNK_PREFIX: usize = 10;
+
+/// A client connection, as it travels between the listener, the queue and the workers.
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    /// Received bytes not yet processed, carried across hand-backs: at most a partial head,
+    /// and empty (unallocated) in the common case.
+    pending: Vec<u8>,
+    /// Requests answered on this connection.
+    served: u32,
+    /// When the connection last became idle: its accept, or the end of its last response.
+    idle_since: Instant,
+    /// When the first byte of the current request head arrived.
+    head_started: Option<Instant>,
+    /// The socket's read timeout as last set, to skip redundant `setsockopt` calls.
+    read_timeout: Option<Duration>,
+    /// Socket options (no-delay, write timeout) set on the first visit.
+    configured: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, accepted_at: Instant) -> Conn {
+        Conn {
+            stream,
+            peer,
+            pending: Vec::new(),
+            served: 0,
+            idle_since: accepted_at,
+            head_started: None,
+            read_timeout: None,
+            configured: false,
+        }
+    }
+}
+
+/// How a turn ended.
+pub(crate) enum Outcome {
+    /// The connection is closed and counted.
+    Closed,
+    /// Others are waiting: put this connection back on the queue.
+    Yield(Conn),
+}
+
+/// How to close a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// After a response the client must read: stop sending, read and discard what the client
+    /// still sends (bounded in bytes and time), then close, so no reset destroys the response.
+    Linger,
+    /// An idle connection: stop sending, discard what is already received, close.
+    Quiet,
+    /// The connection is broken: just close.
+    Abort,
+}
+
+/// What one attempt to handle a buffered request did.
+enum Step {
+    /// A request was answered; the connection stays open.
+    Answered,
+    /// No complete head is buffered yet.
+    Partial,
+    /// The head was refused with this status; answer and close.
+    Refused(Refusal),
+    /// Close the connection this way.
+    Close(Close),
+}
+
+/// What waiting for more bytes gave.
+enum Wait {
+    Data,
+    Yield,
+    Close(Close),
+    HeaderTimeout,
+}
+
+/// A worker's reusable state: its read and write buffers.
+pub(crate) struct Worker<'s> {
+    id: usize,
+    shared: &'s Shared,
+    slot: &'s WorkerSlot,
+    /// Read buffer: `max_head` for heads plus room for a body after them.
+    buf: Box<[u8]>,
+    start: usize,
+    filled: usize,
+    /// Responses not yet written.
+    out: Vec<u8>,
+}
+
+impl<'s> Worker<'s> {
+    pub(crate) fn new(id: usize, shared: &'s Shared) -> Worker<'s> {
+        Worker {
+            id,
+            shared,
+            slot: &shared.worker_slots[id],
+            buf: vec![0u8; shared.config.max_head + SPARE_MIN].into_boxed_slice(),
+            start: 0,
+            filled: 0,
+            out: Vec::with_capacity(OUT_FLUSH + COALESCE_MAX),
+        }
+    }
+
+    fn pressure(&self) -> bool {
+        self.shared.queue_len() > 0
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Relaxed)
+    }
+
+    /// Serves `conn` until it closes or should give way to a waiting connection.
+    pub(crate) fn serve(&mut self, mut conn: Conn) -> Outcome {
+        self.slot.set_state(WorkerState::Reading);
+        if !conn.configured {
+            conn.configured = true;
+            // Responses are coalesced here, so Nagle's algorithm would only add delay.
+            let ok = conn.stream.set_nodelay(true).is_ok()
+                && conn
+                    .stream
+                    .set_write_timeout(Some(self.shared.config.write_timeout))
+                    .is_ok();
+            if !ok {
+                return self.close(conn, Close::Abort);
+            }
+        }
+        self.start = 0;
+        self.filled = conn.pending.len();
+        self.buf[..self.filled].copy_from_slice(&conn.pending);
+        conn.pending = Vec::new();
+        let mut answered = false;
+        loop {
+            if self.start < self.filled {
+                if self.buf.len() - self.filled < SPARE_MIN && self.start > 0 {
+                    self.compact();
+                }
+                match self.step(&mut conn) {
+                    Step::Answered => {
+                        answered = true;
+                        if self.out.len() >= OUT_FLUSH && self.flush(&conn).is_err() {
+                            return self.close(conn, Close::Abort);
+                        }
+                        continue;
+                    }
+                    Step::Partial => {}
+                    Step::Refused(refusal) => return self.refuse(conn, refusal),
+                    Step::Close(how) => return self.close(conn, how),
+                }
+            }
+            if !self.out.is_empty() && self.flush(&conn).is_err() {
+                return self.close(conn, Close::Abort);
+            }
+            match self.wait_for_bytes(&mut conn, answered) {
+                Wait::Data => {}
+                Wait::Yield => {
+                    conn.pending
+                        .extend_from_slice(&self.buf[self.start..self.filled]);
+                    self.start = 0;
+                    self.filled = 0;
+                    return Outcome::Yield(conn);
+                }
+                Wait::Close(how) => return self.close(conn, how),
+                Wait::HeaderTimeout => {
+                    return self.refuse(
+                        conn,
+                        Refusal {
+                            status: 408,
+                            reason: "timed out reading the request head",
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Moves the unprocessed bytes to the front of the buffer.
+    fn compact(&mut self) {
+        self.buf.copy_within(self.start..self.filled, 0);
+        self.filled -= self.start;
+        self.start = 0;
+    }
+
+    /// Waits for more request bytes in read-timeout slices, giving way when others wait.
+    fn wait_for_bytes(&mut self, conn: &mut Conn, answered: bool) -> Wait {
+        if self.start == self.filled {
+            self.start = 0;
+            self.filled = 0;
+        } else if self.start > 0 {
+            self.compact();
+        }
+        let config = &self.shared.config;
+        // Round-robin: a connection that was just answered goes to the back of the queue.
+        if answered && self.pressure() && !self.shutting_down() {
+            return Wait::Yield;
+        }
+        let mut slice = FIRST_SLICE;
+        loop {
+            let idle = self.filled == 0;
+            if self.shutting_down() {
+                return Wait::Close(Close::Quiet);
+            }
+            let now = Instant::now();
+            let deadline = if idle {
+                let limit = if conn.served == 0 {
+                    config.header_timeout
+                } else {
+                    config.keep_alive
+                };
+                conn.idle_since + limit
+            } else {
+                conn.head_started.unwrap_or(now) + config.header_timeout
+            };
+            if now >= deadline {
+                return if idle {
+                    Wait::Close(Close::Quiet)
+                } else {
+                    Wait::HeaderTimeout
+                };
+            }
+            let wait = slice.min(deadline - now).max(Duration::from_millis(1));
+            if conn.read_timeout != Some(wait) {
+                if conn.stream.set_read_timeout(Some(wait)).is_err() {
+                    return Wait::Close(Close::Abort);
+                }
+                conn.read_timeout = Some(wait);
+            }
+            if self.filled == self.buf.len() {
+                return Wait::Close(Close::Abort);
+            }
+            match (&conn.stream).read(&mut self.buf[self.filled..]) {
+                Ok(0) => return Wait::Close(Close::Abort),
+                Ok(n) => {
+                    if idle {
+                        conn.head_started = Some(now);
+                    }
+                    self.filled += n;
+                    self.slot.bytes_in.fetch_add(n as u64, Relaxed);
+                    return Wait::Data;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.pressure() {
+                        // Closing an idle persistent connection is always allowed
+                        // (RFC 9112 §9.5); one idle past the grace period gives its place up.
+                        if idle && conn.idle_since.elapsed() >= config.idle_grace_under_pressure {
+                            return Wait::Close(Close::Quiet);
+                        }
+                        return Wait::Yield;
+                    }
+                    slice = (slice * 2).min(MAX_SLICE);
+                }
+                Err(e) => {
+                    log_io_error("reading a request", &e);
+                    return Wait::Close(Close::Abort);
+                }
+            }
+        }
+    }
+
+    /// Parses the buffered bytes and, if they hold a complete head, answers the request.
+    fn step(&mut self, conn: &mut Conn) -> Step {
+        let shared = self.shared;
+        let config = &shared.config;
+        if conn.served == 0 && self.start == 0 && looks_like_tls(&self.buf[..self.filled]) {
+            log::error!(
+                "{}: You're accessing the development server over HTTPS, but it only supports HTTP.",
+                conn.peer
+            );
+            return Step::Close(Close::Quiet);
+        }
+        let (data, spare) = self.buf.split_at_mut(self.filled);
+        let data: &[u8] = &data[self.start..];
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_LIMIT];
+        let mut parsed = httparse::Request::new(&mut headers[..config.max_headers]);
+        let head_len = match parsed.parse(data) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                return match request::check_partial(data, config) {
+                    Some(refusal) => Step::Refused(refusal),
+                    None => Step::Partial,
+                };
+            }
+            Err(e) => return Step::Refused(request::parse_error(e, data)),
+        };
+        let info = match request::check_head(&parsed, &data[..head_len], config) {
+            Ok(info) => info,
+            Err(refusal) => return Step::Refused(refusal),
+        };
+        let line = access_log::request_line(data);
+        let version = if parsed.version == Some(0) {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        let head_request = parsed.method == Some("HEAD");
+        let mut close = !info.keep_alive
+            || config.keep_alive.is_zero()
+            || conn.served + 1 >= config.max_requests_per_connection
+            || shared.shutting_down.load(Relaxed);
+
+        // `100 Continue` is written straight to the socket when the handler first reads the
+        // body; responses still buffered must leave before it.
+        if info.expect_continue && !self.out.is_empty() {
+            let sent = write_counted(&conn.stream, &self.out, self.slot);
+            self.out.clear();
+            if sent.is_err() {
+                return Step::Close(Close::Abort);
+            }
+        }
+
+        let source = Source {
+            stream: &conn.stream,
+            initial: &data[head_len..],
+            initial_pos: 0,
+            spare,
+            pos: 0,
+            end: 0,
+            read_timeout: &mut conn.read_timeout,
+            body_timeout: config.body_timeout,
+            bytes_in: 0,
+        };
+        let body = Body::new(source, info.framing, config.max_body, info.expect_continue);
+        let parsed_headers: &[httparse::Header<'_>] = parsed.headers;
+        let mut req = Request::new(
+            parsed.method.unwrap_or(""),
+            parsed.path.unwrap_or("/"),
+            version,
+            parsed_headers,
+            conn.peer,
+            self.id,
+            body,
+        );
+
+        self.slot.set_state(WorkerState::Handling);
+        let handled = catch_unwind(AssertUnwindSafe(|| shared.handler.handle(&mut req)));
+        let mut body = req.into_body();
+        let mut response = match handled {
+            Ok(response) => response,
+            Err(panic) => {
+                log::error!(
+                    "handler panicked on \"{}\": {}",
+                    String::from_utf8_lossy(line),
+                    panic_message(&panic)
+                );
+                close = true;
+                Response::error(500)
+            }
+        };
+        if let Some(e) = body.error() {
+            match e.status() {
+                Some(status) => {
+                    log::debug!("{}: {e}", conn.peer);
+                    close = true;
+                    response = Response::error(status);
+                }
+                None => {
+                    self.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
+                    return Step::Close(Close::Abort);
+                }
+            }
+        } else if !body.is_complete() {
+            // Whatever the handler left unread must go before the next request is read.
+            let drainable = !body.continue_pending()
+                && body
+                    .remaining_length()
+                    .is_none_or(|n| n <= config.max_drain);
+            if !drainable || !body.drain(config.max_drain) {
+                close = true;
+            }
+            if let Some(BodyError::Malformed | BodyError::TooLarge) = body.error() {
+                close = true;
+            }
+        }
+        if let Err(what) = response.validate() {
+            log::error!(
+                "handler returned an invalid response for \"{}\" ({what}); sending 500",
+                String::from_utf8_lossy(line)
+            );
+            response = Response::error(500);
+        }
+        close |= response.wants_close() || shared.shutting_down.load(Relaxed);
+
+        self.slot.set_state(WorkerState::Writing);
+        let status = response.status();
+        let framing =
+            response::write_head(&mut self.out, &response, version, head_request, &mut close);
+        let sent = send_body(
+            &conn.stream,
+            &mut self.out,
+            response.payload,
+            framing,
+            self.slot,
+        );
+        self.slot.served.fetch_add(1, Relaxed);
+        let size = match sent {
+            Ok(size) => size,
+            Err(e) => {
+                log_io_error("sending a response", &e);
+                access_log::log(line, status, 0);
+                return Step::Close(Close::Abort);
+            }
+        };
+        access_log::log(line, status, size);
+
+        // Find the bytes after this request: the next pipelined request, if any.
+        self.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
+        let base = self.start + head_len;
+        match body.into_leftover() {
+            Leftover::Initial { from } => self.start = base + from,
+            Leftover::Spare { from, to } => {
+                self.start = self.filled + from;
+                self.filled += to;
+            }
+        }
+        conn.served += 1;
+        let now = Instant::now();
+        conn.idle_since = now;
+        conn.head_started = (self.start < self.filled).then_some(now);
+        self.slot.set_state(WorkerState::Reading);
+        if close {
+            Step::Close(Close::Linger)
+        } else {
+            Step::Answered
+        }
+    }
+
+    /// Writes the buffered responses in one go.
+    fn flush(&mut self, conn: &Conn) -> io::Result<()> {
+        let result = write_counted(&conn.stream, &self.out, self.slot);
+        self.out.clear();
+        if let Err(e) = &result {
+            log_io_error("sending a response", e);
+        }
+        result
+    }
+
+    /// Answers a refused head with a short error and closes.
+    fn refuse(&mut self, conn: Conn, refusal: Refusal) -> Outcome {
+        let line = access_log::request_line(&self.buf[self.start..self.filled]);
+        access_log::log(line, refusal.status, 0);
+        log::debug!("{}: {} {}", conn.peer, refusal.status, refusal.reason);
+        response::write_error(&mut self.out, refusal.status, refusal.reason);
+        self.slot.served.fetch_add(1, Relaxed);
+        if self.flush(&conn).is_err() {
+            return self.close(conn, Close::Abort);
+        }
+        self.close(conn, Close::Linger)
+    }
+
+    /// Closes a connection and counts it.
+    fn close(&mut self, conn: Conn, how: Close) -> Outcome {
+        if how != Close::Abort && !self.out.is_empty() {
+            let _ = self.flush(&conn);
+        }
+        self.out.clear();
+        self.start = 0;
+        self.filled = 0;
+        match how {
+            Close::Linger => self.linger(&conn),
+            Close::Quiet => {
+                let _ = conn.stream.shutdown(Shutdown::Write);
+                // Discard what already arrived, so closing sends a FIN, not a reset.
+                if conn.stream.set_nonblocking(true).is_ok() {
+                    let _ = (&conn.stream).read(&mut self.buf);
+                }
+            }
+            Close::Abort => {}
+        }
+        self.slot.closed.fetch_add(1, Relaxed);
+        Outcome::Closed
+    }
+
+    /// Stops sending, then reads and discards until the client closes, bounded in bytes and
+    /// time (as gunicorn does), so the response is not destroyed by a reset.
+    fn linger(&mut self, conn: &Conn) {
+        if conn.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let config = &self.shared.config;
+        let deadline = Instant::now() + config.linger_time;
+        let mut discarded = 0;
+        while discarded < config.linger_bytes {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || conn.stream.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            match (&conn.stream).read(&mut self.buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => discarded += n,
+            }
+        }
+    }
+}
+
+/// Writes `bytes` fully, counting `write` calls and bytes for the stats.
+fn write_counted(mut stream: &TcpStream, mut bytes: &[u8], slot: &WorkerSlot) -> io::Result<()> {
+    while !bytes.is_empty() {
+        slot.writes.fetch_add(1, Relaxed);
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                slot.bytes_out.fetch_add(n as u64, Relaxed);
+                bytes = &bytes[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sends a response body after its head (which is in `out`). Small bodies join `out`, to leave
+/// with the next flush; large and streamed ones flush `out` and go straight to the socket.
+/// Returns the body bytes sent.
+fn send_body(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    payload: Payload,
+    framing: response::Framing,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    use response::Framing;
+    if framing == Framing::None {
+        return Ok(0);
+    }
+    match payload {
+        Payload::Empty => Ok(0),
+        Payload::Static(bytes) => send_bytes(stream, out, bytes, slot),
+        Payload::Bytes(bytes) => send_bytes(stream, out, &bytes, slot),
+        Payload::File { file, len } => send_exact(stream, out, file, len, slot),
+        Payload::Reader {
+            reader,
+            len: Some(len),
+        } => send_exact(stream, out, reader, len, slot),
+        Payload::Reader { reader, len: None } if framing == Framing::Chunked => {
+            send_chunked(stream, out, reader, slot)
+        }
+        Payload::Reader { mut reader, .. } => {
+            write_counted(stream, out, slot)?;
+            out.clear();
+            let n = io::copy(&mut reader, &mut CountingStream { stream, slot })?;
+            Ok(n)
+        }
+    }
+}
+
+fn send_bytes(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    if bytes.len() <= COALESCE_MAX {
+        out.extend_from_slice(bytes);
+    } else {
+        write_counted(stream, out, slot)?;
+        out.clear();
+        write_counted(stream, bytes, slot)?;
+    }
+    Ok(bytes.len() as u64)
+}
+
+/// Sends exactly `len` bytes from `reader`; a reader that ends early is an error, which closes
+/// the connection (the client sees a short body, never a corrupted next response).
+fn send_exact(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    reader: impl Read,
+    len: u64,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    write_counted(stream, out, slot)?;
+    out.clear();
+    // `io::copy` from a `File` (or `Take<File>`) to a `TcpStream` uses `sendfile` on Linux.
+    let mut dst = stream;
+    let n = io::copy(&mut reader.take(len), &mut dst)?;
+    slot.writes.fetch_add(1, Relaxed);
+    slot.bytes_out.fetch_add(n, Relaxed);
+    if n < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("response body ended after {n} of {len} bytes"),
+        ));
+    }
+    Ok(n)
+}
+
+/// Sends a reader in the chunked coding, one chunk per read, each chunk in one `write`.
+fn send_chunked(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    mut reader: Box<dyn Read + Send>,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    write_counted(stream, out, slot)?;
+    let mut total = 0u64;
+    loop {
+        out.clear();
+        out.resize(CHUNK_PREFIX + STREAM_CHUNK, 0);
+        let n = match reader.read(&mut out[CHUNK_PREFIX..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.clear();
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            out.clear();
+            out.extend_from_slice(b"0\r\n\r\n");
+            // The terminating chunk stays in `out`, to leave with the next flush.
+            return Ok(total);
+        }
+        // Leading zeros are allowed in a chunk size (RFC 9112 §7.1: 1*HEXDIG).
+        let prefix = format_chunk_prefix(n);
+        out[..CHUNK_PREFIX].copy_from_slice(&prefix);
+        out.truncate(CHUNK_PREFIX + n);
+        out.extend_from_slice(b"\r\n");
+        write_counted(stream, out, slot)?;
+        total += n as u64;
+    }
+}
+
+fn format_chunk_prefix(n: usize) -> [u8; CHUNK_PREFIX] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut p = [b'0'; CHUNK_PREFIX];
+    for (i, digit) in p[..8].iter_mut().enumerate() {
+        *digit = HEX[(n >> (4 * (7 - i))) & 0xf];
+    }
+    p[8] = b'\r';
+    p[9] = b'\n';
+    p
+}
+
+/// A writer that counts bytes and writes into the stats.
+struct CountingStream<'a> {
+    stream: &'a TcpStream,
+    slot: &'a WorkerSlot,
+}
+
+impl Write for CountingStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = (&*self.stream).write(buf)?;
+        self.slot.writes.fetch_add(1, Relaxed);
+        self.slot.bytes_out.fetch_add(n as u64, Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A TLS handshake starts with a handshake record: content type 22, version 3.x.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x16, 0x03, ..] | [0x16])
+}
+
+/// Logs an I/O error: broken pipes, resets and timeouts are the client's doing and go to the
+/// debug level (as Django's `is_broken_pipe_error`); anything else is an error.
+fn log_io_error(what: &str, e: &io::Error) {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::WouldBlock
+        | io::ErrorKind::TimedOut => log::debug!("{what}: {e}"),
+        _ => log::error!("{what}: {e}"),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string panic payload)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_prefix_is_hex_with_leading_zeros() {
+        assert_eq!(&format_chunk_prefix(0x4000), b"00004000\r\n");
+        assert_eq!(&format_chunk_prefix(1), b"00000001\r\n");
+    }
+
+    #[test]
+    fn tls_detection() {
+        assert!(looks_like_tls(&[0x16, 0x03, 0x01, 0x02]));
+        assert!(!looks_like_tls(b"GET / HTTP/1.1\r\n"));
+    }
+}

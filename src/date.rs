@@ -1,0 +1,159 @@
+//! Clock formatting: the `Date` header (RFC 9110 §5.6.7, IMF-fixdate) and the access log's
+//! timestamp (Django runserver's `22/Nov/2026 04:34:37`).
+//!
+//! Both are formatted at most once a second per thread and cached, as hyper does: the hot path
+//! only reads the clock and compares seconds. Times are UTC; no time-zone database is read.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub(crate) const HTTP_DATE_LEN: usize = 29;
+/// Length of the log timestamp: `22/Nov/2026 04:34:37`.
+const LOG_DATE_LEN: usize = 20;
+
+/// A calendar time in UTC, broken down.
+struct Civil {
+    year: i64,
+    month: usize, // 1..=12
+    day: u32,
+    hour: u32,
+    min: u32,
+    sec: u32,
+    weekday: usize, // index into DAYS, 0 = Thursday (1970-01-01)
+}
+
+fn civil(unix: u64) -> Civil {
+    let days = (unix / 86_400) as i64;
+    let rem = unix % 86_400;
+    // Howard Hinnant's days_from_civil inverse, for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Civil {
+        year,
+        month,
+        day,
+        hour: (rem / 3600) as u32,
+        min: (rem / 60 % 60) as u32,
+        sec: (rem % 60) as u32,
+        weekday: (days.rem_euclid(7)) as usize,
+    }
+}
+
+fn put2(out: &mut [u8], v: u32) {
+    out[0] = b'0' + (v / 10 % 10) as u8;
+    out[1] = b'0' + (v % 10) as u8;
+}
+
+fn put4(out: &mut [u8], v: i64) {
+    let v = v.clamp(0, 9999) as u32;
+    put2(&mut out[..2], v / 100);
+    put2(&mut out[2..], v % 100);
+}
+
+/// Formats `unix` seconds as an IMF-fixdate.
+fn http_date(unix: u64) -> [u8; HTTP_DATE_LEN] {
+    let c = civil(unix);
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[c.weekday].as_bytes());
+    put2(&mut out[5..7], c.day);
+    out[8..11].copy_from_slice(MONTHS[c.month - 1].as_bytes());
+    put4(&mut out[12..16], c.year);
+    put2(&mut out[17..19], c.hour);
+    put2(&mut out[20..22], c.min);
+    put2(&mut out[23..25], c.sec);
+    out
+}
+
+/// Formats `unix` seconds as Django's log timestamp.
+fn log_date(unix: u64) -> [u8; LOG_DATE_LEN] {
+    let c = civil(unix);
+    let mut out = *b"01/Jan/1970 00:00:00";
+    put2(&mut out[0..2], c.day);
+    out[3..6].copy_from_slice(MONTHS[c.month - 1].as_bytes());
+    put4(&mut out[7..11], c.year);
+    put2(&mut out[12..14], c.hour);
+    put2(&mut out[15..17], c.min);
+    put2(&mut out[18..20], c.sec);
+    out
+}
+
+/// Formats a `SystemTime` as an IMF-fixdate string (for `Last-Modified` and the like).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// assert_eq!(basehttp::fmt_http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+/// ```
+pub fn fmt_http_date(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    String::from_utf8_lossy(&http_date(secs)).into_owned()
+}
+
+struct Cache {
+    second: u64,
+    http: [u8; HTTP_DATE_LEN],
+    log: [u8; LOG_DATE_LEN],
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache { second: u64::MAX, http: [0; HTTP_DATE_LEN], log: [0; LOG_DATE_LEN] })
+    };
+}
+
+fn with_cache<R>(f: impl FnOnce(&Cache) -> R) -> R {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if cache.second != now {
+            cache.second = now;
+            cache.http = http_date(now);
+            cache.log = log_date(now);
+        }
+        f(&cache)
+    })
+}
+
+/// The current time as an IMF-fixdate, formatted at most once a second on this thread.
+pub(crate) fn now_http() -> [u8; HTTP_DATE_LEN] {
+    with_cache(|c| c.http)
+}
+
+/// The current time as the access log's timestamp.
+pub(crate) fn now_log() -> [u8; LOG_DATE_LEN] {
+    with_cache(|c| c.log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_example_date() {
+        // RFC 9110 §5.6.7's example.
+        assert_eq!(&http_date(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    #[test]
+    fn leap_days_and_year_ends() {
+        assert_eq!(&http_date(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&http_date(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(&http_date(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
+        assert_eq!(&log_date(1_795_322_077), b"22/Nov/2026 04:34:37");
+    }
+}

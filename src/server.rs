@@ -1,0 +1,230 @@
+//! The public entry points: [`Server`] to configure and start, [`Handler`] for the code that
+//! answers requests, and [`ServerHandle`] to watch and stop a running server.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::config::{Config, WhenFull};
+use crate::pool::Pool;
+use crate::request::Request;
+use crate::response::Response;
+use crate::stats::{self, Stats};
+
+/// Code that answers requests. Implemented for every `Fn(&mut Request) -> Response` closure
+/// that can be shared between threads.
+///
+/// A handler runs on a worker thread and blocks that worker while it runs. If it panics, the
+/// client gets a `500` (when nothing was sent yet), the panic is logged, and the worker lives on.
+///
+/// ```
+/// use basehttp::{Handler, Request, Response};
+/// struct Greeter { name: String }
+/// impl Handler for Greeter {
+///     fn handle(&self, _req: &mut Request) -> Response {
+///         Response::text(format!("Hello from {}", self.name))
+///     }
+/// }
+/// # let _ = Greeter { name: "me".into() };
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request.
+    fn handle(&self, req: &mut Request<'_>) -> Response;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&mut Request<'_>) -> Response + Send + Sync + 'static,
+{
+    fn handle(&self, req: &mut Request<'_>) -> Response {
+        self(req)
+    }
+}
+
+/// A bound, not yet running server: set it up, then [`spawn`](Server::spawn) or
+/// [`serve`](Server::serve).
+///
+/// ```no_run
+/// use basehttp::{Request, Response, Server};
+/// Server::bind("127.0.0.1:8000")?
+///     .workers(8)
+///     .serve(|req: &mut Request| match req.path() {
+///         "/" => Response::text("Hello, World!"),
+///         _ => Response::error(404),
+///     })
+/// # ;Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Config,
+}
+
+impl Server {
+    /// Binds a listening socket now, so a port in use is reported here (as
+    /// `io::ErrorKind::AddrInUse`). Port 0 picks a free port; see
+    /// [`ServerHandle::local_addr`].
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Ok(Server::from_listener(TcpListener::bind(addr)?))
+    }
+
+    /// Uses a listener bound elsewhere.
+    pub fn from_listener(listener: TcpListener) -> Server {
+        Server {
+            listener,
+            config: Config::default(),
+        }
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: Config) -> Server {
+        self.config = config;
+        self
+    }
+
+    /// Sets the number of worker threads ([`Config::workers`]).
+    pub fn workers(mut self, workers: usize) -> Server {
+        self.config.workers = workers;
+        self
+    }
+
+    /// Sets how many connections may wait for a worker ([`Config::queue`]).
+    pub fn queue(mut self, queue: usize) -> Server {
+        self.config.queue = queue;
+        self
+    }
+
+    /// Sets the full-queue policy ([`Config::when_full`]).
+    pub fn when_full(mut self, policy: WhenFull) -> Server {
+        self.config.when_full = policy;
+        self
+    }
+
+    /// Sets the keep-alive timeout; zero disables keep-alive ([`Config::keep_alive`]).
+    pub fn keep_alive(mut self, timeout: Duration) -> Server {
+        self.config.keep_alive = timeout;
+        self
+    }
+
+    /// The configuration as it stands.
+    pub fn current_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The address the server is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Starts the listener and the workers in the background and returns a handle.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use basehttp::{Request, Response, Server};
+    /// let server = Server::bind("127.0.0.1:0")?
+    ///     .workers(2)
+    ///     .spawn(|_req: &mut Request| Response::text("hi"))?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"));
+    /// assert!(answer.ends_with("\r\n\r\nhi"));
+    /// server.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn(self, handler: impl Handler) -> io::Result<ServerHandle> {
+        let local_addr = self.listener.local_addr()?;
+        let pool = Pool::start(self.listener, self.config.normalized(), Box::new(handler))?;
+        Ok(ServerHandle {
+            pool,
+            local_addr,
+            stopped: false,
+        })
+    }
+
+    /// Serves on the calling thread until the process ends. Use [`spawn`](Server::spawn) to
+    /// keep a handle and stop the server.
+    pub fn serve(self, handler: impl Handler) -> io::Result<()> {
+        let _running = self.spawn(handler)?;
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// A running server. Dropping it shuts the server down, like [`shutdown`](Self::shutdown).
+pub struct ServerHandle {
+    pool: Pool,
+    local_addr: SocketAddr,
+    stopped: bool,
+}
+
+impl ServerHandle {
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A snapshot of the server's counters.
+    pub fn stats(&self) -> Stats {
+        let shared = &self.pool.shared;
+        stats::snapshot(
+            &shared.listener_slot,
+            &shared.worker_slots,
+            shared.queue_len(),
+            shared.config.queue,
+        )
+    }
+
+    /// The configuration in force (after clamping impossible values).
+    pub fn config(&self) -> &Config {
+        &self.pool.shared.config
+    }
+
+    /// Shuts down gracefully: stops accepting, lets in-flight requests finish (their responses
+    /// carry `Connection: close`) within [`Config::shutdown_grace`], closes idle and queued
+    /// connections, and joins every thread. Returns `true` if everything finished within the
+    /// grace period; a handler still running after it is left to finish on its own.
+    pub fn shutdown(mut self) -> bool {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> bool {
+        if self.stopped {
+            return true;
+        }
+        self.stopped = true;
+        let addr = wake_address(self.local_addr);
+        self.pool.shutdown(|| {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        })
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where to connect to wake a listener bound to `addr` (a wildcard address is reached through
+/// loopback).
+fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        match addr {
+            SocketAddr::V4(_) => addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into()),
+            SocketAddr::V6(_) => addr.set_ip(std::net::Ipv6Addr::LOCALHOST.into()),
+        }
+    }
+    addr
+}
