@@ -60,6 +60,8 @@ pub(crate) struct Conn {
     read_timeout: Option<Duration>,
     /// Socket options (no-delay, write timeout) set on the first visit.
     configured: bool,
+    /// Handed back after a silent slice; the socket is non-blocking until bytes arrive.
+    swept: bool,
 }
 
 impl Conn {
@@ -73,6 +75,7 @@ impl Conn {
             head_started: None,
             read_timeout: None,
             configured: false,
+            swept: false,
         }
     }
 }
@@ -128,6 +131,8 @@ pub(crate) struct Worker<'s> {
     filled: usize,
     /// Responses not yet written.
     out: Vec<u8>,
+    /// Idle connections glanced at in a row without finding a byte.
+    misses: usize,
 }
 
 impl<'s> Worker<'s> {
@@ -140,6 +145,7 @@ impl<'s> Worker<'s> {
             start: 0,
             filled: 0,
             out: Vec::with_capacity(OUT_FLUSH + COALESCE_MAX),
+            misses: 0,
         }
     }
 
@@ -230,35 +236,54 @@ impl<'s> Worker<'s> {
         } else if self.start > 0 {
             self.compact();
         }
-        let config = &self.shared.config;
+        if self.filled == self.buf.len() {
+            return Wait::Close(Close::Abort);
+        }
         // Round-robin: a connection that was just answered goes to the back of the queue.
         if answered && self.pressure() && !self.shutting_down() {
             return Wait::Yield;
         }
+        // A connection handed back after a silent slice is only glanced at while others wait:
+        // one non-blocking read, not a timed one (SO_RCVTIMEO is rounded up to the kernel's
+        // tick, 4 ms or more, which would make every visit to an idle connection that long).
+        // Once the workers together have swept the queue and found nothing (each its share),
+        // this worker waits properly again, so idle connections are never spun through.
+        let share = self.shared.queue_len() / self.shared.worker_slots.len() + 1;
+        if conn.swept && self.pressure() && self.misses < share {
+            if let Some(end) = self.expired(conn) {
+                return end;
+            }
+            match (&conn.stream).read(&mut self.buf[self.filled..]) {
+                Ok(0) => return Wait::Close(Close::Abort),
+                Ok(n) => {
+                    self.misses = 0;
+                    return self.received(conn, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.misses += 1;
+                    return self.give_way(conn);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log_io_error("reading a request", &e);
+                    return Wait::Close(Close::Abort);
+                }
+            }
+        }
+        self.misses = 0;
+        if conn.swept {
+            conn.swept = false;
+            if conn.stream.set_nonblocking(false).is_err() {
+                return Wait::Close(Close::Abort);
+            }
+        }
         let mut slice = FIRST_SLICE;
         loop {
-            let idle = self.filled == 0;
-            if self.shutting_down() {
-                return Wait::Close(Close::Quiet);
+            if let Some(end) = self.expired(conn) {
+                return end;
             }
             let now = Instant::now();
-            let deadline = if idle {
-                let limit = if conn.served == 0 {
-                    config.header_timeout
-                } else {
-                    config.keep_alive
-                };
-                conn.idle_since + limit
-            } else {
-                conn.head_started.unwrap_or(now) + config.header_timeout
-            };
-            if now >= deadline {
-                return if idle {
-                    Wait::Close(Close::Quiet)
-                } else {
-                    Wait::HeaderTimeout
-                };
-            }
+            let deadline = self.deadline(conn);
             let wait = slice.min(deadline - now).max(Duration::from_millis(1));
             if conn.read_timeout != Some(wait) {
                 if conn.stream.set_read_timeout(Some(wait)).is_err() {
@@ -266,19 +291,9 @@ impl<'s> Worker<'s> {
                 }
                 conn.read_timeout = Some(wait);
             }
-            if self.filled == self.buf.len() {
-                return Wait::Close(Close::Abort);
-            }
             match (&conn.stream).read(&mut self.buf[self.filled..]) {
                 Ok(0) => return Wait::Close(Close::Abort),
-                Ok(n) => {
-                    if idle {
-                        conn.head_started = Some(now);
-                    }
-                    self.filled += n;
-                    self.slot.bytes_in.fetch_add(n as u64, Relaxed);
-                    return Wait::Data;
-                }
+                Ok(n) => return self.received(conn, n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if matches!(
@@ -287,12 +302,12 @@ impl<'s> Worker<'s> {
                     ) =>
                 {
                     if self.pressure() {
-                        // Closing an idle persistent connection is always allowed
-                        // (RFC 9112 §9.5); one idle past the grace period gives its place up.
-                        if idle && conn.idle_since.elapsed() >= config.idle_grace_under_pressure {
-                            return Wait::Close(Close::Quiet);
+                        // Glance at it next time instead of waiting (see above).
+                        if conn.stream.set_nonblocking(true).is_err() {
+                            return Wait::Close(Close::Abort);
                         }
-                        return Wait::Yield;
+                        conn.swept = true;
+                        return self.give_way(conn);
                     }
                     slice = (slice * 2).min(MAX_SLICE);
                 }
@@ -302,6 +317,63 @@ impl<'s> Worker<'s> {
                 }
             }
         }
+    }
+
+    /// When the wait for the current request must end: the idle timeout (keep-alive, or the
+    /// header timeout on a new connection) or the header timeout once a head has begun.
+    fn deadline(&self, conn: &Conn) -> Instant {
+        let config = &self.shared.config;
+        if self.filled == 0 {
+            let limit = if conn.served == 0 {
+                config.header_timeout
+            } else {
+                config.keep_alive
+            };
+            conn.idle_since + limit
+        } else {
+            conn.head_started.unwrap_or(conn.idle_since) + config.header_timeout
+        }
+    }
+
+    /// Whether the wait is over for good: shutdown, or a timeout.
+    fn expired(&self, conn: &Conn) -> Option<Wait> {
+        if self.shutting_down() {
+            return Some(Wait::Close(Close::Quiet));
+        }
+        if Instant::now() < self.deadline(conn) {
+            None
+        } else if self.filled == 0 {
+            Some(Wait::Close(Close::Quiet))
+        } else {
+            Some(Wait::HeaderTimeout)
+        }
+    }
+
+    /// Others wait: hand the connection back, or close it if it has been idle past the grace
+    /// period. Closing an idle persistent connection is always allowed (RFC 9112 §9.5).
+    fn give_way(&self, conn: &Conn) -> Wait {
+        let grace = self.shared.config.idle_grace_under_pressure;
+        if self.filled == 0 && conn.idle_since.elapsed() >= grace {
+            Wait::Close(Close::Quiet)
+        } else {
+            Wait::Yield
+        }
+    }
+
+    /// Takes note of `n` new bytes read into the buffer.
+    fn received(&mut self, conn: &mut Conn, n: usize) -> Wait {
+        if conn.swept {
+            conn.swept = false;
+            if conn.stream.set_nonblocking(false).is_err() {
+                return Wait::Close(Close::Abort);
+            }
+        }
+        if self.filled == 0 {
+            conn.head_started = Some(Instant::now());
+        }
+        self.filled += n;
+        self.slot.bytes_in.fetch_add(n as u64, Relaxed);
+        Wait::Data
     }
 
     /// Parses the buffered bytes and, if they hold a complete head, answers the request.

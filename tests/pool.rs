@@ -1,0 +1,305 @@
+//! The pool's promises: idle connections and busy connections never starve waiting ones, the
+//! full-queue policies behave as documented, and the stats tell the truth.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use basehttp::{Config, Request, Response, WhenFull};
+use support::{Client, config, connect, routes, start};
+
+/// gunicorn #3518: idle keep-alive sockets and silent preconnect sockets held every thread.
+/// Here 100 idle keep-alive connections and 20 silent ones sit on a pool of 4 workers, and a
+/// new connection must still be answered within a second. The grace period before idle
+/// connections are closed is set long, so the answer comes from the hand-back alone.
+#[test]
+fn idle_connections_do_not_starve_a_new_one() {
+    let mut c = config(4);
+    c.idle_grace_under_pressure = Duration::from_secs(60);
+    c.keep_alive = Duration::from_secs(60);
+    c.header_timeout = Duration::from_secs(60);
+    let server = start(c, routes);
+    let addr = server.local_addr();
+
+    let mut idle: Vec<Client> = (0..100)
+        .map(|_| {
+            let mut client = Client::new(addr);
+            assert_eq!(client.get("/hello").status, 200);
+            client
+        })
+        .collect();
+    let silent: Vec<_> = (0..20).map(|_| connect(addr)).collect();
+    // Let every worker settle into waiting on an idle connection.
+    thread::sleep(Duration::from_millis(200));
+
+    let started = Instant::now();
+    let mut fresh = Client::new(addr);
+    let resp = fresh.get("/hello");
+    let waited = started.elapsed();
+    assert_eq!(resp.body, b"Hello, World!");
+    eprintln!("new connection behind 100 idle + 20 silent, 4 workers: answered in {waited:?}");
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+
+    // The idle connections were handed back, not dropped: they still work.
+    for client in idle.iter_mut().take(10) {
+        assert_eq!(client.get("/hello").status, 200);
+    }
+    drop(silent);
+}
+
+/// With the default grace period, idle connections are closed once they have been idle a
+/// while and others wait: the pool frees itself, and a client sees a clean close.
+#[test]
+fn idle_connections_are_closed_under_pressure_after_the_grace_period() {
+    let mut c = config(2);
+    c.idle_grace_under_pressure = Duration::from_millis(200);
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let mut idle: Vec<Client> = (0..6)
+        .map(|_| {
+            let mut client = Client::new(addr);
+            assert_eq!(client.get("/hello").status, 200);
+            client
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(1500));
+    let closed = idle
+        .iter_mut()
+        .map(|c| c.is_closed())
+        .filter(|&closed| closed)
+        .count();
+    assert!(
+        closed >= 4,
+        "only {closed} of 6 idle connections were closed"
+    );
+    assert_eq!(Client::new(addr).get("/hello").status, 200);
+}
+
+/// Without pressure an idle connection is kept for the whole keep-alive period.
+#[test]
+fn idle_connection_without_pressure_is_kept_until_keep_alive_ends() {
+    let mut c = config(2);
+    c.idle_grace_under_pressure = Duration::from_millis(10);
+    c.keep_alive = Duration::from_millis(800);
+    let server = start(c, routes);
+    let mut client = Client::new(server.local_addr());
+    assert_eq!(client.get("/hello").status, 200);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        client.get("/hello").status,
+        200,
+        "closed before keep-alive ended"
+    );
+    let idle_from = Instant::now();
+    assert!(client.is_closed());
+    let closed_after = idle_from.elapsed();
+    assert!(
+        closed_after > Duration::from_millis(500) && closed_after < Duration::from_secs(5),
+        "closed after {closed_after:?}"
+    );
+}
+
+/// 32 connections send requests back to back on 4 workers: every connection gets its first
+/// response within a second of its first request, and all keep being served.
+#[test]
+fn busy_connections_take_turns() {
+    const CONNS: usize = 32;
+    let mut c = config(4);
+    // Each connection sends thousands of requests; the per-connection cap is not under test.
+    c.max_requests_per_connection = u32::MAX;
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let barrier = Arc::new(Barrier::new(CONNS));
+    let run_for = Duration::from_secs(2);
+    let threads: Vec<_> = (0..CONNS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let mut client = Client::new(addr);
+                barrier.wait();
+                let start = Instant::now();
+                let first = client.get("/hello");
+                let first_latency = start.elapsed();
+                assert_eq!(first.body, b"Hello, World!");
+                let mut count = 1u32;
+                while start.elapsed() < run_for {
+                    assert_eq!(client.get("/hello").status, 200);
+                    count += 1;
+                }
+                (first_latency, count)
+            })
+        })
+        .collect();
+    let results: Vec<(Duration, u32)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let worst = results.iter().map(|r| r.0).max().unwrap();
+    let fewest = results.iter().map(|r| r.1).min().unwrap();
+    eprintln!(
+        "32 busy connections on 4 workers: worst first response {worst:?}, fewest responses {fewest}"
+    );
+    assert!(
+        worst < Duration::from_secs(1),
+        "worst first response {worst:?}"
+    );
+    assert!(fewest > 1, "a connection got only its first response");
+    assert!(server.stats().requeued > 0);
+}
+
+/// A client pipelining without pause still lets another connection in.
+#[test]
+fn a_pipelining_client_does_not_hold_the_only_worker() {
+    let mut c = config(1);
+    c.max_requests_per_connection = u32::MAX;
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut s = connect(addr);
+            let burst = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n".repeat(64);
+            let mut sink = vec![0u8; 1 << 16];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if s.write_all(&burst).is_err() {
+                    break;
+                }
+                let _ = s.read(&mut sink);
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_eq!(Client::new(addr).get("/hello").status, 200);
+    let waited = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.join().unwrap();
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+}
+
+/// A handler that holds its worker until told to go on.
+fn gate() -> (
+    impl Fn(&mut Request) -> Response + Send + Sync + 'static,
+    Arc<Barrier>,
+) {
+    let release = Arc::new(Barrier::new(2));
+    let held = release.clone();
+    let handler = move |req: &mut Request| {
+        if req.path() == "/hold" {
+            held.wait();
+        }
+        Response::text("done")
+    };
+    (handler, release)
+}
+
+/// Reject: with the worker busy and the queue full, a new connection gets an immediate 503
+/// with `Retry-After` and `Connection: close`.
+#[test]
+fn reject_policy_answers_503_when_the_queue_is_full() {
+    let mut c = config(1);
+    c.queue = 1;
+    c.when_full = WhenFull::Reject;
+    let (handler, release) = gate();
+    let server = start(c, handler);
+    let addr = server.local_addr();
+
+    let mut busy = Client::new(addr);
+    busy.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for(|| server.stats().busy_workers == 1);
+    let mut queued = Client::new(addr);
+    queued.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for(|| server.stats().queue_depth == 1);
+
+    let mut rejected = Client::new(addr);
+    rejected.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let resp = rejected.response(false);
+    assert_eq!(resp.status, 503);
+    assert_eq!(resp.header("retry-after"), Some("1"));
+    assert!(resp.closes());
+    assert!(rejected.is_closed());
+    assert_eq!(server.stats().rejected, 1);
+
+    release.wait();
+    assert_eq!(busy.response(false).text(), "done");
+    assert_eq!(queued.response(false).text(), "done");
+}
+
+/// Block: the same overload makes connections wait, and all are answered once the worker is
+/// free; nothing is rejected.
+#[test]
+fn block_policy_makes_connections_wait_then_serves_them() {
+    let mut c = config(1);
+    c.queue = 1;
+    let (handler, release) = gate();
+    let server = start(c, handler);
+    let addr = server.local_addr();
+
+    let mut busy = Client::new(addr);
+    busy.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for(|| server.stats().busy_workers == 1);
+    let mut waiting: Vec<Client> = (0..5)
+        .map(|_| {
+            let mut client = Client::new(addr);
+            client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            client
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+    assert!(server.stats().queue_depth <= 1);
+    release.wait();
+    assert_eq!(busy.response(false).text(), "done");
+    for client in &mut waiting {
+        assert_eq!(client.response(false).text(), "done");
+    }
+    assert_eq!(server.stats().rejected, 0);
+}
+
+/// The stats count what happened.
+#[test]
+fn stats_count_connections_requests_and_bytes() {
+    let server = start(config(2), routes);
+    let addr = server.local_addr();
+    let before = server.stats();
+    assert_eq!(before.workers, 2);
+    assert_eq!(before.queue_capacity, Config::default().queue);
+    let mut a = Client::new(addr);
+    for _ in 0..3 {
+        assert_eq!(a.get("/hello").status, 200);
+    }
+    let mut b = Client::new(addr);
+    assert_eq!(b.get("/hello").status, 200);
+    let stats = server.stats();
+    assert_eq!(stats.accepted, 2);
+    assert_eq!(stats.served, 4);
+    assert_eq!(stats.served_per_worker.iter().sum::<u64>(), 4);
+    assert_eq!(stats.active_connections, 2);
+    let request_len = "GET /hello HTTP/1.1\r\nHost: test\r\n\r\n".len() as u64;
+    assert_eq!(stats.bytes_in, 4 * request_len);
+    assert!(stats.bytes_out > 4 * 13);
+    drop(a);
+    drop(b);
+    wait_for(|| server.stats().active_connections == 0);
+}
+
+/// A panic in the handler costs one 500; the only worker lives on.
+#[test]
+fn a_panicking_handler_costs_one_500_not_the_worker() {
+    let server = start(config(1), routes);
+    let addr = server.local_addr();
+    let resp = Client::new(addr).get("/panic");
+    assert_eq!(resp.status, 500);
+    assert!(resp.closes());
+    for _ in 0..5 {
+        assert_eq!(Client::new(addr).get("/hello").status, 200);
+    }
+}
+
+fn wait_for(cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "condition never became true");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
