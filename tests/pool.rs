@@ -303,3 +303,21 @@ fn wait_for(cond: impl Fn() -> bool) {
         thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A handler that outlives the grace period does not hang shutdown forever.
+#[test]
+fn shutdown_gives_up_on_a_handler_past_the_grace_period() {
+    let mut c = config(1);
+    c.shutdown_grace = Duration::from_millis(200);
+    let server = start(c, routes);
+    let mut slow = Client::new(server.local_addr());
+    slow.send(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for(|| server.stats().busy_workers == 1);
+    thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    assert!(
+        !server.shutdown(),
+        "a handler still running must make shutdown unclean"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

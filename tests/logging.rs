@@ -1,0 +1,137 @@
+//! What the server logs: Django-shaped access lines, escaped request lines, broken pipes at
+//! debug level only, and the plain-HTTP notice for TLS clients. A capturing logger is installed
+//! for this test binary.
+
+mod support;
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use log::{Level, Log, Metadata, Record};
+use support::{Client, config, connect, exchange_to_close, routes, start};
+
+struct Capture(Mutex<Vec<(Level, String, String)>>);
+
+impl Log for Capture {
+    fn enabled(&self, _: &Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &Record) {
+        self.0.lock().unwrap().push((
+            record.level(),
+            record.target().to_string(),
+            record.args().to_string(),
+        ));
+    }
+    fn flush(&self) {}
+}
+
+static LOGS: Capture = Capture(Mutex::new(Vec::new()));
+
+fn install() {
+    let _ = log::set_logger(&LOGS);
+    log::set_max_level(log::LevelFilter::Trace);
+}
+
+/// Waits until a captured line satisfies `pred` and returns it.
+fn find(pred: impl Fn(&(Level, String, String)) -> bool) -> (Level, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(hit) = LOGS.0.lock().unwrap().iter().find(|l| pred(l)).cloned() {
+            return hit;
+        }
+        assert!(Instant::now() < deadline, "no such log line");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn access_lines_have_runserver_shape() {
+    install();
+    let server = start(config(2), routes);
+    let mut client = Client::new(server.local_addr());
+    assert_eq!(client.get("/hello?from=access-test").status, 200);
+    let (level, target, msg) = find(|l| l.2.contains("/hello?from=access-test"));
+    assert_eq!(level, Level::Info);
+    assert_eq!(target, "basehttp::access");
+    assert_eq!(basehttp::ACCESS_LOG_TARGET, "basehttp::access");
+    // [22/Nov/2026 04:34:37] "GET /hello?from=access-test HTTP/1.1" 200 13
+    let b = msg.as_bytes();
+    assert_eq!(
+        (b[0], b[3], b[7], b[12], b[15], b[18], b[21]),
+        (b'[', b'/', b'/', b' ', b':', b':', b']')
+    );
+    assert!(
+        msg.ends_with("] \"GET /hello?from=access-test HTTP/1.1\" 200 13"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn refused_requests_are_logged_with_their_status_and_escaped() {
+    install();
+    let server = start(config(2), routes);
+    // A request line with an escape sequence and a fake log line after a bare CR.
+    let raw =
+        b"GET /x\x1b[31m\r[01/Jan/2020] \"GET /forged HTTP/1.1\" 200 1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let answer = exchange_to_close(server.local_addr(), raw);
+    assert!(answer.starts_with(b"HTTP/1.1 400 "));
+    let (_, _, msg) = find(|l| l.1 == "basehttp::access" && l.2.contains("\\x1b"));
+    assert!(!msg.contains('\r') && !msg.contains('\x1b'), "{msg:?}");
+    assert!(msg.contains("\\x0d[01/Jan/2020] \\\"GET /forged"), "{msg}");
+    assert!(msg.ends_with(" 400 0"), "{msg}");
+}
+
+#[test]
+fn broken_pipes_are_debug_not_errors() {
+    install();
+    let server = start(config(1), routes);
+    let addr = server.local_addr();
+    // Ask for a long stream and hang up at once: writing to the closed socket fails.
+    for _ in 0..3 {
+        let mut s = connect(addr);
+        s.write_all(b"GET /stream?chunks=100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        drop(s);
+    }
+    // The worker recovers and the failure was logged at debug level.
+    assert_eq!(Client::new(addr).get("/hello").status, 200);
+    find(|l| l.0 == Level::Debug && l.2.starts_with("sending a response"));
+    let errors: Vec<_> = LOGS
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.0 == Level::Error && l.2.starts_with("sending a response"))
+        .cloned()
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_tls_client_is_told_the_server_speaks_plain_http() {
+    install();
+    let server = start(config(1), routes);
+    let hello = [
+        0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03,
+    ];
+    let answer = exchange_to_close(server.local_addr(), &hello);
+    assert!(answer.is_empty(), "a TLS client must get no HTTP bytes");
+    let (level, _, msg) = find(|l| l.2.contains("over HTTPS"));
+    assert_eq!(level, Level::Error);
+    assert!(msg.contains("it only supports HTTP"), "{msg}");
+}
+
+#[test]
+fn a_panic_is_logged_as_an_error_with_the_request() {
+    install();
+    let server = start(config(1), routes);
+    assert_eq!(Client::new(server.local_addr()).get("/panic").status, 500);
+    let (level, _, msg) = find(|l| l.2.starts_with("handler panicked"));
+    assert_eq!(level, Level::Error);
+    assert!(
+        msg.contains("\"GET /panic HTTP/1.1\"") && msg.contains("on purpose"),
+        "{msg}"
+    );
+}
