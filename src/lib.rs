@@ -55,3 +55,8 @@ pub use request::{Request, Version};
 pub use response::{Response, reason_phrase};
 pub use server::{Handler, Server, ServerHandle};
 pub use stats::{Stats, WorkerState};
+
+/// The README's examples, compiled and run as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
