@@ -15,6 +15,7 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 pub const USAGE: &str = "\
 Usage: basehttp [ADDRPORT] [OPTIONS]
+       basehttp load URL [LOAD OPTIONS]
 
 A thread-pool HTTP/1.1 development server.
 
@@ -29,6 +30,13 @@ Options:
   -h, --help               print this help
   -V, --version            print the version
 
+Load options (a closed-loop load generator, like wrk; loopback targets only):
+  -c, --connections N      connections to keep busy (default 8)
+  -d, --duration SECS      how long to run (default 10)
+  -t, --threads N          client threads (default 1)
+      --pipeline N         requests sent per write on each connection (default 1)
+      --close              a new connection for every request
+
 Logging: access lines go to stderr; RUST_LOG=debug shows more, RUST_LOG=warn less.";
 
 /// What the command line asks for.
@@ -37,6 +45,7 @@ pub enum Command {
     Help,
     Version,
     Serve(Box<ServeArgs>),
+    Load(crate::load::LoadSpec),
 }
 
 /// Arguments of the default command.
@@ -80,6 +89,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("keep-alive") => {
                 config.keep_alive = Duration::from_secs(number(&mut parser, "--keep-alive")?);
             }
+            Value(value) if value == "load" && addrport.is_none() => {
+                return parse_load(&mut parser).map(Command::Load);
+            }
             Value(value) if addrport.is_none() => {
                 addrport = Some(value.string().map_err(|e| e.to_string())?);
             }
@@ -91,6 +103,43 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         None => SocketAddr::new(DEFAULT_ADDR, DEFAULT_PORT).to_string(),
     };
     Ok(Command::Serve(Box::new(ServeArgs { addr, config })))
+}
+
+fn parse_load(parser: &mut lexopt::Parser) -> Result<crate::load::LoadSpec, String> {
+    use lexopt::prelude::*;
+    let mut url = None;
+    let mut spec = crate::load::LoadSpec {
+        addr: SocketAddr::new(DEFAULT_ADDR, DEFAULT_PORT),
+        host: String::new(),
+        path: String::new(),
+        connections: 8,
+        duration: Duration::from_secs(10),
+        pipeline: 1,
+        close: false,
+        threads: 1,
+    };
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('c') | Long("connections") => spec.connections = number(parser, "--connections")?,
+            Short('d') | Long("duration") => {
+                spec.duration = Duration::from_secs_f64(number(parser, "--duration")?);
+            }
+            Short('t') | Long("threads") => spec.threads = number(parser, "--threads")?,
+            Long("pipeline") => spec.pipeline = number(parser, "--pipeline")?,
+            Long("close") => spec.close = true,
+            Value(value) if url.is_none() => url = Some(value.string().map_err(|e| e.to_string())?),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let url = url.ok_or("load needs a URL, e.g. http://127.0.0.1:8000/")?;
+    (spec.addr, spec.host, spec.path) = crate::load::parse_url(&url)?;
+    if spec.connections == 0 || spec.threads == 0 || spec.pipeline == 0 {
+        return Err("--connections, --threads and --pipeline must be at least 1".into());
+    }
+    if !(spec.duration.as_secs_f64() > 0.0 && spec.duration <= Duration::from_secs(3600)) {
+        return Err("--duration must be between 0 and 3600 seconds".into());
+    }
+    Ok(spec)
 }
 
 fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, name: &str) -> Result<T, String> {
@@ -183,5 +232,30 @@ mod tests {
         assert!(parse(["--when-full", "maybe"].map(Into::into)).is_err());
         assert!(parse(["8000", "9000"].map(Into::into)).is_err());
         assert!(parse(["-w", "0"].map(Into::into)).is_err());
+    }
+
+    #[test]
+    fn load_options() {
+        let args = [
+            "load",
+            "http://127.0.0.1:9/x",
+            "-c",
+            "64",
+            "-d",
+            "2",
+            "--pipeline",
+            "16",
+        ];
+        let Command::Load(spec) = parse(args.map(Into::into)).unwrap() else {
+            panic!("expected load");
+        };
+        assert_eq!(
+            (spec.connections, spec.pipeline, spec.close),
+            (64, 16, false)
+        );
+        assert_eq!(spec.duration, Duration::from_secs(2));
+        assert_eq!(spec.path, "/x");
+        assert!(parse(["load"].map(Into::into)).is_err());
+        assert!(parse(["load", "http://127.0.0.1:9/", "-c", "0"].map(Into::into)).is_err());
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Conn {
     configured: bool,
     /// Handed back after a silent slice; the socket is non-blocking until bytes arrive.
     swept: bool,
+    /// Set once the response is sent and the connection is closing (see [`Close::Linger`]).
+    linger: Option<Linger>,
 }
 
 impl Conn {
@@ -76,6 +78,7 @@ impl Conn {
             read_timeout: None,
             configured: false,
             swept: false,
+            linger: None,
         }
     }
 }
@@ -92,7 +95,9 @@ pub(crate) enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Close {
     /// After a response the client must read: stop sending, read and discard what the client
-    /// still sends (bounded in bytes and time), then close, so no reset destroys the response.
+    /// still sends until it closes (bounded in bytes and time, as gunicorn does), then close,
+    /// so no reset destroys the response. The connection keeps its place in the run queue
+    /// meanwhile, so a slow client holds no worker.
     Linger,
     /// An idle connection: stop sending, discard what is already received, close.
     Quiet,
@@ -110,6 +115,40 @@ enum Step {
     Refused(Refusal),
     /// Close the connection this way.
     Close(Close),
+}
+
+/// What a read by the pool's waiting rules gave.
+enum Got {
+    Bytes(usize),
+    /// The client closed, or the connection failed.
+    Closed,
+    /// Others wait and this connection had nothing: hand it back.
+    GiveWay,
+    /// The deadline passed, or the server is shutting down.
+    Stopped,
+}
+
+impl Got {
+    /// Bytes read on a swept (non-blocking) socket: make it blocking again for the request.
+    fn unswept(conn: &mut Conn, n: usize) -> Got {
+        conn.swept = false;
+        match conn.stream.set_nonblocking(false) {
+            Ok(()) => Got::Bytes(n),
+            Err(_) => Got::Closed,
+        }
+    }
+
+    fn failed(e: &io::Error) -> Got {
+        log_io_error("reading from a client", e);
+        Got::Closed
+    }
+}
+
+/// A lingering close in progress.
+#[derive(Debug, Clone, Copy)]
+struct Linger {
+    deadline: Instant,
+    discarded: usize,
 }
 
 /// What waiting for more bytes gave.
@@ -160,6 +199,9 @@ impl<'s> Worker<'s> {
     /// Serves `conn` until it closes or should give way to a waiting connection.
     pub(crate) fn serve(&mut self, mut conn: Conn) -> Outcome {
         self.slot.set_state(WorkerState::Reading);
+        if conn.linger.is_some() {
+            return self.linger(conn);
+        }
         if !conn.configured {
             conn.configured = true;
             // Responses are coalesced here, so Nagle's algorithm would only add delay.
@@ -228,7 +270,7 @@ impl<'s> Worker<'s> {
         self.start = 0;
     }
 
-    /// Waits for more request bytes in read-timeout slices, giving way when others wait.
+    /// Waits for more request bytes, giving way when others wait.
     fn wait_for_bytes(&mut self, conn: &mut Conn, answered: bool) -> Wait {
         if self.start == self.filled {
             self.start = 0;
@@ -236,91 +278,51 @@ impl<'s> Worker<'s> {
         } else if self.start > 0 {
             self.compact();
         }
-        if self.filled == self.buf.len() {
+        // Heads are read only up to `max_head`, so the space past it stays free for a body.
+        let limit = self.shared.config.max_head;
+        if self.filled >= limit {
             return Wait::Close(Close::Abort);
         }
         // Round-robin: a connection that was just answered goes to the back of the queue.
         if answered && self.pressure() && !self.shutting_down() {
             return Wait::Yield;
         }
-        // A connection handed back after a silent slice is only glanced at while others wait:
-        // one non-blocking read, not a timed one (SO_RCVTIMEO is rounded up to the kernel's
-        // tick, 4 ms or more, which would make every visit to an idle connection that long).
-        // Once the workers together have swept the queue and found nothing (each its share),
-        // this worker waits properly again, so idle connections are never spun through.
-        let share = self.shared.queue_len() / self.shared.worker_slots.len() + 1;
-        if conn.swept && self.pressure() && self.misses < share {
-            if let Some(end) = self.expired(conn) {
-                return end;
-            }
-            match (&conn.stream).read(&mut self.buf[self.filled..]) {
-                Ok(0) => return Wait::Close(Close::Abort),
-                Ok(n) => {
-                    self.misses = 0;
-                    return self.received(conn, n);
+        let deadline = self.deadline(conn);
+        let got = if Instant::now() >= deadline {
+            // Time ran out while the connection waited in the queue; a request that arrived
+            // meanwhile is still served.
+            self.glance(conn, self.filled, limit)
+        } else {
+            self.read_within(conn, self.filled, limit, deadline)
+        };
+        match got {
+            Got::Bytes(n) => {
+                if self.filled == 0 {
+                    conn.head_started = Some(Instant::now());
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.misses += 1;
-                    return self.give_way(conn);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    log_io_error("reading a request", &e);
-                    return Wait::Close(Close::Abort);
-                }
+                self.filled += n;
+                self.slot.bytes_in.fetch_add(n as u64, Relaxed);
+                Wait::Data
             }
-        }
-        self.misses = 0;
-        if conn.swept {
-            conn.swept = false;
-            if conn.stream.set_nonblocking(false).is_err() {
-                return Wait::Close(Close::Abort);
-            }
-        }
-        let mut slice = FIRST_SLICE;
-        loop {
-            if let Some(end) = self.expired(conn) {
-                return end;
-            }
-            let now = Instant::now();
-            let deadline = self.deadline(conn);
-            let wait = slice.min(deadline - now).max(Duration::from_millis(1));
-            if conn.read_timeout != Some(wait) {
-                if conn.stream.set_read_timeout(Some(wait)).is_err() {
-                    return Wait::Close(Close::Abort);
-                }
-                conn.read_timeout = Some(wait);
-            }
-            match (&conn.stream).read(&mut self.buf[self.filled..]) {
-                Ok(0) => return Wait::Close(Close::Abort),
-                Ok(n) => return self.received(conn, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if self.pressure() {
-                        // Glance at it next time instead of waiting (see above).
-                        if conn.stream.set_nonblocking(true).is_err() {
-                            return Wait::Close(Close::Abort);
-                        }
-                        conn.swept = true;
-                        return self.give_way(conn);
-                    }
-                    slice = (slice * 2).min(MAX_SLICE);
-                }
-                Err(e) => {
-                    log_io_error("reading a request", &e);
-                    return Wait::Close(Close::Abort);
+            Got::Closed => Wait::Close(Close::Abort),
+            Got::GiveWay => {
+                // An idle connection past the grace period gives its place up. Closing an
+                // idle persistent connection is always allowed (RFC 9112 §9.5).
+                let grace = self.shared.config.idle_grace_under_pressure;
+                if self.filled == 0 && conn.idle_since.elapsed() >= grace {
+                    Wait::Close(Close::Quiet)
+                } else {
+                    Wait::Yield
                 }
             }
+            Got::Stopped if self.filled == 0 || self.shutting_down() => Wait::Close(Close::Quiet),
+            Got::Stopped => Wait::HeaderTimeout,
         }
     }
 
     /// When the wait for the current request must end: the idle timeout (keep-alive, or the
-    /// header timeout on a new connection) or the header timeout once a head has begun.
+    /// header timeout on a new connection, counted from the accept) or the header timeout once
+    /// a head has begun.
     fn deadline(&self, conn: &Conn) -> Instant {
         let config = &self.shared.config;
         if self.filled == 0 {
@@ -335,45 +337,119 @@ impl<'s> Worker<'s> {
         }
     }
 
-    /// Whether the wait is over for good: shutdown, or a timeout.
-    fn expired(&self, conn: &Conn) -> Option<Wait> {
-        if self.shutting_down() {
-            return Some(Wait::Close(Close::Quiet));
+    /// Reads into `buf[at..until]`, by the pool's rules for waiting:
+    ///
+    /// - a connection handed back after a silent slice (`swept`) is only glanced at while
+    ///   others wait: one non-blocking read, not a timed one (SO_RCVTIMEO is rounded up to the
+    ///   kernel's tick, 4 ms or more, which would make every visit to an idle connection that
+    ///   long). Once the workers together have swept the queue and found nothing (each its
+    ///   share), the worker waits properly again, so idle connections are never spun through;
+    /// - otherwise it waits in read-timeout slices that double while nobody else waits, and
+    ///   gives way after a silent slice when somebody does;
+    /// - it stops at `deadline` or at shutdown.
+    fn read_within(&mut self, conn: &mut Conn, at: usize, until: usize, deadline: Instant) -> Got {
+        let share = self.shared.queue_len() / self.shared.worker_slots.len() + 1;
+        if conn.swept && self.pressure() && self.misses < share {
+            match (&conn.stream).read(&mut self.buf[at..until]) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => {
+                    self.misses = 0;
+                    return Got::unswept(conn, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.misses += 1;
+                    return Got::GiveWay;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Got::failed(&e),
+            }
         }
-        if Instant::now() < self.deadline(conn) {
-            None
-        } else if self.filled == 0 {
-            Some(Wait::Close(Close::Quiet))
-        } else {
-            Some(Wait::HeaderTimeout)
-        }
-    }
-
-    /// Others wait: hand the connection back, or close it if it has been idle past the grace
-    /// period. Closing an idle persistent connection is always allowed (RFC 9112 §9.5).
-    fn give_way(&self, conn: &Conn) -> Wait {
-        let grace = self.shared.config.idle_grace_under_pressure;
-        if self.filled == 0 && conn.idle_since.elapsed() >= grace {
-            Wait::Close(Close::Quiet)
-        } else {
-            Wait::Yield
-        }
-    }
-
-    /// Takes note of `n` new bytes read into the buffer.
-    fn received(&mut self, conn: &mut Conn, n: usize) -> Wait {
+        self.misses = 0;
         if conn.swept {
             conn.swept = false;
             if conn.stream.set_nonblocking(false).is_err() {
-                return Wait::Close(Close::Abort);
+                return Got::Closed;
             }
         }
-        if self.filled == 0 {
-            conn.head_started = Some(Instant::now());
+        let mut slice = FIRST_SLICE;
+        loop {
+            let now = Instant::now();
+            if now >= deadline || self.shutting_down() {
+                return Got::Stopped;
+            }
+            let wait = slice.min(deadline - now).max(Duration::from_millis(1));
+            if conn.read_timeout != Some(wait) {
+                if conn.stream.set_read_timeout(Some(wait)).is_err() {
+                    return Got::Closed;
+                }
+                conn.read_timeout = Some(wait);
+            }
+            match (&conn.stream).read(&mut self.buf[at..until]) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => return Got::Bytes(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.pressure() {
+                        // Glance at it next time instead of waiting (see above).
+                        if conn.stream.set_nonblocking(true).is_err() {
+                            return Got::Closed;
+                        }
+                        conn.swept = true;
+                        return Got::GiveWay;
+                    }
+                    slice = (slice * 2).min(MAX_SLICE);
+                }
+                Err(e) => return Got::failed(&e),
+            }
         }
-        self.filled += n;
-        self.slot.bytes_in.fetch_add(n as u64, Relaxed);
-        Wait::Data
+    }
+
+    /// One non-blocking read into `buf[at..until]`, for a connection whose time is up.
+    fn glance(&mut self, conn: &mut Conn, at: usize, until: usize) -> Got {
+        if !conn.swept && conn.stream.set_nonblocking(true).is_err() {
+            return Got::Closed;
+        }
+        conn.swept = true;
+        match (&conn.stream).read(&mut self.buf[at..until]) {
+            Ok(0) => Got::Closed,
+            Ok(n) => Got::unswept(conn, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Stopped,
+            Err(e) => Got::failed(&e),
+        }
+    }
+
+    /// Finishes a lingering close (see [`Close::Linger`]): reads and discards until the
+    /// client closes, at most `linger_bytes` within `linger_time`, giving way like any idle
+    /// connection when others wait, so a client slow to close never pins a worker.
+    fn linger(&mut self, mut conn: Conn) -> Outcome {
+        let Some(mut linger) = conn.linger else {
+            return self.finish(conn);
+        };
+        let config = &self.shared.config;
+        while linger.discarded < config.linger_bytes {
+            let until = self.buf.len();
+            match self.read_within(&mut conn, 0, until, linger.deadline) {
+                Got::Bytes(n) => linger.discarded += n,
+                Got::GiveWay => {
+                    conn.linger = Some(linger);
+                    return Outcome::Yield(conn);
+                }
+                Got::Closed | Got::Stopped => break,
+            }
+        }
+        self.finish(conn)
+    }
+
+    /// Counts a connection closed; dropping it closes the socket.
+    fn finish(&mut self, conn: Conn) -> Outcome {
+        drop(conn);
+        self.slot.closed.fetch_add(1, Relaxed);
+        Outcome::Closed
     }
 
     /// Parses the buffered bytes and, if they hold a complete head, answers the request.
@@ -567,7 +643,7 @@ impl<'s> Worker<'s> {
     }
 
     /// Closes a connection and counts it.
-    fn close(&mut self, conn: Conn, how: Close) -> Outcome {
+    fn close(&mut self, mut conn: Conn, how: Close) -> Outcome {
         if how != Close::Abort && !self.out.is_empty() {
             let _ = self.flush(&conn);
         }
@@ -575,39 +651,25 @@ impl<'s> Worker<'s> {
         self.start = 0;
         self.filled = 0;
         match how {
-            Close::Linger => self.linger(&conn),
+            Close::Linger => {
+                if conn.stream.shutdown(Shutdown::Write).is_ok() {
+                    conn.linger = Some(Linger {
+                        deadline: Instant::now() + self.shared.config.linger_time,
+                        discarded: 0,
+                    });
+                    return self.linger(conn);
+                }
+            }
             Close::Quiet => {
                 let _ = conn.stream.shutdown(Shutdown::Write);
                 // Discard what already arrived, so closing sends a FIN, not a reset.
-                if conn.stream.set_nonblocking(true).is_ok() {
+                if conn.swept || conn.stream.set_nonblocking(true).is_ok() {
                     let _ = (&conn.stream).read(&mut self.buf);
                 }
             }
             Close::Abort => {}
         }
-        self.slot.closed.fetch_add(1, Relaxed);
-        Outcome::Closed
-    }
-
-    /// Stops sending, then reads and discards until the client closes, bounded in bytes and
-    /// time (as gunicorn does), so the response is not destroyed by a reset.
-    fn linger(&mut self, conn: &Conn) {
-        if conn.stream.shutdown(Shutdown::Write).is_err() {
-            return;
-        }
-        let config = &self.shared.config;
-        let deadline = Instant::now() + config.linger_time;
-        let mut discarded = 0;
-        while discarded < config.linger_bytes {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || conn.stream.set_read_timeout(Some(left)).is_err() {
-                return;
-            }
-            match (&conn.stream).read(&mut self.buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => discarded += n,
-            }
-        }
+        self.finish(conn)
     }
 }
 

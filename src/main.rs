@@ -2,6 +2,7 @@
 //! runserver, and shuts down gracefully on Ctrl-C or SIGTERM.
 
 mod cli;
+mod load;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -22,6 +23,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(args)) => args,
+        Ok(Command::Load(spec)) => {
+            let report = load::run(&spec);
+            println!("{}", load::describe(&spec, &report));
+            return if report.requests > 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
         Err(e) => {
             eprintln!("Error: {e}\n\n{}", cli::USAGE);
             return ExitCode::from(2);

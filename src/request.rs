@@ -111,6 +111,9 @@ pub(crate) fn check_head(
     if line_len > config.max_request_line {
         return Err(refuse(414, "request line too long"));
     }
+    if head.len() > config.max_head {
+        return Err(refuse(431, "request header section too large"));
+    }
     let version = match req.version {
         Some(0) => Version::Http10,
         _ => Version::Http11,

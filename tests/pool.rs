@@ -321,3 +321,26 @@ fn shutdown_gives_up_on_a_handler_past_the_grace_period() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// A client that reads a closing response but never closes its end does not pin the worker
+/// for the linger time: the lingering connection gives way like an idle one.
+#[test]
+fn a_lingering_close_does_not_hold_the_only_worker() {
+    let mut c = config(1);
+    c.linger_time = Duration::from_secs(10);
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let mut closing = Client::new(addr);
+    closing.send(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let resp = closing.response(false);
+    assert!(resp.closes());
+    // `closing` stays open; another client must still be served at once.
+    let started = Instant::now();
+    assert_eq!(Client::new(addr).get("/hello").status, 200);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "waited {waited:?} behind a lingering close"
+    );
+    assert!(closing.is_closed());
+}

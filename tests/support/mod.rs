@@ -172,7 +172,7 @@ impl Client {
     /// True if the server has closed the connection (EOF with no further bytes).
     pub fn is_closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(_) if rest.is_empty())
+        self.reader.read_to_end(&mut rest).is_ok() && rest.is_empty()
     }
 }
 
@@ -300,4 +300,43 @@ pub fn basehttp_threads() -> Vec<String> {
         }
     }
     names
+}
+
+/// The request [`assert_alive`] sends.
+pub const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: test\r\n\r\n";
+
+/// Asserts that a fresh connection still gets `Hello, World!` for `GET /hello`: whatever a
+/// test did before did not harm other connections. The handler must serve [`routes`]' `/hello`.
+pub fn assert_alive(addr: SocketAddr) {
+    let resp = exchange(addr, HELLO);
+    assert_eq!(resp.status, 200, "a fresh GET /hello was not answered 200");
+    assert_eq!(resp.text(), "Hello, World!");
+}
+
+/// Asserts that `resp` is one of the server's own error answers: the status, a short
+/// `text/plain` body that starts with the status code, and `Connection: close`.
+pub fn assert_error_response(resp: &Resp, status: u16) {
+    assert_eq!(resp.status, status, "wrong status; body: {:?}", resp.text());
+    let content_type = resp.header("content-type").unwrap_or("");
+    assert!(
+        content_type.starts_with("text/plain"),
+        "error {status} has Content-Type {content_type:?}"
+    );
+    assert!(
+        resp.text().starts_with(&status.to_string()) && resp.body.len() < 200,
+        "error {status} body is not a short text naming the status: {:?}",
+        resp.text()
+    );
+    assert!(resp.closes(), "error {status} lacks Connection: close");
+}
+
+/// Sends `raw` on a new connection and asserts that the server answers its own `status` error,
+/// then closes the connection; then that a fresh connection is still served.
+pub fn assert_refused(addr: SocketAddr, raw: &[u8], status: u16) {
+    let mut c = Client::new(addr);
+    c.send(raw);
+    let resp = read_one(&mut c.reader, false).expect("the error response");
+    assert_error_response(&resp, status);
+    assert!(c.is_closed(), "connection still open after error {status}");
+    assert_alive(addr);
 }

@@ -1,0 +1,334 @@
+//! Body framing over real sockets (RFC 9112 §6, §7): request bodies by `Content-Length` and
+//! chunked, draining what a handler leaves unread, pipelined bodies, `Expect: 100-continue`,
+//! the errors a body can cause; and how response bodies are delimited.
+
+mod support;
+
+use std::io::Write;
+use std::thread;
+use std::time::Duration;
+
+use basehttp::{Config, Request, Response};
+use support::{Client, HELLO, assert_refused};
+
+/// [`support::routes`] plus `/status?code=N`: status N with a body it must not carry if N is
+/// 204 or 304.
+fn handler(req: &mut Request) -> Response {
+    if req.path() == "/status" {
+        let code = support::param(req.query().unwrap_or(""), "code").unwrap_or(200);
+        return Response::text("this body must not be sent").with_status(code);
+    }
+    support::routes(req)
+}
+
+fn server() -> basehttp::ServerHandle {
+    support::start(Config::default(), handler)
+}
+
+fn server_with(config: Config) -> basehttp::ServerHandle {
+    support::start(config, handler)
+}
+
+#[test]
+fn content_length_body_is_echoed() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello world");
+    let resp = c.response(false);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "hello world");
+    assert_eq!(c.get("/hello").text(), "Hello, World!");
+}
+
+#[test]
+fn chunked_body_with_extensions_and_trailers_is_echoed() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5;ext=1\r\nhello\r\n6 ; a=\"b\"\r\n world\r\n0\r\nX-Trailer: yes\r\nX-Other: 2\r\n\r\n",
+    );
+    let resp = c.response(false);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "hello world");
+    // The trailers were consumed: the next request parses.
+    assert_eq!(c.get("/hello").text(), "Hello, World!");
+}
+
+#[test]
+fn unread_body_is_drained_before_the_next_request() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    let mut raw =
+        b"POST /ignore-body HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\n\r\n".to_vec();
+    // A body made of requests: if it were not drained, they would be answered.
+    let body: Vec<u8> = b"GET /path?from-the-body HTTP/1.1\r\nHost: test\r\n\r\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(1000)
+        .collect();
+    raw.extend_from_slice(&body);
+    raw.extend_from_slice(HELLO);
+    c.send(&raw);
+    let first = c.response(false);
+    assert_eq!(first.text(), "ignored");
+    assert!(!first.closes(), "a 1000-byte body is within max_drain");
+    assert_eq!(c.response(false).text(), "Hello, World!");
+}
+
+#[test]
+fn unread_body_over_max_drain_closes_the_connection() {
+    let mut config = Config::default();
+    config.max_drain = 1024;
+    let s = server_with(config);
+    let mut c = Client::new(s.local_addr());
+    let mut raw =
+        b"POST /ignore-body HTTP/1.1\r\nHost: test\r\nContent-Length: 10000\r\n\r\n".to_vec();
+    raw.resize(raw.len() + 10_000, b'x');
+    raw.extend_from_slice(HELLO);
+    c.send(&raw);
+    let resp = c.response(false);
+    assert_eq!(resp.text(), "ignored");
+    assert!(resp.closes());
+    assert!(
+        c.is_closed(),
+        "the request after the undrained body must not be answered"
+    );
+    support::assert_alive(s.local_addr());
+}
+
+#[test]
+fn chunked_body_trickled_byte_by_byte_is_decoded() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let body =
+        b"4\r\nWiki\r\n5;name=value\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n";
+    for &b in body {
+        c.send(&[b]);
+        thread::sleep(Duration::from_millis(3));
+    }
+    let resp = c.response(false);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "Wikipedia in\r\n\r\nchunks.");
+    assert_eq!(c.get("/hello").text(), "Hello, World!");
+}
+
+#[test]
+fn pipelined_requests_with_bodies_are_answered_in_order() {
+    let s = support::start(support::config(1), support::routes);
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nfirst\
+          GET /path?second HTTP/1.1\r\nHost: test\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nthird\r\n0\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 6\r\n\r\nfourth\
+          GET /path?fifth HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    for expected in [
+        "first",
+        "path=/path query=second",
+        "third",
+        "fourth",
+        "path=/path query=fifth",
+    ] {
+        assert_eq!(c.response(false).text(), expected);
+    }
+}
+
+#[test]
+fn large_chunked_body_sent_in_one_burst_is_echoed_and_the_next_request_parses() {
+    let s = support::start(support::config(1), handler);
+    // The only worker is busy while the burst arrives, so it finds the socket full.
+    let mut busy = Client::new(s.local_addr());
+    busy.send(b"GET /sleep?ms=300 HTTP/1.1\r\nHost: test\r\n\r\n");
+    thread::sleep(Duration::from_millis(50));
+    let mut c = Client::new(s.local_addr());
+    let mut raw =
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut expected = Vec::new();
+    for i in 0..50u8 {
+        let data = vec![b'a' + i % 26; 4000];
+        raw.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        raw.extend_from_slice(&data);
+        raw.extend_from_slice(b"\r\n");
+        expected.extend_from_slice(&data);
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    raw.extend_from_slice(HELLO);
+    let mut writer = c.reader.get_ref().try_clone().unwrap();
+    let sender = thread::spawn(move || writer.write_all(&raw));
+    let resp = c.response(false);
+    assert_eq!(resp.body.len(), expected.len());
+    assert!(resp.body == expected, "echoed body differs");
+    assert_eq!(c.response(false).text(), "Hello, World!");
+    sender.join().unwrap().unwrap();
+    assert_eq!(busy.response(false).text(), "slept");
+}
+
+// ---- Expect: 100-continue (RFC 9110 §10.1.1) ----
+
+#[test]
+fn expect_continue_gets_100_before_the_body_is_sent() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let interim = support::read_one(&mut c.reader, false).expect("100 Continue");
+    assert_eq!(interim.status, 100);
+    assert!(interim.headers.is_empty());
+    c.send(b"hello");
+    let resp = support::read_one(&mut c.reader, false).expect("final response");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "hello");
+    assert_eq!(c.get("/hello").text(), "Hello, World!");
+}
+
+#[test]
+fn expect_continue_with_unread_body_gets_final_response_and_close() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"POST /ignore-body HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let resp = support::read_one(&mut c.reader, false).expect("final response");
+    assert_eq!(resp.status, 200, "no 100 Continue for a body nobody reads");
+    assert_eq!(resp.text(), "ignored");
+    assert!(resp.closes());
+    assert!(c.is_closed());
+}
+
+#[test]
+fn expect_continue_with_oversized_length_gets_413_without_100() {
+    let mut config = Config::default();
+    config.max_body = 1000;
+    let s = server_with(config);
+    // `assert_refused` reads exactly one response: a 100 Continue would fail it.
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n",
+        413,
+    );
+}
+
+#[test]
+fn unknown_expectation_is_417() {
+    let s = server();
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nExpect: foo\r\n\r\nhello",
+        417,
+    );
+}
+
+// ---- Body errors ----
+
+#[test]
+fn bad_chunk_size_is_400_instead_of_the_handler_response() {
+    let s = server();
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        400,
+    );
+}
+
+#[test]
+fn chunked_body_over_max_body_is_413() {
+    let mut config = Config::default();
+    config.max_body = 1000;
+    let s = server_with(config);
+    // Each chunk fits; their sum does not.
+    let mut raw =
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..2 {
+        raw.extend_from_slice(b"258\r\n"); // 600 bytes
+        raw.resize(raw.len() + 600, b'a');
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    assert_refused(s.local_addr(), &raw, 413);
+}
+
+// ---- Response framing (RFC 9112 §6) ----
+
+#[test]
+fn known_length_response_has_content_length() {
+    let s = server();
+    let resp = support::exchange(s.local_addr(), HELLO);
+    assert_eq!(resp.header("content-length"), Some("13"));
+    assert_eq!(resp.header("transfer-encoding"), None);
+    assert_eq!(resp.text(), "Hello, World!");
+}
+
+#[test]
+fn stream_on_http11_is_chunked() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    let resp = c.get("/stream?chunks=3");
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(resp.header("content-length"), None);
+    assert_eq!(resp.text(), "chunk-0\nchunk-1\nchunk-2\n");
+    assert_eq!(
+        c.get("/hello").text(),
+        "Hello, World!",
+        "connection unusable after stream"
+    );
+}
+
+#[test]
+fn stream_on_http10_is_delimited_by_close() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    // Even a keep-alive 1.0 client must see the close: nothing else can end the body.
+    c.send(b"GET /stream?chunks=3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let resp = c.response(false);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-length"), None);
+    assert_eq!(resp.header("transfer-encoding"), None);
+    assert!(resp.closes());
+    assert_eq!(resp.text(), "chunk-0\nchunk-1\nchunk-2\n");
+}
+
+#[test]
+fn head_gets_get_headers_and_no_body() {
+    let s = server();
+    let get = support::exchange(s.local_addr(), HELLO);
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"HEAD /hello HTTP/1.1\r\nHost: test\r\n\r\nGET /path?next HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    let head = c.response(true);
+    assert_eq!(head.status, 200);
+    let without_date = |r: &support::Resp| {
+        let mut h = r.headers.clone();
+        h.retain(|(n, _)| !n.eq_ignore_ascii_case("date"));
+        h
+    };
+    assert_eq!(without_date(&head), without_date(&get));
+    assert_eq!(head.header("content-length"), Some("13"));
+    // Body bytes after the HEAD response would break this status line.
+    assert_eq!(c.response(false).text(), "path=/path query=next");
+}
+
+#[test]
+fn no_body_for_204_and_304_and_connection_stays_usable() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"GET /status?code=204 HTTP/1.1\r\nHost: test\r\n\r\n\
+          GET /status?code=304 HTTP/1.1\r\nHost: test\r\n\r\n\
+          GET /hello HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    let no_content = c.response(false);
+    assert_eq!(no_content.status, 204);
+    assert_eq!(no_content.header("content-length"), None);
+    assert_eq!(no_content.header("transfer-encoding"), None);
+    let not_modified = c.response(false);
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(not_modified.header("transfer-encoding"), None);
+    // A body after either would be read here as a status line.
+    assert_eq!(c.response(false).text(), "Hello, World!");
+}
