@@ -471,6 +471,7 @@ pub fn describe(spec: &LoadSpec, r: &LoadReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)] // unused when the bench harness includes this file
     use super::*;
 
     #[test]
