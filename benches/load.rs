@@ -137,7 +137,9 @@ fn announce_and_wait(addr: SocketAddr) {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Peer {
-    Basehttp { workers: usize },
+    Basehttp {
+        workers: usize,
+    },
     Hyper,
     /// hyper with its opt-in `pipeline_flush`, which coalesces pipelined responses.
     HyperPipelineFlush,
@@ -362,7 +364,12 @@ fn compare(settings: &Settings, workload: &str, peers: &[Peer], load: &Load) -> 
             let server = Running::start(*peer);
             // A short warm-up, so the first connections' setup is not measured.
             let _ = measure(Client::Own, server.addr, load, 0.2);
-            samples[i].push(measure(settings.client, server.addr, load, settings.seconds));
+            samples[i].push(measure(
+                settings.client,
+                server.addr,
+                load,
+                settings.seconds,
+            ));
         }
     }
     let medians: Vec<Sample> = samples.into_iter().map(median_sample).collect();
@@ -408,7 +415,8 @@ fn idle_workload(settings: &Settings, peer: Peer, idle: usize) -> (Row, Vec<u64>
         for _ in 0..idle {
             let mut s = TcpStream::connect(server.addr).expect("connect idle");
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf);
             held.push(s);
@@ -444,7 +452,8 @@ fn idle_workload(settings: &Settings, peer: Peer, idle: usize) -> (Row, Vec<u64>
             let started = Instant::now();
             let mut s = TcpStream::connect(server.addr).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf);
             probe.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -565,7 +574,11 @@ fn json(rows: &[Row], meta: &str) -> String {
 }
 
 /// Two panels: throughput against connections (workload 1) and against workers (workload 4).
-fn svg(by_conns: &[(String, Vec<(f64, f64)>)], by_workers: &[(String, f64)], bound: &[(String, f64)]) -> String {
+fn svg(
+    by_conns: &[(String, Vec<(f64, f64)>)],
+    by_workers: &[(String, f64)],
+    bound: &[(String, f64)],
+) -> String {
     let (w, h) = (900.0, 380.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
@@ -588,17 +601,45 @@ fn svg(by_conns: &[(String, Vec<(f64, f64)>)], by_workers: &[(String, f64)], bou
         x0 + pw * i / n
     };
     let ypos = |r: f64, max: f64| y0 + ph - ph * r / max;
-    let _ = writeln!(s, "<text x=\"{x0}\" y=\"24\" font-size=\"14\">hello, keep-alive: requests/s vs connections</text>");
-    let _ = writeln!(s, "<line x1=\"{x0}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>", y0 + ph, x0 + pw, y0 + ph);
-    let _ = writeln!(s, "<line x1=\"{x0}\" y1=\"{y0}\" x2=\"{x0}\" y2=\"{}\" stroke=\"#333\"/>", y0 + ph);
+    let _ = writeln!(
+        s,
+        "<text x=\"{x0}\" y=\"24\" font-size=\"14\">hello, keep-alive: requests/s vs connections</text>"
+    );
+    let _ = writeln!(
+        s,
+        "<line x1=\"{x0}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>",
+        y0 + ph,
+        x0 + pw,
+        y0 + ph
+    );
+    let _ = writeln!(
+        s,
+        "<line x1=\"{x0}\" y1=\"{y0}\" x2=\"{x0}\" y2=\"{}\" stroke=\"#333\"/>",
+        y0 + ph
+    );
     for k in 0..=4 {
         let v = max_rate * k as f64 / 4.0;
         let y = ypos(v, max_rate);
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}k</text>", x0 - 6.0, y + 4.0, v / 1000.0);
-        let _ = writeln!(s, "<line x1=\"{x0}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#eee\"/>", x0 + pw);
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}k</text>",
+            x0 - 6.0,
+            y + 4.0,
+            v / 1000.0
+        );
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x0}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#eee\"/>",
+            x0 + pw
+        );
     }
     for &c in &xs {
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>", xpos(c), y0 + ph + 16.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>",
+            xpos(c),
+            y0 + ph + 16.0
+        );
     }
     for (i, (name, pts)) in by_conns.iter().enumerate() {
         let color = colors[i % colors.len()];
@@ -606,26 +647,69 @@ fn svg(by_conns: &[(String, Vec<(f64, f64)>)], by_workers: &[(String, f64)], bou
             .iter()
             .map(|&(c, r)| format!("{:.1},{:.1}", xpos(c), ypos(r, max_rate)))
             .collect();
-        let _ = writeln!(s, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", path.join(" "));
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>", x0 + 10.0, y0 + 14.0 + 16.0 * i as f64);
+        let _ = writeln!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+            path.join(" ")
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
+            x0 + 10.0,
+            y0 + 14.0 + 16.0 * i as f64
+        );
     }
     // Panel 2: bars for sleep 10 ms at 64 connections.
     let (bx, by) = (500.0, 40.0);
-    let _ = writeln!(s, "<text x=\"{bx}\" y=\"24\" font-size=\"14\">sleep 10 ms, 64 conns: requests/s (bound: workers / 10 ms)</text>");
-    let max_b = by_workers.iter().map(|b| b.1).chain(bound.iter().map(|b| b.1)).fold(1.0, f64::max) * 1.1;
+    let _ = writeln!(
+        s,
+        "<text x=\"{bx}\" y=\"24\" font-size=\"14\">sleep 10 ms, 64 conns: requests/s (bound: workers / 10 ms)</text>"
+    );
+    let max_b = by_workers
+        .iter()
+        .map(|b| b.1)
+        .chain(bound.iter().map(|b| b.1))
+        .fold(1.0, f64::max)
+        * 1.1;
     let bar_w = 300.0 / by_workers.len().max(1) as f64;
     for (i, (name, rate)) in by_workers.iter().enumerate() {
         let x = bx + 20.0 + bar_w * i as f64;
         let y = ypos(*rate, max_b);
-        let _ = writeln!(s, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/>", bar_w * 0.7, by + ph - y, colors[i % colors.len()]);
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{rate:.0}</text>", x + bar_w * 0.35, y - 4.0);
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{name}</text>", x + bar_w * 0.35, by + ph + 16.0);
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/>",
+            bar_w * 0.7,
+            by + ph - y,
+            colors[i % colors.len()]
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{rate:.0}</text>",
+            x + bar_w * 0.35,
+            y - 4.0
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{name}</text>",
+            x + bar_w * 0.35,
+            by + ph + 16.0
+        );
         if let Some((_, b)) = bound.iter().find(|(n, _)| n == name) {
             let yb = ypos(*b, max_b);
-            let _ = writeln!(s, "<line x1=\"{x:.1}\" y1=\"{yb:.1}\" x2=\"{:.1}\" y2=\"{yb:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>", x + bar_w * 0.7);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{x:.1}\" y1=\"{yb:.1}\" x2=\"{:.1}\" y2=\"{yb:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>",
+                x + bar_w * 0.7
+            );
         }
     }
-    let _ = writeln!(s, "<line x1=\"{bx}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>", by + ph, bx + 340.0, by + ph);
+    let _ = writeln!(
+        s,
+        "<line x1=\"{bx}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>",
+        by + ph,
+        bx + 340.0,
+        by + ph
+    );
     s.push_str("</svg>\n");
     s
 }
@@ -634,7 +718,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("__serve") {
         match args.get(1).map(String::as_str) {
-            Some("basehttp") => serve_basehttp(args.get(2).and_then(|w| w.parse().ok()).unwrap_or(8)),
+            Some("basehttp") => {
+                serve_basehttp(args.get(2).and_then(|w| w.parse().ok()).unwrap_or(8))
+            }
             Some("hyper") => serve_hyper(args.get(2).is_some_and(|a| a == "pipeline_flush")),
             _ => panic!("__serve basehttp|hyper"),
         }
@@ -682,12 +768,17 @@ fn main() {
         both.iter().map(|p| (p.name(), Vec::new())).collect();
     for c in [1, 8, 64, 256] {
         eprintln!("1. hello keep-alive c={c}");
-        let r = compare(&settings, &format!("1. hello, {c} conns"), &both, &Load {
-            path: "/hello",
-            connections: c,
-            pipeline: 1,
-            close: false,
-        });
+        let r = compare(
+            &settings,
+            &format!("1. hello, {c} conns"),
+            &both,
+            &Load {
+                path: "/hello",
+                connections: c,
+                pipeline: 1,
+                close: false,
+            },
+        );
         for (i, row) in r.iter().enumerate() {
             by_conns[i].1.push((c as f64, row.sample.rate));
         }
@@ -695,49 +786,74 @@ fn main() {
     }
     eprintln!("2. pipelined");
     let pipeliners = [default, Peer::Hyper, Peer::HyperPipelineFlush];
-    rows.extend(compare(&settings, "2. hello, 16 pipelined, 8 conns", &pipeliners, &Load {
-        path: "/hello",
-        connections: 8,
-        pipeline: 16,
-        close: false,
-    }));
+    rows.extend(compare(
+        &settings,
+        "2. hello, 16 pipelined, 8 conns",
+        &pipeliners,
+        &Load {
+            path: "/hello",
+            connections: 8,
+            pipeline: 16,
+            close: false,
+        },
+    ));
     eprintln!("3. new connection per request");
-    rows.extend(compare(&settings, "3. hello, new conn per request, 8 conns", &both, &Load {
-        path: "/hello",
-        connections: 8,
-        pipeline: 1,
-        close: true,
-    }));
+    rows.extend(compare(
+        &settings,
+        "3. hello, new conn per request, 8 conns",
+        &both,
+        &Load {
+            path: "/hello",
+            connections: 8,
+            pipeline: 1,
+            close: true,
+        },
+    ));
     eprintln!("4. sleep 10 ms");
     let sleepers = [
         Peer::Basehttp { workers: 8 },
         Peer::Basehttp { workers: 64 },
         Peer::Hyper,
     ];
-    let mut sleep_rows = compare(&settings, "4. sleep 10 ms, 64 conns", &sleepers, &Load {
-        path: "/sleep?ms=10",
-        connections: 64,
-        pipeline: 1,
-        close: false,
-    });
+    let mut sleep_rows = compare(
+        &settings,
+        "4. sleep 10 ms, 64 conns",
+        &sleepers,
+        &Load {
+            path: "/sleep?ms=10",
+            connections: 64,
+            pipeline: 1,
+            close: false,
+        },
+    );
     let mut bounds = Vec::new();
     for (row, peer) in sleep_rows.iter_mut().zip(sleepers) {
         if let Peer::Basehttp { workers } = peer {
             let bound = workers as f64 / 0.010;
-            row.note = format!("Little's bound {bound:.0}/s: {:.0}%", 100.0 * row.sample.rate / bound);
+            row.note = format!(
+                "Little's bound {bound:.0}/s: {:.0}%",
+                100.0 * row.sample.rate / bound
+            );
             bounds.push((peer.name(), bound));
         }
     }
-    let by_workers: Vec<(String, f64)> =
-        sleep_rows.iter().map(|r| (r.server.clone(), r.sample.rate)).collect();
+    let by_workers: Vec<(String, f64)> = sleep_rows
+        .iter()
+        .map(|r| (r.server.clone(), r.sample.rate))
+        .collect();
     rows.extend(sleep_rows);
     eprintln!("5. cpu 1 ms");
-    rows.extend(compare(&settings, "5. cpu 1 ms, 8 conns", &both, &Load {
-        path: "/cpu?ms=1",
-        connections: 8,
-        pipeline: 1,
-        close: false,
-    }));
+    rows.extend(compare(
+        &settings,
+        "5. cpu 1 ms, 8 conns",
+        &both,
+        &Load {
+            path: "/cpu?ms=1",
+            connections: 8,
+            pipeline: 1,
+            close: false,
+        },
+    ));
     eprintln!("6-7. idle connections");
     let mut idle_rows = Vec::new();
     for peer in both {

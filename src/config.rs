@@ -59,6 +59,16 @@ pub struct Config {
     /// many parked threads (see `shared/design-notes.md`). Blocking handlers want more
     /// (Little's law: throughput = workers / service time).
     pub workers: usize,
+    /// Workers that serve connections at once. A worker whose handler (or response write)
+    /// has been busy longer than [`lend_after`](Config::lend_after) lends its place to a parked
+    /// worker, so blocking handlers still use the whole pool. Default: the number of cores,
+    /// which is what fast handlers want (more runnable threads than cores only add context
+    /// switches). A value of `workers` or more turns this off.
+    pub active_workers: usize,
+    /// How long a worker may be busy in a handler or a response write before its place is
+    /// lent to a parked worker. Default 200 µs: far above a fast handler, far below a database
+    /// call.
+    pub lend_after: Duration,
     /// Connections that may wait for a worker. Default 1024: waiting connections are cheap
     /// (a socket and a few words), and idle keep-alive connections cycle through this queue.
     pub queue: usize,
@@ -120,6 +130,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             workers: 8,
+            active_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            lend_after: Duration::from_micros(200),
             queue: 1024,
             when_full: WhenFull::Block,
             keep_alive: Duration::from_secs(5),
@@ -146,6 +158,8 @@ impl Config {
     /// smaller than a request line) to the nearest workable value.
     pub(crate) fn normalized(mut self) -> Config {
         self.workers = self.workers.max(1);
+        self.active_workers = self.active_workers.clamp(1, self.workers);
+        self.lend_after = self.lend_after.max(Duration::from_micros(50));
         self.queue = self.queue.max(1);
         self.max_headers = self.max_headers.clamp(1, MAX_HEADERS_LIMIT);
         self.max_request_line = self.max_request_line.max(64);

@@ -526,7 +526,8 @@ impl<'s> Worker<'s> {
             body,
         );
 
-        self.slot.set_state(WorkerState::Handling);
+        self.slot
+            .set_busy(WorkerState::Handling, shared.micros_since_start());
         let handled = catch_unwind(AssertUnwindSafe(|| shared.handler.handle(&mut req)));
         let mut body = req.into_body();
         let mut response = match handled {
@@ -575,7 +576,8 @@ impl<'s> Worker<'s> {
         }
         close |= response.wants_close() || shared.shutting_down.load(Relaxed);
 
-        self.slot.set_state(WorkerState::Writing);
+        self.slot
+            .set_busy(WorkerState::Writing, shared.micros_since_start());
         let status = response.status();
         let framing =
             response::write_head(&mut self.out, &response, version, head_request, &mut close);

@@ -41,6 +41,7 @@ mod body;
 mod config;
 mod connection;
 mod date;
+mod gate;
 mod pool;
 mod request;
 mod response;

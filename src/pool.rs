@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, WhenFull};
 use crate::connection::{Conn, Outcome, Worker};
+use crate::gate::Gate;
 use crate::server::Handler;
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
 
@@ -48,6 +49,9 @@ pub(crate) struct Shared {
     pub(crate) listener_slot: ListenerSlot,
     pub(crate) worker_slots: Box<[WorkerSlot]>,
     pub(crate) shutting_down: AtomicBool,
+    pub(crate) gate: Gate,
+    /// When the pool started: the clock the gate's monitor reads.
+    epoch: Instant,
     queue: Receiver<Job>,
 }
 
@@ -56,6 +60,11 @@ impl Shared {
     pub(crate) fn queue_len(&self) -> usize {
         self.queue.len()
     }
+
+    /// Microseconds since the pool started.
+    pub(crate) fn micros_since_start(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
 }
 
 /// The running threads and the channel's ends.
@@ -63,6 +72,7 @@ pub(crate) struct Pool {
     pub(crate) shared: Arc<Shared>,
     tx: Sender<Job>,
     listener: Option<thread::JoinHandle<()>>,
+    monitor: Option<thread::JoinHandle<()>>,
     workers: Vec<thread::JoinHandle<()>>,
 }
 
@@ -77,6 +87,8 @@ impl Pool {
             worker_slots: (0..config.workers).map(|_| WorkerSlot::default()).collect(),
             listener_slot: ListenerSlot::default(),
             shutting_down: AtomicBool::new(false),
+            gate: Gate::new(config.active_workers, config.workers),
+            epoch: Instant::now(),
             queue: rx.clone(),
             handler,
             config,
@@ -90,6 +102,23 @@ impl Pool {
                     .spawn(move || worker_loop(id, &shared, &rx, &tx))?,
             );
         }
+        let monitor = if shared.gate.enabled() {
+            let shared = shared.clone();
+            Some(
+                thread::Builder::new()
+                    .name("basehttp-monitor".into())
+                    .spawn(move || {
+                        shared.gate.monitor(
+                            &shared.worker_slots,
+                            shared.epoch,
+                            shared.config.lend_after,
+                            || shared.shutting_down.load(Relaxed),
+                        );
+                    })?,
+            )
+        } else {
+            None
+        };
         let listener = {
             let (shared, tx) = (shared.clone(), tx.clone());
             thread::Builder::new()
@@ -100,6 +129,7 @@ impl Pool {
             shared,
             tx,
             listener: Some(listener),
+            monitor,
             workers,
         })
     }
@@ -115,6 +145,11 @@ impl Pool {
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();
         }
+        if let Some(monitor) = self.monitor.take() {
+            let _ = monitor.join();
+        }
+        // Workers parked at the gate must get through to see their stop message.
+        self.shared.gate.open();
         for _ in 0..self.workers.len() {
             // Workers drain the queue meanwhile (closing what they pop), so this cannot block
             // for long.
@@ -154,6 +189,7 @@ impl Pool {
 fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>) {
     let mut worker = Worker::new(id, shared);
     let slot = &shared.worker_slots[id];
+    shared.gate.enter(slot);
     while let Ok(Job::Conn(mut conn)) = rx.recv() {
         loop {
             match worker.serve(conn) {
@@ -170,6 +206,9 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
             }
         }
         slot.set_state(WorkerState::Idle);
+        if shared.gate.lost_place(slot) {
+            shared.gate.enter(slot);
+        }
     }
 }
 

@@ -41,11 +41,30 @@ pub(crate) struct WorkerSlot {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) writes: AtomicU64,
     pub(crate) requeued: AtomicU64,
+    /// When the worker entered its current Handling or Writing state, in microseconds since
+    /// the pool started (for the gate's monitor).
+    busy_since: AtomicU64,
+    /// The worker's standing at the run gate.
+    pub(crate) place: crate::gate::Place,
 }
 
 impl WorkerSlot {
     pub(crate) fn set_state(&self, s: WorkerState) {
         self.state.store(s as u8, Relaxed);
+    }
+
+    /// Sets the state and notes when it began (`since`: microseconds since the pool started).
+    pub(crate) fn set_busy(&self, s: WorkerState, since: u64) {
+        self.busy_since.store(since, Relaxed);
+        self.state.store(s as u8, Relaxed);
+    }
+
+    pub(crate) fn state(&self) -> WorkerState {
+        WorkerState::from_u8(self.state.load(Relaxed))
+    }
+
+    pub(crate) fn busy_since(&self) -> u64 {
+        self.busy_since.load(Relaxed)
     }
 }
 

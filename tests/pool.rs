@@ -344,3 +344,57 @@ fn a_lingering_close_does_not_hold_the_only_worker() {
     );
     assert!(closing.is_closed());
 }
+
+/// The run gate lends a blocked worker's place: with one place and eight workers, eight
+/// handlers that sleep 500 ms run side by side (about 0.5 s in all), not one after another
+/// (4 s).
+#[test]
+fn blocking_handlers_still_use_the_whole_pool_behind_the_gate() {
+    let mut c = config(8);
+    c.active_workers = 1;
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let started = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut client = Client::new(addr);
+                client.get("/sleep?ms=500").text()
+            })
+        })
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), "slept");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "8 sleeps took {took:?}");
+    let busy_workers = server
+        .stats()
+        .served_per_worker
+        .iter()
+        .filter(|&&n| n > 0)
+        .count();
+    assert!(busy_workers >= 4, "only {busy_workers} workers served");
+}
+
+/// Fast handlers stay on the workers that hold a place: with one place, a stream of quick
+/// requests is served by one worker at a time while the other seven stay parked.
+#[test]
+fn quick_handlers_run_on_the_places_only() {
+    let mut c = config(8);
+    c.active_workers = 1;
+    // Long enough that a slow moment on a shared machine never lends the place.
+    c.lend_after = Duration::from_secs(5);
+    let server = start(c, routes);
+    let mut client = Client::new(server.local_addr());
+    for _ in 0..200 {
+        assert_eq!(client.get("/hello").status, 200);
+    }
+    let serving = server
+        .stats()
+        .served_per_worker
+        .iter()
+        .filter(|&&n| n > 0)
+        .count();
+    assert_eq!(serving, 1, "{:?}", server.stats().served_per_worker);
+}

@@ -1,0 +1,156 @@
+//! The run gate: at most [`Config::active_workers`](crate::Config::active_workers) workers
+//! serve connections at once, and a monitor lends a running worker's place to a parked one when
+//! its handler (or its response write) has been busy longer than
+//! [`Config::lend_after`](crate::Config::lend_after).
+//!
+//! Why: fast handlers want as many running threads as cores. More runnable threads than cores
+//! only add context switches, and on a shared machine take CPU from everything else (measured:
+//! hello at 64 connections, 8 ungated workers served 0.7x of what 2 did). Blocking handlers want
+//! many threads (Little's law: throughput = workers / service time). The gate gives both, the
+//! way Go's scheduler hands a processor to another thread when one blocks in a system call: a
+//! worker keeps its place while it is quick, and loses it, to a parked worker, once it blocks.
+//!
+//! The hot path costs one atomic load per turn; the mutex and condition variable are touched
+//! only when a place is lent or taken back. This module decides who runs; it does no I/O.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::stats::{WorkerSlot, WorkerState};
+
+/// A worker's standing at the gate.
+const OUTSIDE: u8 = 0;
+const HOLDING: u8 = 1;
+/// The monitor gave this worker's place away; it parks at the end of its turn.
+const LENT: u8 = 2;
+
+/// How often the monitor looks when no worker is busy in a handler.
+const IDLE_TICK: Duration = Duration::from_millis(5);
+
+/// The places to run, and the workers waiting for one.
+pub(crate) struct Gate {
+    /// Free places, and whether the gate is open to all (shutdown).
+    state: Mutex<(usize, bool)>,
+    freed: Condvar,
+    enabled: bool,
+}
+
+impl Gate {
+    /// A gate with `active` places for `workers` workers; with as many places as workers it
+    /// does nothing.
+    pub(crate) fn new(active: usize, workers: usize) -> Gate {
+        Gate {
+            state: Mutex::new((active, false)),
+            freed: Condvar::new(),
+            enabled: active < workers,
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Waits for a place to run.
+    pub(crate) fn enter(&self, slot: &WorkerSlot) {
+        if !self.enabled {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.0 == 0 && !state.1 {
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.0 = state.0.saturating_sub(1);
+        slot.place.store(HOLDING, Ordering::Relaxed);
+    }
+
+    /// At the end of a turn: true if the worker's place was lent away, so it must
+    /// [`enter`](Self::enter) again before taking another connection.
+    pub(crate) fn lost_place(&self, slot: &WorkerSlot) -> bool {
+        if self.enabled && slot.place.load(Ordering::Relaxed) == LENT {
+            slot.place.store(OUTSIDE, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Gives a busy worker's place to a parked worker.
+    fn lend(&self, slot: &WorkerSlot) {
+        let lent = slot
+            .place
+            .compare_exchange(HOLDING, LENT, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if lent {
+            self.state.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+            self.freed.notify_one();
+        }
+    }
+
+    /// Lets every worker through, for shutdown.
+    pub(crate) fn open(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.freed.notify_all();
+    }
+
+    /// The monitor: lends the place of every worker that has been handling or writing for
+    /// longer than `lend_after`, until `stop` says to end.
+    pub(crate) fn monitor(
+        &self,
+        workers: &[WorkerSlot],
+        epoch: Instant,
+        lend_after: Duration,
+        stop: impl Fn() -> bool,
+    ) {
+        let lend_after_us = lend_after.as_micros() as u64;
+        let busy_tick = (lend_after / 2).max(Duration::from_micros(50));
+        while !stop() {
+            let now = epoch.elapsed().as_micros() as u64;
+            let mut busy = false;
+            for slot in workers {
+                let running = matches!(slot.state(), WorkerState::Handling | WorkerState::Writing);
+                if running && slot.place.load(Ordering::Relaxed) == HOLDING {
+                    busy = true;
+                    if now.saturating_sub(slot.busy_since()) >= lend_after_us {
+                        self.lend(slot);
+                    }
+                }
+            }
+            std::thread::sleep(if busy { busy_tick } else { IDLE_TICK });
+        }
+    }
+}
+
+/// The `AtomicU8` each worker keeps its standing in (lives in its stats slot).
+pub(crate) type Place = AtomicU8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_lent_and_taken_back() {
+        let gate = Gate::new(1, 2);
+        let (a, b) = (WorkerSlot::default(), WorkerSlot::default());
+        gate.enter(&a);
+        assert!(!gate.lost_place(&a));
+        gate.lend(&a);
+        gate.lend(&a); // lending twice frees one place only
+        assert_eq!(gate.state.lock().unwrap().0, 1);
+        gate.enter(&b);
+        assert_eq!(gate.state.lock().unwrap().0, 0);
+        assert!(gate.lost_place(&a));
+        assert!(!gate.lost_place(&a));
+    }
+
+    #[test]
+    fn a_full_gate_is_a_no_op() {
+        let gate = Gate::new(4, 4);
+        assert!(!gate.enabled());
+        let a = WorkerSlot::default();
+        gate.enter(&a);
+        assert!(!gate.lost_place(&a));
+    }
+}
