@@ -554,9 +554,9 @@ fn json_num(v: f64) -> String {
 fn json(rows: &[Row], meta: &str) -> String {
     let mut out = format!("{{\n  \"meta\": {},\n  \"rows\": [\n", json_str(meta));
     for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "    {{\"workload\": {}, \"server\": {}, \"rps\": {}, \"p50_ms\": {}, \"p99_ms\": {}, \"errors\": {}, \"fairness_pct\": {}, \"ratio_vs_hyper\": {}, \"note\": {}}}{}\n",
+            "    {{\"workload\": {}, \"server\": {}, \"rps\": {}, \"p50_ms\": {}, \"p99_ms\": {}, \"errors\": {}, \"fairness_pct\": {}, \"ratio_vs_hyper\": {}, \"note\": {}}}{}",
             json_str(&r.workload),
             json_str(&r.server),
             json_num(r.sample.rate),
