@@ -350,6 +350,7 @@ struct Row {
     note: String,
 }
 
+#[derive(Clone, Copy)]
 struct Settings {
     client: Client,
     repeats: usize,
@@ -485,6 +486,19 @@ fn idle_workload(settings: &Settings, peer: Peer, idle: usize) -> (Row, Vec<u64>
             median(rss.iter().map(|&v| v as f64).collect()) as u64,
             median(kept.iter().map(|&v| v as f64).collect()) as u64,
         ],
+    )
+}
+
+/// What `thread::sleep(10 ms)` really takes on this machine, in ms (median of 50).
+fn measured_sleep_ms() -> f64 {
+    median(
+        (0..50)
+            .map(|_| {
+                let t = Instant::now();
+                std::thread::sleep(Duration::from_millis(10));
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
     )
 }
 
@@ -783,6 +797,65 @@ fn main() {
             by_conns[i].1.push((c as f64, row.sample.rate));
         }
         rows.extend(r);
+    }
+    if client == Client::Wrk {
+        // wrk cannot say which connections were served: the own client can.
+        eprintln!("1b. fairness probe, own client");
+        let own = Settings {
+            client: Client::Own,
+            ..settings
+        };
+        let mut probe = compare(
+            &own,
+            "1b. hello, 256 conns (own client)",
+            &both,
+            &Load {
+                path: "/hello",
+                connections: 256,
+                pipeline: 1,
+                close: false,
+            },
+        );
+        for row in &mut probe {
+            row.note = "fairness probe: share of connections served".into();
+        }
+        rows.extend(probe);
+        eprintln!("client overhead: own client vs wrk on hyper");
+        let hello64 = Load {
+            path: "/hello",
+            connections: 64,
+            pipeline: 1,
+            close: false,
+        };
+        let (mut by_wrk, mut by_own) = (Vec::new(), Vec::new());
+        for _ in 0..settings.repeats {
+            let server = Running::start(Peer::Hyper);
+            let _ = measure(Client::Own, server.addr, &hello64, 0.2);
+            by_wrk.push(measure(
+                Client::Wrk,
+                server.addr,
+                &hello64,
+                settings.seconds,
+            ));
+            by_own.push(measure(
+                Client::Own,
+                server.addr,
+                &hello64,
+                settings.seconds,
+            ));
+        }
+        let (w, o) = (median_sample(by_wrk), median_sample(by_own));
+        rows.push(Row {
+            workload: "0. client check: hello, 64 conns".into(),
+            server: "hyper, driven by basehttp load".into(),
+            ratio: None,
+            note: format!(
+                "own client reaches {:.0}% of wrk's {:.0} req/s on the same server",
+                100.0 * o.rate / w.rate,
+                w.rate
+            ),
+            sample: o,
+        });
     }
     eprintln!("2. pipelined");
     let pipeliners = [default, Peer::Hyper, Peer::HyperPipelineFlush];
