@@ -900,12 +900,14 @@ fn main() {
         },
     );
     let mut bounds = Vec::new();
+    let slept = measured_sleep_ms();
     for (row, peer) in sleep_rows.iter_mut().zip(sleepers) {
         if let Peer::Basehttp { workers } = peer {
             let bound = workers as f64 / 0.010;
             row.note = format!(
-                "Little's bound {bound:.0}/s: {:.0}%",
-                100.0 * row.sample.rate / bound
+                "Little's bound {bound:.0}/s: {:.0}% (against the measured sleep of {slept:.2} ms: {:.0}%)",
+                100.0 * row.sample.rate / bound,
+                100.0 * row.sample.rate / (workers as f64 / (slept / 1000.0))
             );
             bounds.push((peer.name(), bound));
         }
