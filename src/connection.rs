@@ -346,13 +346,14 @@ impl<'s> Worker<'s> {
     /// - a connection handed back after a silent slice (`swept`) is only glanced at while
     ///   others wait: one non-blocking read, not a timed one (SO_RCVTIMEO is rounded up to the
     ///   kernel's tick, 4 ms or more, which would make every visit to an idle connection that
-    ///   long). Once the workers together have swept the queue and found nothing (each its
-    ///   share), the worker waits properly again, so idle connections are never spun through;
+    ///   long). Once the running workers together have swept the queue and found nothing
+    ///   (each its share), the worker waits properly again, so idle connections are never
+    ///   spun through;
     /// - otherwise it waits in read-timeout slices that double while nobody else waits, and
     ///   gives way after a silent slice when somebody does;
     /// - it stops at `deadline` or at shutdown.
     fn read_within(&mut self, conn: &mut Conn, at: usize, until: usize, deadline: Instant) -> Got {
-        let share = self.shared.queue_len() / self.shared.worker_slots.len() + 1;
+        let share = self.shared.queue_len() / self.shared.config.active_workers + 1;
         if conn.swept && self.pressure() && self.misses < share {
             match (&conn.stream).read(&mut self.buf[at..until]) {
                 Ok(0) => return Got::Closed,

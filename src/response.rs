@@ -368,7 +368,9 @@ pub(crate) fn write_head(
     match framing {
         Framing::Length(n) => {
             // A 204 or 1xx must not carry Content-Length (RFC 9110 §8.6); HEAD keeps it.
-            let _ = write!(out, "Content-Length: {n}\r\n");
+            out.extend_from_slice(b"Content-Length: ");
+            put_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         Framing::None | Framing::Close => {}
@@ -380,6 +382,21 @@ pub(crate) fn write_head(
     }
     out.extend_from_slice(b"\r\n");
     if head_request { Framing::None } else { framing }
+}
+
+/// Appends `n` in decimal, without going through `fmt` (this runs once per response).
+fn put_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -414,6 +431,15 @@ mod tests {
         let mut close = close;
         let f = write_head(&mut out, res, version, head_req, &mut close);
         (String::from_utf8(out).unwrap(), f)
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 1234567890, u64::MAX] {
+            let mut out = Vec::new();
+            put_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]
