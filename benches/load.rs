@@ -587,17 +587,25 @@ fn json(rows: &[Row], meta: &str) -> String {
     out
 }
 
+/// One color per server, the same in both panels.
+fn color_of(name: &str) -> &'static str {
+    match name {
+        n if n.starts_with("hyper") => "#d62728",
+        "basehttp (w=8)" => "#1f77b4",
+        _ => "#9467bd",
+    }
+}
+
 /// Two panels: throughput against connections (workload 1) and against workers (workload 4).
 fn svg(
     by_conns: &[(String, Vec<(f64, f64)>)],
     by_workers: &[(String, f64)],
     bound: &[(String, f64)],
 ) -> String {
-    let (w, h) = (900.0, 380.0);
+    let (w, h) = (940.0, 380.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
-    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
     // Panel 1: lines, x = log2(connections).
     let (x0, y0, pw, ph) = (60.0, 40.0, 360.0, 280.0);
     let max_rate = by_conns
@@ -656,7 +664,7 @@ fn svg(
         );
     }
     for (i, (name, pts)) in by_conns.iter().enumerate() {
-        let color = colors[i % colors.len()];
+        let color = color_of(name);
         let path: Vec<String> = pts
             .iter()
             .map(|&(c, r)| format!("{:.1},{:.1}", xpos(c), ypos(r, max_rate)))
@@ -677,7 +685,7 @@ fn svg(
     let (bx, by) = (500.0, 40.0);
     let _ = writeln!(
         s,
-        "<text x=\"{bx}\" y=\"24\" font-size=\"14\">sleep 10 ms, 64 conns: requests/s (bound: workers / 10 ms)</text>"
+        "<text x=\"{bx}\" y=\"24\" font-size=\"14\">sleep 10 ms, 64 conns: req/s (dashed: workers / 10 ms)</text>"
     );
     let max_b = by_workers
         .iter()
@@ -694,7 +702,7 @@ fn svg(
             "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/>",
             bar_w * 0.7,
             by + ph - y,
-            colors[i % colors.len()]
+            color_of(name)
         );
         let _ = writeln!(
             s,
@@ -704,7 +712,7 @@ fn svg(
         );
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{name}</text>",
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">{name}</text>",
             x + bar_w * 0.35,
             by + ph + 16.0
         );

@@ -57,6 +57,40 @@ pub use response::{Response, reason_phrase};
 pub use server::{Handler, Server, ServerHandle};
 pub use stats::{Stats, WorkerState};
 
+/// Internals exposed for the micro-benchmarks in `benches/parse.rs`; not a stable API.
+#[doc(hidden)]
+pub mod bench_internals {
+    use crate::{Config, Response, request, response};
+
+    /// Parses and checks one request head the way a worker does: its length if it is
+    /// complete and acceptable.
+    pub fn parse_head(bytes: &[u8]) -> Option<usize> {
+        // `Config::default()` asks the OS for the core count: build it once.
+        static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+        let config = CONFIG.get_or_init(Config::default);
+        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 100];
+        let mut parsed = httparse::Request::new(&mut []);
+        match parsed.parse_with_uninit_headers(bytes, &mut headers) {
+            Ok(httparse::Status::Complete(n)) => request::check_head(&parsed, &bytes[..n], config)
+                .ok()
+                .map(|_| n),
+            _ => None,
+        }
+    }
+
+    /// Serialises a response head, and a body of up to 16 KiB, into `out` the way a worker
+    /// does for an HTTP/1.1 keep-alive request.
+    pub fn write_response(out: &mut Vec<u8>, res: &Response) {
+        let mut close = false;
+        response::write_head(out, res, crate::Version::Http11, false, &mut close);
+        match &res.payload {
+            response::Payload::Static(b) => out.extend_from_slice(b),
+            response::Payload::Bytes(b) => out.extend_from_slice(b),
+            _ => {}
+        }
+    }
+}
+
 /// The README's examples, compiled and run as doc tests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
