@@ -8,7 +8,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most bytes of chunk extensions (`;name=value`) accepted on one chunk-size line. Extensions
 /// carry no meaning here; the cap stops a client from feeding an endless line.
@@ -44,8 +44,13 @@ enum Chunk {
     DataCr,
     /// After chunk data's CR, expecting LF.
     DataLf,
-    /// After the last chunk: reading trailer lines until an empty one.
-    Trailer { at_line_start: bool, len: usize },
+    /// After the last chunk, at the start of a trailer line: a field name, or the empty line
+    /// that ends the message. `name` counts the name's bytes so far; `len` the section's.
+    TrailerName { name: usize, len: usize },
+    /// In a trailer field's value, up to its CR.
+    TrailerValue { len: usize },
+    /// After a trailer field line's CR, expecting LF.
+    TrailerLineLf { len: usize },
     /// After the empty line's CR, expecting LF.
     TrailerLf,
 }
@@ -145,6 +150,8 @@ pub(crate) struct Source<'a> {
     pub(crate) body_timeout: Duration,
     /// Bytes read from the socket by this body, for the stats.
     pub(crate) bytes_in: u64,
+    /// Body bytes consumed so far, framing included: what draining is bounded by.
+    pub(crate) consumed: u64,
 }
 
 impl Source<'_> {
@@ -157,6 +164,7 @@ impl Source<'_> {
     }
 
     fn consume(&mut self, n: usize) {
+        self.consumed += n as u64;
         if self.initial_pos < self.initial.len() {
             self.initial_pos += n;
         } else {
@@ -223,7 +231,9 @@ impl Source<'_> {
             self.consume(n);
             return Ok(n);
         }
-        self.read_socket(&mut out[..limit])
+        let n = self.read_socket(&mut out[..limit])?;
+        self.consumed += n as u64;
+        Ok(n)
     }
 }
 
@@ -305,20 +315,24 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// Reads and discards the rest of the body, at most `max` bytes. True if the body ended.
-    pub(crate) fn drain(&mut self, max: u64) -> bool {
+    /// Reads and discards the rest of the body: at most `max` bytes on the wire (chunk sizes,
+    /// extensions and trailers count, not only data) and for at most `time`. True if the body
+    /// ended within both.
+    pub(crate) fn drain(&mut self, max: u64, time: Duration) -> bool {
         let mut scratch = [0u8; 4096];
-        let mut left = max;
+        let start = self.src.consumed;
+        let deadline = Instant::now() + time;
         while !self.is_complete() {
-            if left == 0 {
+            let used = self.src.consumed - start;
+            if used >= max || Instant::now() >= deadline {
                 return false;
             }
             let want = scratch
                 .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
+                .min(usize::try_from(max - used).unwrap_or(usize::MAX));
             match self.read(&mut scratch[..want]) {
                 Ok(0) => return self.is_complete(),
-                Ok(n) => left -= n as u64,
+                Ok(_) => {}
                 Err(_) => return false,
             }
         }
@@ -404,10 +418,7 @@ impl<'a> Body<'a> {
                         return Err(BodyError::Malformed);
                     }
                     if size == 0 {
-                        Chunk::Trailer {
-                            at_line_start: true,
-                            len: 0,
-                        }
+                        Chunk::TrailerName { name: 0, len: 0 }
                     } else {
                         if self.received.saturating_add(size) > self.max_body {
                             return Err(BodyError::TooLarge);
@@ -419,18 +430,35 @@ impl<'a> Body<'a> {
                 Chunk::DataCr if b == b'\r' => Chunk::DataLf,
                 Chunk::DataLf if b == b'\n' => Chunk::Size { size: 0, digits: 0 },
                 Chunk::DataCr | Chunk::DataLf => return Err(BodyError::Malformed),
-                Chunk::Trailer { at_line_start, len } => match b {
-                    b'\r' if at_line_start => Chunk::TrailerLf,
-                    _ if len >= MAX_TRAILERS => return Err(BodyError::Malformed),
-                    b'\n' => Chunk::Trailer {
-                        at_line_start: true,
+                // The trailer section is `*( field-line CRLF ) CRLF` (RFC 9112 §7.1.2), read
+                // strictly: a bare LF or a line that is not `token ":" value` is refused, so
+                // bytes a front end would take for the next request can never pass as a
+                // trailer here (request smuggling).
+                _ if matches!(chunk, Chunk::TrailerName { len, .. } | Chunk::TrailerValue { len }
+                    | Chunk::TrailerLineLf { len } if len >= MAX_TRAILERS) =>
+                {
+                    return Err(BodyError::Malformed);
+                }
+                Chunk::TrailerName { name: 0, .. } if b == b'\r' => Chunk::TrailerLf,
+                Chunk::TrailerName { name, len } if crate::request::is_token_byte(b) => {
+                    Chunk::TrailerName {
+                        name: name + 1,
                         len: len + 1,
-                    },
-                    _ => Chunk::Trailer {
-                        at_line_start: false,
-                        len: len + 1,
-                    },
+                    }
+                }
+                Chunk::TrailerName { name, len } if name > 0 && b == b':' => {
+                    Chunk::TrailerValue { len: len + 1 }
+                }
+                Chunk::TrailerName { .. } => return Err(BodyError::Malformed),
+                Chunk::TrailerValue { len } => match b {
+                    b'\r' => Chunk::TrailerLineLf { len: len + 1 },
+                    // field-value: no control bytes but HTAB (RFC 9110 §5.5).
+                    b'\t' => Chunk::TrailerValue { len: len + 1 },
+                    0..=0x1f | 0x7f => return Err(BodyError::Malformed),
+                    _ => Chunk::TrailerValue { len: len + 1 },
                 },
+                Chunk::TrailerLineLf { len } if b == b'\n' => Chunk::TrailerName { name: 0, len },
+                Chunk::TrailerLineLf { .. } => return Err(BodyError::Malformed),
                 Chunk::TrailerLf if b == b'\n' => return Ok(State::Done),
                 Chunk::TrailerLf => return Err(BodyError::Malformed),
             };

@@ -109,14 +109,16 @@ pub struct Config {
     /// Largest request body accepted, by `Content-Length` or by counting chunked data.
     /// Default 1 GiB; a larger body is answered `413 Content Too Large`.
     pub max_body: u64,
-    /// Unread request body the server will read and discard so the connection can be reused.
-    /// Default 64 KiB; beyond it the connection is closed instead.
+    /// Unread request body the server will read and discard so the connection can be reused,
+    /// counted on the wire (chunk framing included). Default 64 KiB; beyond it, or past
+    /// [`linger_time`](Config::linger_time), the connection is closed instead.
     pub max_drain: u64,
     /// After an error or `Connection: close`, the server stops sending, then reads and
     /// discards at most this many bytes before closing, so the client is not sent a reset
     /// before it has read the response. Default 64 KiB, as gunicorn.
     pub linger_bytes: usize,
-    /// How long that reading and discarding may take. Default 2 s, as gunicorn.
+    /// How long that reading and discarding may take. Default 2 s, as gunicorn. It also
+    /// bounds draining a body the handler left unread (with [`max_drain`](Config::max_drain)).
     pub linger_time: Duration,
     /// How long [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) lets in-flight
     /// requests finish. Default 5 s.

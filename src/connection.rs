@@ -267,6 +267,14 @@ impl<'s> Worker<'s> {
         }
     }
 
+    /// Forgets the state of a turn that ended in a panic, so the next turn starts clean.
+    pub(crate) fn recover(&mut self) {
+        self.out.clear();
+        self.start = 0;
+        self.filled = 0;
+        self.misses = 0;
+    }
+
     /// Moves the unprocessed bytes to the front of the buffer.
     fn compact(&mut self) {
         self.buf.copy_within(self.start..self.filled, 0);
@@ -521,6 +529,7 @@ impl<'s> Worker<'s> {
             read_timeout: &mut conn.read_timeout,
             body_timeout: config.body_timeout,
             bytes_in: 0,
+            consumed: 0,
         };
         let body = Body::new(source, info.framing, config.max_body, info.expect_continue);
         let parsed_headers: &[httparse::Header<'_>] = parsed.headers;
@@ -566,8 +575,11 @@ impl<'s> Worker<'s> {
                     response = Response::error(status);
                 }
                 None => {
+                    // The client stopped sending (or the connection failed) mid-body: no
+                    // answer to this request, but the answers to earlier pipelined ones,
+                    // still buffered, are sent before closing.
                     self.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
-                    return Step::Close(Close::Abort);
+                    return Step::Close(Close::Linger);
                 }
             }
         } else if !body.is_complete() {
@@ -576,7 +588,7 @@ impl<'s> Worker<'s> {
                 && body
                     .remaining_length()
                     .is_none_or(|n| n <= config.max_drain);
-            if !drainable || !body.drain(config.max_drain) {
+            if !drainable || !body.drain(config.max_drain, config.linger_time) {
                 close = true;
             }
             if let Some(BodyError::Malformed | BodyError::TooLarge) = body.error() {
@@ -596,13 +608,21 @@ impl<'s> Worker<'s> {
         let status = response.status();
         let framing =
             response::write_head(&mut self.out, &response, version, head_request, &mut close);
-        let sent = send_body(
-            &conn.stream,
-            &mut self.out,
-            response.payload,
-            framing,
-            self.slot,
-        );
+        // A handler's body reader runs here, after the handler returned: a panic in it is
+        // caught like one in the handler. The head is already on its way, so the connection
+        // is closed (the client sees a short body, never a corrupted next response).
+        let (stream, out, slot) = (&conn.stream, &mut self.out, self.slot);
+        let payload = response.payload;
+        let sent = catch_unwind(AssertUnwindSafe(|| {
+            send_body(stream, out, payload, framing, slot)
+        }))
+        .unwrap_or_else(|panic| {
+            out.clear();
+            Err(io::Error::other(format!(
+                "the response body reader panicked: {}",
+                panic_message(&panic)
+            )))
+        });
         self.slot.served.fetch_add(1, Relaxed);
         let size = match sent {
             Ok(size) => size,

@@ -10,6 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::thread;
@@ -190,11 +191,14 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
     let mut worker = Worker::new(id, shared);
     let slot = &shared.worker_slots[id];
     shared.gate.enter(slot);
-    while let Ok(Job::Conn(mut conn)) = rx.recv() {
+    while let Some(mut conn) = next_conn(shared, rx) {
         loop {
-            match worker.serve(conn) {
-                Outcome::Closed => break,
-                Outcome::Yield(back) => match tx.try_send(Job::Conn(back)) {
+            // Handler panics are caught closer to the handler; this catches the rest (a bug
+            // here, a panicking `Drop`), so a panic costs one connection, never a worker.
+            let turn = catch_unwind(AssertUnwindSafe(|| worker.serve(conn)));
+            match turn {
+                Ok(Outcome::Closed) => break,
+                Ok(Outcome::Yield(back)) => match tx.try_send(Job::Conn(back)) {
                     Ok(()) => {
                         slot.requeued.fetch_add(1, Relaxed);
                         break;
@@ -203,12 +207,36 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
                     Err(TrySendError::Full(Job::Conn(back))) => conn = back,
                     Err(_) => break,
                 },
+                Err(_) => {
+                    // The connection was dropped (closed) while unwinding.
+                    log::error!("basehttp-worker-{id}: a connection was dropped after a panic");
+                    worker.recover();
+                    slot.closed.fetch_add(1, Relaxed);
+                    break;
+                }
             }
         }
         slot.set_state(WorkerState::Idle);
         if shared.gate.lost_place(slot) {
             shared.gate.enter(slot);
         }
+    }
+}
+
+/// The next connection for a worker, or `None` when it must exit: on a stop message, or once
+/// shutdown has begun and the queue is empty. The second rule matters for a worker whose
+/// handler outlived the shutdown's grace period: its stop message may have been drained with
+/// the queue, and its own `Sender` keeps the channel open, so a blocking `recv` would never
+/// return.
+fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Conn> {
+    let job = if shared.shutting_down.load(Relaxed) {
+        rx.try_recv().ok()?
+    } else {
+        rx.recv().ok()?
+    };
+    match job {
+        Job::Conn(conn) => Some(conn),
+        Job::Stop => None,
     }
 }
 

@@ -332,3 +332,88 @@ fn no_body_for_204_and_304_and_connection_stays_usable() {
     // A body after either would be read here as a status line.
     assert_eq!(c.response(false).text(), "Hello, World!");
 }
+
+#[test]
+fn trailer_section_is_read_strictly() {
+    let s = server();
+    // A bare LF cannot stand for the empty line that ends the trailer section: a front end
+    // that took it so would see the next bytes as a second request, which this server would
+    // otherwise swallow as a "trailer" (request smuggling).
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\n\nGET /hello HTTP/1.1\r\nHost: test\r\n\r\n",
+        400,
+    );
+    // Nor can a line that is not `name: value`.
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\nGET /hello HTTP/1.1\r\n\r\n",
+        400,
+    );
+    // A field line ended by a bare LF.
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\nX-T: 1\n\r\n",
+        400,
+    );
+    // A control byte in a trailer value.
+    assert_refused(
+        s.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\nX-T: a\x01b\r\n\r\n",
+        400,
+    );
+}
+
+#[test]
+fn draining_counts_chunk_framing_against_max_drain() {
+    let mut config = Config::default();
+    config.max_drain = 1024;
+    let s = server_with(config);
+    // 1000 data bytes, but each one-byte chunk carries a 4000-byte extension: about 4 MB on
+    // the wire. Draining it must stop at max_drain and close, not read it all for free.
+    let mut req =
+        b"POST /ignore-body HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let ext = format!(";{}", "x".repeat(4000));
+    for _ in 0..1000 {
+        req.extend_from_slice(format!("1{ext}\r\na\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    req.extend_from_slice(HELLO);
+    let mut c = Client::new(s.local_addr());
+    let mut w = c.reader.get_ref().try_clone().unwrap();
+    // The server stops reading, so the client's write may fail part-way: that is the point.
+    let writer = thread::spawn(move || {
+        let _ = w.write_all(&req);
+    });
+    let resp = c.response(false);
+    assert_eq!(resp.text(), "ignored");
+    assert!(
+        resp.closes(),
+        "the over-long chunked body was drained and the connection kept"
+    );
+    let _ = writer.join();
+    support::assert_alive(s.local_addr());
+}
+
+#[test]
+fn body_cut_short_still_sends_earlier_pipelined_answers() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"GET /hello HTTP/1.1\r\nHost: test\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nabc",
+    );
+    c.reader
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    // The complete GET was answered before the POST's body came up short; its answer must
+    // not be thrown away with the broken request.
+    let first = c.response(false);
+    assert_eq!(first.text(), "Hello, World!");
+    assert!(c.is_closed(), "no answer is due to the cut-short POST");
+}
