@@ -68,14 +68,20 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Short('V') | Long("version") => return Ok(Command::Version),
             Short('w') | Long("workers") => {
                 config.workers = number(&mut parser, "--workers")?;
-                if config.workers == 0 {
-                    return Err("--workers must be at least 1".into());
+                if !(1..=basehttp::MAX_WORKERS).contains(&config.workers) {
+                    return Err(format!(
+                        "--workers must be between 1 and {}",
+                        basehttp::MAX_WORKERS
+                    ));
                 }
             }
             Short('q') | Long("queue") => {
                 config.queue = number(&mut parser, "--queue")?;
-                if config.queue == 0 {
-                    return Err("--queue must be at least 1".into());
+                if !(1..=basehttp::MAX_QUEUE).contains(&config.queue) {
+                    return Err(format!(
+                        "--queue must be between 1 and {}",
+                        basehttp::MAX_QUEUE
+                    ));
                 }
             }
             Long("when-full") => {

@@ -57,7 +57,7 @@ pub struct Config {
     /// Number of worker threads. Default 8: enough that a browser's six connections and a
     /// few slow handlers are served at once, few enough that a fast handler does not pay for
     /// many parked threads (see `shared/design-notes.md`). Blocking handlers want more
-    /// (Little's law: throughput = workers / service time).
+    /// (Little's law: throughput = workers / service time). At most [`MAX_WORKERS`].
     pub workers: usize,
     /// Workers that serve connections at once. A worker whose handler (or response write)
     /// has been busy longer than [`lend_after`](Config::lend_after) lends its place to a parked
@@ -71,6 +71,7 @@ pub struct Config {
     pub lend_after: Duration,
     /// Connections that may wait for a worker. Default 1024: waiting connections are cheap
     /// (a socket and a few words), and idle keep-alive connections cycle through this queue.
+    /// At most [`MAX_QUEUE`].
     pub queue: usize,
     /// What to do with a new connection when `queue` connections already wait.
     pub when_full: WhenFull,
@@ -127,6 +128,15 @@ pub struct Config {
 
 /// The hard cap on [`Config::max_headers`]: the header array lives on each worker's stack.
 pub const MAX_HEADERS_LIMIT: usize = 256;
+/// The most workers a server runs: each has a thread and a read buffer of `max_head` plus
+/// 16 KiB. Blocking handlers want many, but past this a poller, not threads, is the answer.
+pub const MAX_WORKERS: usize = 4096;
+/// The largest [`Config::queue`]: the channel allocates every slot up front (about 150 bytes
+/// each), so a huge queue would cost memory before the first request.
+pub const MAX_QUEUE: usize = 65_536;
+/// Longest timeout taken as given: longer ones (a "never" like `Duration::MAX`) are clamped to
+/// this, so deadlines computed from them cannot overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Default for Config {
     fn default() -> Self {
@@ -159,10 +169,22 @@ impl Config {
     /// Clamps values that would make the server unable to work (zero workers, a head buffer
     /// smaller than a request line) to the nearest workable value.
     pub(crate) fn normalized(mut self) -> Config {
-        self.workers = self.workers.max(1);
+        self.workers = self.workers.clamp(1, MAX_WORKERS);
         self.active_workers = self.active_workers.clamp(1, self.workers);
         self.lend_after = self.lend_after.max(Duration::from_micros(50));
-        self.queue = self.queue.max(1);
+        self.queue = self.queue.clamp(1, MAX_QUEUE);
+        for timeout in [
+            &mut self.keep_alive,
+            &mut self.header_timeout,
+            &mut self.body_timeout,
+            &mut self.write_timeout,
+            &mut self.idle_grace_under_pressure,
+            &mut self.linger_time,
+            &mut self.shutdown_grace,
+            &mut self.lend_after,
+        ] {
+            *timeout = (*timeout).min(MAX_TIMEOUT);
+        }
         self.max_headers = self.max_headers.clamp(1, MAX_HEADERS_LIMIT);
         self.max_request_line = self.max_request_line.max(64);
         self.max_header_line = self.max_header_line.max(64);

@@ -50,7 +50,7 @@ mod stats;
 
 pub use access_log::TARGET as ACCESS_LOG_TARGET;
 pub use body::{Body, BodyError};
-pub use config::{Config, MAX_HEADERS_LIMIT, WhenFull};
+pub use config::{Config, MAX_HEADERS_LIMIT, MAX_QUEUE, MAX_TIMEOUT, MAX_WORKERS, WhenFull};
 pub use date::fmt_http_date;
 pub use request::{Request, Version};
 pub use response::{Response, reason_phrase};

@@ -403,7 +403,7 @@ impl<'a> Request<'a> {
     pub fn read_body_to_vec(&mut self, limit: usize) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
         let read = (&mut self.body)
-            .take(limit as u64 + 1)
+            .take((limit as u64).saturating_add(1))
             .read_to_end(&mut out)?;
         if read > limit {
             return Err(io::Error::new(

@@ -217,7 +217,9 @@ impl Response {
                 return Err("a header value");
             }
         }
-        if !(100..=999).contains(&self.status) {
+        // A final response is 2xx to 5xx: a 1xx would read as an interim response and leave
+        // the client waiting for one that never comes (RFC 9110 §15.2).
+        if !(200..=599).contains(&self.status) {
             return Err("the status code");
         }
         Ok(())
@@ -408,7 +410,8 @@ fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// The short plain-text error the server itself sends (for a bad request, a timeout, a
 /// panicking handler), always with `Connection: close`.
-pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, reason: &str) {
+/// Returns the body's length.
+pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, reason: &str) -> usize {
     let text = reason_phrase(status);
     let len = 3 + 1 + text.len() + 2 + reason.len() + 1;
     let _ = write!(
@@ -420,6 +423,7 @@ pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, reason: &str) {
         out,
         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{status} {text}: {reason}\n"
     );
+    len
 }
 
 #[cfg(test)]
