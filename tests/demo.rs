@@ -481,3 +481,139 @@ fn the_page_is_one_self_contained_file() {
     }
     assert!(page.contains("fetch(\"/stats\""));
 }
+
+/// The chromium binary, if one is installed.
+fn chromium() -> Option<String> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            Command::new(name)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(String::from)
+}
+
+/// Loads `url` in headless chromium and returns the DOM after `budget_ms` of virtual time
+/// (which also waits for the network), or `None` (with a message) when chromium is missing
+/// outside CI.
+fn dump_dom(url: &str, budget_ms: u32) -> Option<String> {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required in CI for the page test (apt-get install chromium)"
+        );
+        eprintln!("SKIPPED: chromium is not installed; the demo page was not tested in a browser");
+        return None;
+    };
+    let profile = std::env::temp_dir().join(format!(
+        "basehttp-demo-chromium-{}-{}",
+        std::process::id(),
+        budget_ms
+    ));
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-sync",
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--virtual-time-budget={budget_ms}"))
+        .arg("--dump-dom")
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = stdout.read_to_string(&mut dom);
+        dom
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within 90 s");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let dom = reader.join().unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    Some(dom)
+}
+
+/// The values of `name="..."` attributes in the order they appear.
+fn attributes<'d>(dom: &'d str, name: &str) -> Vec<&'d str> {
+    let key = format!(" {name}=\"");
+    dom.match_indices(&key)
+        .filter_map(|(at, _)| {
+            let rest = &dom[at + key.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// The page, in a real browser: it polls `/stats` and draws one cell per worker with the
+/// server's own figures, and its burst button sends requests the server sees.
+#[test]
+fn the_page_renders_the_live_pool_in_a_browser() {
+    let demo = Demo::start(&["-w", "5", "-q", "32"]);
+    for _ in 0..3 {
+        assert_eq!(demo.get("/hello").status, 200);
+    }
+    let url = format!("http://{}/#burst=sleep&n=4&ms=300", demo.addr);
+    let Some(dom) = dump_dom(&url, 4000) else {
+        return;
+    };
+    assert!(dom.contains("basehttp demo"), "not the page: {dom:.300}");
+    // Rendered from a live /stats: five worker cells, numbered, each with a state and a count.
+    let ids = attributes(&dom, "data-worker");
+    assert_eq!(ids, ["0", "1", "2", "3", "4"], "worker cells in {dom}");
+    let states = attributes(&dom, "data-state");
+    assert_eq!(states.len(), 5);
+    for state in &states {
+        assert!(
+            ["idle", "reading", "handling", "writing"].contains(state),
+            "{state}"
+        );
+    }
+    let served: u64 = attributes(&dom, "data-served")
+        .iter()
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        served >= 3,
+        "the cells show {served} served; the hellos alone were 3"
+    );
+    assert!(attributes(&dom, "data-polls")[0].parse::<u32>().unwrap() >= 1);
+    assert_eq!(attributes(&dom, "data-workers"), ["5"]);
+    assert!(dom.contains("5 workers"), "no settings line in {dom}");
+    assert!(dom.contains("<polyline"), "no chart drawn");
+    // The burst from the browser reached the server (spread over two host names).
+    assert_eq!(attributes(&dom, "data-bursts"), ["1"]);
+    let sleeps = || {
+        demo.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("\"GET /sleep?ms=300 HTTP/1.1\" 200"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sleeps() < 4 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sleeps(), 4);
+    assert!(dom.contains("4 done, 0 failed"), "burst status in {dom}");
+}
