@@ -9,11 +9,12 @@
 //! ```
 //!
 //! `/sleep` awaits a timer (the task yields its thread, which serves other connections
-//! meanwhile); `/cpu` spins on the runtime's thread, as a CPU-bound async handler does, and
+//! meanwhile); `/cpu` computes on the runtime's thread, as a CPU-bound async handler does, and
 //! holds that thread for the whole time. Ctrl-C stops it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,14 +23,32 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-/// Spins the CPU for `ms` milliseconds (the demo's and the benchmark's loop).
-fn spin(ms: u64) -> u64 {
-    let until = Instant::now() + Duration::from_millis(ms);
+/// Iterations of [`work`] per millisecond, measured once at start: `/cpu?ms=N` does N ms of
+/// work (on an idle core), like `basehttp demo`, not a wall-clock spin.
+fn iterations_per_ms() -> u64 {
+    static RATE: OnceLock<u64> = OnceLock::new();
+    *RATE.get_or_init(|| {
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                let mut n = 0u64;
+                while start.elapsed() < Duration::from_millis(10) {
+                    std::hint::black_box(work(10_000));
+                    n += 10_000;
+                }
+                n * 1000 / start.elapsed().as_micros().max(1) as u64
+            })
+            .max()
+            .unwrap_or(100_000)
+            .max(1)
+    })
+}
+
+/// `n` rounds of a multiply-add the compiler cannot skip (the demo's loop).
+fn work(n: u64) -> u64 {
     let mut x = 0u64;
-    while Instant::now() < until {
-        for _ in 0..1000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
+    for _ in 0..n {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
     x
 }
@@ -62,7 +81,7 @@ async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
             text(StatusCode::OK, "slept")
         }
         ("/cpu", Some(ms)) => {
-            std::hint::black_box(spin(ms));
+            std::hint::black_box(work(ms * iterations_per_ms()));
             text(StatusCode::OK, "spun")
         }
         ("/sleep" | "/cpu", None) => text(
@@ -89,6 +108,7 @@ fn main() {
             other => addr = other.parse().expect("an address like 127.0.0.1:8001"),
         }
     }
+    iterations_per_ms();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()

@@ -127,12 +127,14 @@ fn hello_is_exactly_hello_world() {
 #[test]
 fn sleep_and_cpu_take_their_time() {
     let demo = Demo::start(&[]);
-    for (path, body) in [("/sleep?ms=120", "slept"), ("/cpu?ms=120", "spun")] {
+    // `/cpu` does 120 ms of work as measured on an idle core at start, so it may take a
+    // little less when the CPU runs faster than it did then.
+    for (path, body, least) in [("/sleep?ms=120", "slept", 120), ("/cpu?ms=120", "spun", 90)] {
         let t = Instant::now();
         let resp = demo.get(path);
         let took = t.elapsed();
         assert_eq!((resp.status, resp.text().as_str()), (200, body), "{path}");
-        assert!(took >= Duration::from_millis(120), "{path} took {took:?}");
+        assert!(took >= Duration::from_millis(least), "{path} took {took:?}");
     }
     assert_eq!(demo.get("/sleep?ms=0").status, 200);
 }
@@ -328,6 +330,7 @@ fn stats_json_has_the_documented_shape() {
         "served",
         "active_connections",
         "requeued",
+        "writes",
     ] {
         assert!(s[field].is_u64(), "{field} in {s}");
     }

@@ -10,7 +10,7 @@ mod stats_json;
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
-use std::sync::{Mutex, PoisonError, mpsc};
+use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use basehttp::{Config, Request, Response, Server, WhenFull};
@@ -53,6 +53,7 @@ pub struct Activity {
 
 impl Demo {
     pub fn new(config: &Config) -> Demo {
+        iterations_per_ms();
         Demo {
             activity: (0..config.workers.max(1))
                 .map(|_| Mutex::new(Activity::default()))
@@ -146,7 +147,7 @@ impl basehttp::Handler for Demo {
             },
             "/cpu" => match Params::parse(query, &["ms"], path).and_then(|p| p.ms("ms")) {
                 Ok(ms) => {
-                    std::hint::black_box(spin(Duration::from_millis(ms)));
+                    std::hint::black_box(work(ms * iterations_per_ms()));
                     Response::text("spun")
                 }
                 Err(e) => return bad_request(&e),
@@ -262,14 +263,36 @@ fn stream_params(query: Option<&str>) -> Result<(u64, u64), String> {
     Ok((chunks, ms))
 }
 
-/// Spins the CPU for `d`: a CPU-bound handler (the same loop as the benchmark's).
-fn spin(d: Duration) -> u64 {
-    let until = Instant::now() + d;
+/// Iterations of [`work`] the CPU does per millisecond, measured once at start.
+///
+/// `/cpu?ms=N` does a fixed amount of work (N ms on an idle core), not "spin until N ms of
+/// wall time have passed": with more busy threads than cores, a wall-clock spin would get less
+/// CPU per request and make extra workers look as if they raised CPU-bound throughput.
+fn iterations_per_ms() -> u64 {
+    static RATE: OnceLock<u64> = OnceLock::new();
+    *RATE.get_or_init(|| {
+        // The best of a few 10 ms runs: the one least disturbed by other processes.
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                let mut n = 0u64;
+                while start.elapsed() < Duration::from_millis(10) {
+                    std::hint::black_box(work(10_000));
+                    n += 10_000;
+                }
+                n * 1000 / start.elapsed().as_micros().max(1) as u64
+            })
+            .max()
+            .unwrap_or(100_000)
+            .max(1)
+    })
+}
+
+/// Burns the CPU: `n` rounds of a multiply-add the compiler cannot skip.
+fn work(n: u64) -> u64 {
     let mut x = 0u64;
-    while Instant::now() < until {
-        for _ in 0..1000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
+    for _ in 0..n {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
     x
 }

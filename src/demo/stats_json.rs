@@ -60,7 +60,7 @@ pub fn render(s: &Snapshot) -> String {
         "{{\"uptime_ms\":{},\"workers\":{},\"active_workers\":{},\"busy_workers\":{},\
          \"queue_depth\":{},\"queue_capacity\":{},\"when_full\":\"{policy}\",\
          \"keep_alive_ms\":{},\"accepted\":{},\"rejected\":{},\"served\":{},\
-         \"active_connections\":{},\"requeued\":{},",
+         \"active_connections\":{},\"requeued\":{},\"writes\":{},",
         s.uptime.as_millis(),
         st.workers,
         s.settings.active_workers,
@@ -73,6 +73,7 @@ pub fn render(s: &Snapshot) -> String {
         st.served,
         st.active_connections,
         st.requeued,
+        st.writes,
     );
     let l = &st.latency;
     let _ = write!(
