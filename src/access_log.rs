@@ -5,6 +5,13 @@
 //! [22/Nov/2026 04:34:37] "GET /hello HTTP/1.1" 200 13
 //! ```
 //!
+//! With [`Config::log_timings`](crate::Config::log_timings) each line also names the worker
+//! and where the time went:
+//!
+//! ```text
+//! [22/Nov/2026 04:34:37] "GET /sleep?ms=50 HTTP/1.1" 200 5 worker=3 queued=0.2ms took=50.3ms
+//! ```
+//!
 //! The request line is written with control characters and non-ASCII bytes escaped (`\x0a`),
 //! so a client cannot forge log lines. Nothing is formatted unless the target is enabled.
 
@@ -55,6 +62,48 @@ pub(crate) fn log(line: &[u8], status: u16, size: u64) {
     }
 }
 
+/// A duration in microseconds shown in milliseconds: two decimals below 1 ms, one above.
+struct Millis(u64);
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0 as f64 / 1000.0;
+        if self.0 < 1000 {
+            write!(f, "{ms:.2}ms")
+        } else {
+            write!(f, "{ms:.1}ms")
+        }
+    }
+}
+
+/// Where a request's time went, for [`log_timed`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    pub(crate) worker: usize,
+    /// Microseconds the connection waited in the queue.
+    pub(crate) queued: u64,
+    /// Microseconds from the handler's start to the response written.
+    pub(crate) took: u64,
+}
+
+/// Logs one access line followed by the worker and the timings.
+pub(crate) fn log_timed(line: &[u8], status: u16, size: u64, t: Timings) {
+    if log::log_enabled!(target: TARGET, log::Level::Info) {
+        let when = date::now_log();
+        log::info!(
+            target: TARGET,
+            "[{}] \"{}\" {} {} worker={} queued={} took={}",
+            String::from_utf8_lossy(&when),
+            Escaped(line),
+            status,
+            size,
+            t.worker,
+            Millis(t.queued),
+            Millis(t.took)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +115,13 @@ mod tests {
             shown,
             "GET /a\\x0d\\x0a[01/Jan/2026] \\\"x\\\" HTTP/1.1\\x1b[31m"
         );
+    }
+
+    #[test]
+    fn millis() {
+        assert_eq!(Millis(200).to_string(), "0.20ms");
+        assert_eq!(Millis(7).to_string(), "0.01ms");
+        assert_eq!(Millis(50_312).to_string(), "50.3ms");
     }
 
     #[test]

@@ -379,7 +379,8 @@ impl<'a> Body<'a> {
         e.to_io()
     }
 
-    fn send_continue(&mut self) -> io::Result<()> {
+    /// Sends `100 Continue` now (the first read does it otherwise).
+    pub(crate) fn send_continue(&mut self) -> io::Result<()> {
         self.expect = Continue::Sent;
         // The worker flushed earlier responses before calling the handler, so this interim
         // response cannot overtake them.

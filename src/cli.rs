@@ -15,6 +15,7 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 pub const USAGE: &str = "\
 Usage: basehttp [ADDRPORT] [OPTIONS]
+       basehttp demo [ADDRPORT] [OPTIONS]
        basehttp load URL [LOAD OPTIONS]
 
 A thread-pool HTTP/1.1 development server.
@@ -29,6 +30,16 @@ Options:
       --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
   -h, --help               print this help
   -V, --version            print the version
+
+Demo: `basehttp demo` takes the same options and serves teaching endpoints instead:
+  /               a live page of the pool (workers, queue, counters, charts)
+  /hello          Hello, World!
+  /sleep?ms=N     blocks the worker N ms (an I/O-bound handler), N <= 10000
+  /cpu?ms=N       spins the CPU N ms (a CPU-bound handler), N <= 10000
+  /echo           POST: streams the request body back
+  /stream?chunks=N&ms=M   N chunks (N <= 1000), M ms apart (N*M <= 60000)
+  /stats          the pool as JSON
+Its access lines add the worker and the time queued and in the handler.
 
 Load options (a closed-loop load generator, like wrk; loopback targets only):
   -c, --connections N      connections to keep busy (default 8)
@@ -45,6 +56,8 @@ pub enum Command {
     Help,
     Version,
     Serve(Box<ServeArgs>),
+    /// `basehttp demo`: the server with the teaching endpoints.
+    Demo(Box<ServeArgs>),
     Load(crate::load::LoadSpec),
 }
 
@@ -62,6 +75,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     let mut parser = lexopt::Parser::from_args(args);
     let mut addrport: Option<String> = None;
     let mut config = Config::default();
+    let mut demo = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -98,6 +112,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Value(value) if value == "load" && addrport.is_none() => {
                 return parse_load(&mut parser).map(Command::Load);
             }
+            Value(value) if value == "demo" && addrport.is_none() && !demo => demo = true,
             Value(value) if addrport.is_none() => {
                 addrport = Some(value.string().map_err(|e| e.to_string())?);
             }
@@ -108,7 +123,12 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         Some(text) => normalize_addrport(&text)?,
         None => SocketAddr::new(DEFAULT_ADDR, DEFAULT_PORT).to_string(),
     };
-    Ok(Command::Serve(Box::new(ServeArgs { addr, config })))
+    let args = Box::new(ServeArgs { addr, config });
+    Ok(if demo {
+        Command::Demo(args)
+    } else {
+        Command::Serve(args)
+    })
 }
 
 fn parse_load(parser: &mut lexopt::Parser) -> Result<crate::load::LoadSpec, String> {
@@ -238,6 +258,31 @@ mod tests {
         assert!(parse(["--when-full", "maybe"].map(Into::into)).is_err());
         assert!(parse(["8000", "9000"].map(Into::into)).is_err());
         assert!(parse(["-w", "0"].map(Into::into)).is_err());
+    }
+
+    #[test]
+    fn demo_takes_the_server_options() {
+        let args = [
+            "demo",
+            "127.0.0.1:0",
+            "-w",
+            "4",
+            "-q",
+            "16",
+            "--when-full",
+            "reject",
+        ];
+        let Command::Demo(demo) = parse(args.map(Into::into)).unwrap() else {
+            panic!("expected demo");
+        };
+        assert_eq!(demo.addr, "127.0.0.1:0");
+        assert_eq!((demo.config.workers, demo.config.queue), (4, 16));
+        assert_eq!(demo.config.when_full, WhenFull::Reject);
+        let Command::Demo(demo) = parse(["demo"].map(Into::into)).unwrap() else {
+            panic!("expected demo");
+        };
+        assert_eq!(demo.addr, "127.0.0.1:8000");
+        assert!(parse(["demo", "demo"].map(Into::into)).is_err());
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub(crate) struct Conn {
     served: u32,
     /// When the connection last became idle: its accept, or the end of its last response.
     idle_since: Instant,
+    /// When the connection last entered the queue: its accept, or its last hand-back.
+    queued_at: Instant,
     /// When the first byte of the current request head arrived.
     head_started: Option<Instant>,
     /// The socket's read timeout as last set, to skip redundant `setsockopt` calls.
@@ -80,6 +82,7 @@ impl Conn {
             pending: Vec::new(),
             served: 0,
             idle_since: accepted_at,
+            queued_at: accepted_at,
             head_started: None,
             read_timeout: None,
             configured: false,
@@ -182,6 +185,11 @@ pub(crate) struct Worker<'s> {
     expect_blocking: bool,
     /// When the first handler of this turn started (µs since the pool started).
     turn_started: Option<u64>,
+    /// Microseconds the current connection waited in the queue before this turn; charged to
+    /// the first request answered in the turn (see [`Config::log_timings`]).
+    ///
+    /// [`Config::log_timings`]: crate::Config::log_timings
+    queued: u64,
 }
 
 impl<'s> Worker<'s> {
@@ -197,6 +205,7 @@ impl<'s> Worker<'s> {
             misses: 0,
             expect_blocking: false,
             turn_started: None,
+            queued: 0,
         }
     }
 
@@ -211,6 +220,7 @@ impl<'s> Worker<'s> {
     /// Serves `conn` until it closes or should give way to a waiting connection.
     pub(crate) fn serve(&mut self, mut conn: Conn) -> Outcome {
         self.slot.set_state(WorkerState::Reading);
+        self.queued = conn.queued_at.elapsed().as_micros() as u64;
         if conn.linger.is_some() {
             return self.linger(conn);
         }
@@ -291,6 +301,7 @@ impl<'s> Worker<'s> {
             .extend_from_slice(&self.buf[self.start..self.filled]);
         self.start = 0;
         self.filled = 0;
+        conn.queued_at = Instant::now();
         Outcome::Yield(conn)
     }
 
@@ -576,6 +587,7 @@ impl<'s> Worker<'s> {
             conn.peer,
             self.id,
             body,
+            shared,
         );
 
         let started = shared.micros_since_start();
@@ -624,6 +636,24 @@ impl<'s> Worker<'s> {
                     return Step::Close(Close::Linger);
                 }
             }
+        }
+        // An echoed body is read as it is sent, after the head, so it is not drained here.
+        let echo = response.echoes_body()
+            && !head_request
+            && !response::bodyless_status(response.status())
+            && body.error().is_none();
+        if echo {
+            response.payload = Payload::RequestBody {
+                len: if body.is_complete() {
+                    Some(0)
+                } else {
+                    body.remaining_length()
+                },
+            };
+            // `100 Continue` must precede the final response (RFC 9110 §10.1.1).
+            if body.continue_pending() && body.send_continue().is_err() {
+                return Step::Close(Close::Abort);
+            }
         } else if !body.is_complete() {
             // Whatever the handler left unread must go before the next request is read.
             let drainable = !body.continue_pending()
@@ -656,7 +686,11 @@ impl<'s> Worker<'s> {
         let (stream, out, slot) = (&conn.stream, &mut self.out, self.slot);
         let payload = response.payload;
         let sent = catch_unwind(AssertUnwindSafe(|| {
-            send_body(stream, out, payload, framing, slot)
+            if echo {
+                send_request_body(stream, out, &mut body, framing, slot)
+            } else {
+                send_body(stream, out, payload, framing, slot)
+            }
         }))
         .unwrap_or_else(|panic| {
             out.clear();
@@ -666,15 +700,26 @@ impl<'s> Worker<'s> {
             )))
         });
         self.slot.served.fetch_add(1, Relaxed);
+        let done = shared.micros_since_start();
+        let timings = access_log::Timings {
+            worker: self.id,
+            queued: self.queued,
+            took: done.saturating_sub(started),
+        };
+        // Later requests in this turn did not wait in the queue.
+        self.queued = 0;
+        self.slot
+            .latency
+            .record(done, timings.queued + timings.took);
         let size = match sent {
             Ok(size) => size,
             Err(e) => {
                 log_io_error("sending a response", &e);
-                access_log::log(line, status, 0);
+                log_access(config, line, status, 0, timings);
                 return Step::Close(Close::Abort);
             }
         };
-        access_log::log(line, status, size);
+        log_access(config, line, status, size, timings);
 
         // Find the bytes after this request: the next pipelined request, if any.
         self.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
@@ -762,6 +807,21 @@ impl<'s> Worker<'s> {
     }
 }
 
+/// Logs an answered request's access line, with its timings if the configuration asks.
+fn log_access(
+    config: &crate::Config,
+    line: &[u8],
+    status: u16,
+    size: u64,
+    timings: access_log::Timings,
+) {
+    if config.log_timings {
+        access_log::log_timed(line, status, size, timings);
+    } else {
+        access_log::log(line, status, size);
+    }
+}
+
 /// Writes `bytes` fully, counting `write` calls and bytes for the stats.
 fn write_counted(mut stream: &TcpStream, mut bytes: &[u8], slot: &WorkerSlot) -> io::Result<()> {
     while !bytes.is_empty() {
@@ -794,7 +854,8 @@ fn send_body(
         return Ok(0);
     }
     match payload {
-        Payload::Empty => Ok(0),
+        // Sent by `send_request_body`, which has the body; nothing to send without it.
+        Payload::Empty | Payload::RequestBody { .. } => Ok(0),
         Payload::Static(bytes) => send_bytes(stream, out, bytes, slot),
         Payload::Bytes(bytes) => send_bytes(stream, out, &bytes, slot),
         Payload::File { file, len } => send_exact(stream, out, file, len, slot),
@@ -855,11 +916,28 @@ fn send_exact(
     Ok(n)
 }
 
+/// Sends the rest of the request body back as the response body (see
+/// [`Response::echo_body`]), framed as `write_head` decided.
+fn send_request_body(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    body: &mut Body<'_>,
+    framing: response::Framing,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    use response::Framing;
+    match framing {
+        Framing::Length(len) => send_exact(stream, out, body, len, slot),
+        Framing::Chunked => send_chunked(stream, out, body, slot),
+        Framing::None | Framing::Close => Ok(0),
+    }
+}
+
 /// Sends a reader in the chunked coding, one chunk per read, each chunk in one `write`.
 fn send_chunked(
     stream: &TcpStream,
     out: &mut Vec<u8>,
-    mut reader: Box<dyn Read + Send>,
+    mut reader: impl Read,
     slot: &WorkerSlot,
 ) -> io::Result<u64> {
     write_counted(stream, out, slot)?;

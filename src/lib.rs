@@ -55,7 +55,7 @@ pub use date::fmt_http_date;
 pub use request::{Request, Version};
 pub use response::{Response, reason_phrase};
 pub use server::{Handler, Server, ServerHandle};
-pub use stats::{Stats, WorkerState};
+pub use stats::{LATENCY_WINDOW, Latency, Stats, WorkerState};
 
 /// Internals exposed for the micro-benchmarks in `benches/parse.rs`; not a stable API.
 #[doc(hidden)]

@@ -2,6 +2,7 @@
 //! runserver, and shuts down gracefully on Ctrl-C or SIGTERM.
 
 mod cli;
+mod demo;
 mod load;
 
 use std::io::{self, Write};
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(args)) => args,
+        Ok(Command::Demo(args)) => return demo::run(*args),
         Ok(Command::Load(spec)) => {
             let report = load::run(&spec);
             println!("{}", load::describe(&spec, &report));

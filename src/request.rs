@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 
 use crate::body::{Body, Framing};
 use crate::config::Config;
+use crate::pool::Shared;
+use crate::stats::Stats;
 
 /// The HTTP version of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,9 +304,12 @@ pub struct Request<'a> {
     peer: SocketAddr,
     worker: usize,
     body: Body<'a>,
+    server: &'a Shared,
 }
 
 impl<'a> Request<'a> {
+    // One call site (the worker), every argument a borrowed part of the request.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         method: &'a str,
         target: &'a str,
@@ -313,6 +318,7 @@ impl<'a> Request<'a> {
         peer: SocketAddr,
         worker: usize,
         body: Body<'a>,
+        server: &'a Shared,
     ) -> Request<'a> {
         let (path, query) = split_target(target);
         Request {
@@ -325,6 +331,7 @@ impl<'a> Request<'a> {
             peer,
             worker,
             body,
+            server,
         }
     }
 
@@ -382,6 +389,27 @@ impl<'a> Request<'a> {
     /// The number of the worker thread serving this request (0-based).
     pub fn worker(&self) -> usize {
         self.worker
+    }
+
+    /// A snapshot of the counters of the server answering this request, as
+    /// [`ServerHandle::stats`](crate::ServerHandle::stats) gives them: for a status page.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use basehttp::{Request, Response, Server};
+    /// let server = Server::bind("127.0.0.1:0")?.workers(3).spawn(|req: &mut Request| {
+    ///     let stats = req.server_stats();
+    ///     Response::text(format!("{} workers, {} busy", stats.workers, stats.busy_workers))
+    /// })?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert!(answer.ends_with("3 workers, 1 busy"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn server_stats(&self) -> Stats {
+        crate::server::stats_of(self.server)
     }
 
     /// The body, as a reader that stops where the framing says the body ends.

@@ -26,6 +26,11 @@ pub(crate) enum Payload {
         reader: Box<dyn Read + Send>,
         len: Option<u64>,
     },
+    /// The request's own body, copied back as it is read; the worker fills in `len` (the
+    /// request's `Content-Length`, or `None` when chunked) before writing the head.
+    RequestBody {
+        len: Option<u64>,
+    },
 }
 
 impl Payload {
@@ -37,6 +42,7 @@ impl Payload {
             Payload::Bytes(b) => Some(b.len() as u64),
             Payload::File { len, .. } => Some(*len),
             Payload::Reader { len, .. } => *len,
+            Payload::RequestBody { len } => *len,
         }
     }
 }
@@ -127,6 +133,36 @@ impl Response {
             reader: Box::new(reader),
             len: Some(len),
         })
+    }
+
+    /// `200 OK` whose body is the request's own body (what the handler left unread of it),
+    /// streamed back as it arrives: with `Content-Length` when the request had one, chunked
+    /// when the request was chunked. The body is never held whole; with
+    /// `Expect: 100-continue`, `100 Continue` goes out before this response's head.
+    ///
+    /// A client that sends its whole body before reading anything can only do so up to what
+    /// the two sockets' buffers hold (megabytes on loopback); `curl` and browsers read as
+    /// they send.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use basehttp::{Request, Response, Server};
+    /// let server = Server::bind("127.0.0.1:0")?.spawn(|_req: &mut Request| Response::echo_body())?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")?;
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert!(answer.contains("Content-Length: 5\r\n"));
+    /// assert!(answer.ends_with("\r\n\r\nhello"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn echo_body() -> Response {
+        Response::new(200).with_payload(Payload::RequestBody { len: None })
+    }
+
+    /// True for a response made by [`echo_body`](Self::echo_body).
+    pub(crate) fn echoes_body(&self) -> bool {
+        matches!(self.payload, Payload::RequestBody { .. })
     }
 
     /// A short plain-text error page for this status: `404 Not Found`.
@@ -315,7 +351,7 @@ pub(crate) enum Framing {
 }
 
 /// Statuses that never carry a body (RFC 9110 §6.4.1).
-fn bodyless_status(status: u16) -> bool {
+pub(crate) fn bodyless_status(status: u16) -> bool {
     status < 200 || status == 204 || status == 304
 }
 

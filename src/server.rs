@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::config::{Config, WhenFull};
-use crate::pool::Pool;
+use crate::pool::{Pool, Shared};
 use crate::request::Request;
 use crate::response::Response;
 use crate::stats::{self, Stats};
@@ -168,13 +168,7 @@ impl ServerHandle {
 
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> Stats {
-        let shared = &self.pool.shared;
-        stats::snapshot(
-            &shared.listener_slot,
-            &shared.worker_slots,
-            shared.queue_len(),
-            shared.config.queue,
-        )
+        stats_of(&self.pool.shared)
     }
 
     /// The configuration in force (after clamping impossible values).
@@ -214,6 +208,18 @@ impl std::fmt::Debug for ServerHandle {
             .field("local_addr", &self.local_addr)
             .finish_non_exhaustive()
     }
+}
+
+/// A snapshot of a pool's counters (for [`ServerHandle::stats`] and
+/// [`Request::server_stats`]).
+pub(crate) fn stats_of(shared: &Shared) -> Stats {
+    stats::snapshot(
+        &shared.listener_slot,
+        &shared.worker_slots,
+        shared.queue_len(),
+        shared.config.queue,
+        shared.micros_since_start(),
+    )
 }
 
 /// Where to connect to wake a listener bound to `addr` (a wildcard address is reached through

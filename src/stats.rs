@@ -3,8 +3,14 @@
 //! Each worker writes only its own cache-line-aligned slot, so counting costs no contention
 //! on the hot path; a snapshot sums the slots with relaxed loads (the figures are a
 //! consistent-enough picture for monitoring, not a transaction).
+//!
+//! Response times go into a fixed-size log-scale histogram per worker, kept for two rotating
+//! windows of [`LATENCY_WINDOW`], so percentiles describe the last few seconds in constant
+//! memory and recording one costs a few loads and stores, never an allocation.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// What a worker is doing right now, as seen in [`Stats::worker_states`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +52,8 @@ pub(crate) struct WorkerSlot {
     busy_since: AtomicU64,
     /// The worker's standing at the run gate.
     pub(crate) place: crate::gate::Place,
+    /// Response times of the requests this worker answered recently.
+    pub(crate) latency: LatencyWindows,
 }
 
 impl WorkerSlot {
@@ -65,6 +73,161 @@ impl WorkerSlot {
 
     pub(crate) fn busy_since(&self) -> u64 {
         self.busy_since.load(Relaxed)
+    }
+}
+
+/// How long one latency window lasts. Two rotate, so a snapshot covers between one and two of
+/// them: the percentiles follow a change in load within seconds, yet rest on enough samples.
+pub const LATENCY_WINDOW: Duration = Duration::from_secs(2);
+const WINDOW_MICROS: u64 = LATENCY_WINDOW.as_micros() as u64;
+
+/// Sub-buckets per power of two: 8 keeps the error of a reported percentile under 1/16 (the
+/// bucket midpoint is reported), as HdrHistogram does with 3 significant bits.
+const SUB_BITS: u32 = 3;
+const SUB: u64 = 1 << SUB_BITS;
+/// The largest power of two tracked, in microseconds: 2^25 µs is about 34 s; anything longer
+/// lands in the last bucket.
+const MAX_EXPONENT: u32 = 25;
+/// Buckets per window: values below `SUB` µs exactly, then `SUB` per power of two.
+const BUCKETS: usize = ((MAX_EXPONENT - SUB_BITS + 2) as u64 * SUB) as usize;
+
+/// The bucket of a response time in microseconds.
+fn bucket(micros: u64) -> usize {
+    if micros < SUB {
+        return micros as usize;
+    }
+    let exponent = (63 - micros.leading_zeros()).min(MAX_EXPONENT);
+    if exponent == MAX_EXPONENT && micros >> MAX_EXPONENT > 1 {
+        return BUCKETS - 1;
+    }
+    let sub = (micros >> (exponent - SUB_BITS)) & (SUB - 1);
+    ((exponent - SUB_BITS + 1) as u64 * SUB + sub) as usize
+}
+
+/// The value a bucket stands for: its midpoint, in microseconds.
+fn bucket_value(index: usize) -> u64 {
+    let index = index as u64;
+    if index < SUB {
+        return index;
+    }
+    let exponent = (index / SUB) as u32 + SUB_BITS - 1;
+    let width = 1u64 << (exponent - SUB_BITS);
+    (1u64 << exponent) + (index % SUB) * width + width / 2
+}
+
+/// One window's histogram, tagged with the window's number (plus one: 0 means unused).
+struct Window {
+    number: AtomicU64,
+    counts: [AtomicU32; BUCKETS],
+}
+
+/// A worker's two rotating latency windows. Only the owning worker writes them.
+pub(crate) struct LatencyWindows {
+    windows: [Window; 2],
+}
+
+impl Default for LatencyWindows {
+    fn default() -> Self {
+        let window = || Window {
+            number: AtomicU64::new(0),
+            counts: std::array::from_fn(|_| AtomicU32::new(0)),
+        };
+        LatencyWindows {
+            windows: [window(), window()],
+        }
+    }
+}
+
+impl LatencyWindows {
+    /// Records a response time of `micros`, at `now` (microseconds since the pool started).
+    pub(crate) fn record(&self, now: u64, micros: u64) {
+        let number = now / WINDOW_MICROS + 1;
+        let window = &self.windows[(number % 2) as usize];
+        if window.number.load(Relaxed) != number {
+            // A new window reuses the one before last. Readers skip it while its number is
+            // stale, so they never mix it into the current figures.
+            for count in &window.counts {
+                count.store(0, Relaxed);
+            }
+            window.number.store(number, Ordering::Release);
+        }
+        // A single writer: a plain load and store, not a locked read-modify-write.
+        let count = &window.counts[bucket(micros)];
+        count.store(count.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// Adds the counts of the current and the previous window to `into`.
+    fn add_recent(&self, now: u64, into: &mut [u64; BUCKETS]) {
+        let current = now / WINDOW_MICROS + 1;
+        for window in &self.windows {
+            let number = window.number.load(Ordering::Acquire);
+            if number == current || number + 1 == current {
+                for (sum, count) in into.iter_mut().zip(&window.counts) {
+                    *sum += u64::from(count.load(Relaxed));
+                }
+            }
+        }
+    }
+}
+
+/// Response-time percentiles over the last few seconds, in [`Stats::latency`].
+///
+/// A response time runs from the moment the request's connection was taken from the queue
+/// (minus the time it had waited there) to the moment its response was written: queueing,
+/// handler and write, but not the time a client took to send its request. Percentiles come
+/// from a log-scale histogram (within 1/16 of the true value); `window` is the span covered,
+/// between one and two [`LATENCY_WINDOW`]s.
+///
+/// ```
+/// let server = basehttp::Server::bind("127.0.0.1:0")?
+///     .spawn(|_req: &mut basehttp::Request| basehttp::Response::text("ok"))?;
+/// let latency = server.stats().latency;
+/// assert_eq!(latency.samples, 0);
+/// assert!(latency.p50 <= latency.p99);
+/// server.shutdown();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Latency {
+    /// Responses the percentiles are computed from.
+    pub samples: u64,
+    /// The median response time.
+    pub p50: Duration,
+    /// The 90th percentile.
+    pub p90: Duration,
+    /// The 99th percentile.
+    pub p99: Duration,
+    /// The span of time the samples come from.
+    pub window: Duration,
+}
+
+fn latency(workers: &[WorkerSlot], now: u64) -> Latency {
+    let mut counts = [0u64; BUCKETS];
+    for w in workers {
+        w.latency.add_recent(now, &mut counts);
+    }
+    let samples: u64 = counts.iter().sum();
+    let percentile = |p: f64| {
+        let rank = ((samples as f64 * p).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (index, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return Duration::from_micros(bucket_value(index));
+            }
+        }
+        Duration::ZERO
+    };
+    if samples == 0 {
+        return Latency::default();
+    }
+    Latency {
+        samples,
+        p50: percentile(0.50),
+        p90: percentile(0.90),
+        p99: percentile(0.99),
+        window: Duration::from_micros(now % WINDOW_MICROS + WINDOW_MICROS),
     }
 }
 
@@ -121,6 +284,8 @@ pub struct Stats {
     pub served_per_worker: Vec<u64>,
     /// What each worker is doing, indexed by worker number.
     pub worker_states: Vec<WorkerState>,
+    /// Response-time percentiles over the last few seconds.
+    pub latency: Latency,
 }
 
 pub(crate) fn snapshot(
@@ -128,6 +293,7 @@ pub(crate) fn snapshot(
     workers: &[WorkerSlot],
     queue_depth: usize,
     queue_capacity: usize,
+    now: u64,
 ) -> Stats {
     let sum = |f: fn(&WorkerSlot) -> &AtomicU64| workers.iter().map(|w| f(w).load(Relaxed)).sum();
     let accepted = listener.accepted.load(Relaxed);
@@ -156,5 +322,51 @@ pub(crate) fn snapshot(
         requeued: sum(|w| &w.requeued),
         served_per_worker: workers.iter().map(|w| w.served.load(Relaxed)).collect(),
         worker_states,
+        latency: latency(workers, now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_close() {
+        let mut last = 0;
+        for micros in 0..100_000u64 {
+            let b = bucket(micros);
+            assert!(b == last || b == last + 1, "{micros}: {b} after {last}");
+            last = b;
+            let shown = bucket_value(b);
+            let err = shown.abs_diff(micros) as f64 / micros.max(1) as f64;
+            assert!(err <= 1.0 / 16.0 + 1e-9, "{micros} shown as {shown}");
+        }
+        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+        assert_eq!(bucket(1 << 25), BUCKETS - SUB as usize);
+        assert!(bucket((1 << 26) - 1) < BUCKETS);
+    }
+
+    #[test]
+    fn percentiles_over_the_recent_windows() {
+        let slots: Vec<WorkerSlot> = (0..2).map(|_| WorkerSlot::default()).collect();
+        let now = 10 * WINDOW_MICROS + 5;
+        for i in 0..90 {
+            slots[i % 2].latency.record(now, 1_000);
+        }
+        for _ in 0..10 {
+            slots[0].latency.record(now, 50_000);
+        }
+        let l = latency(&slots, now);
+        assert_eq!(l.samples, 100);
+        assert!(l.p50.as_micros().abs_diff(1_000) < 70, "{l:?}");
+        assert!(l.p90.as_micros().abs_diff(1_000) < 70, "{l:?}");
+        assert!(l.p99.as_micros().abs_diff(50_000) < 3_200, "{l:?}");
+        // One window later the samples are still seen; two later they are gone.
+        assert_eq!(latency(&slots, now + WINDOW_MICROS).samples, 100);
+        assert_eq!(latency(&slots, now + 2 * WINDOW_MICROS).samples, 0);
+        // Recording in a new window reuses the oldest one, starting from zero.
+        slots[0].latency.record(now + 2 * WINDOW_MICROS, 7);
+        let later = latency(&slots, now + 2 * WINDOW_MICROS);
+        assert_eq!((later.samples, later.p99), (1, Duration::from_micros(7)));
     }
 }

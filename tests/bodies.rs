@@ -14,6 +14,9 @@ use support::{Client, HELLO, assert_refused};
 /// [`support::routes`] plus `/status?code=N`: status N with a body it must not carry if N is
 /// 204 or 304.
 fn handler(req: &mut Request) -> Response {
+    if req.path() == "/echo-stream" {
+        return Response::echo_body().with_content_type("application/octet-stream");
+    }
     if req.path() == "/status" {
         let code = support::param(req.query().unwrap_or(""), "code").unwrap_or(200);
         return Response::text("this body must not be sent").with_status(code);
@@ -416,4 +419,86 @@ fn body_cut_short_still_sends_earlier_pipelined_answers() {
     let first = c.response(false);
     assert_eq!(first.text(), "Hello, World!");
     assert!(c.is_closed(), "no answer is due to the cut-short POST");
+}
+
+/// `Response::echo_body` with `Expect: 100-continue`: the interim response comes first, then
+/// the final one, framed like the request (`Content-Length` or chunked), then the connection
+/// serves the next request.
+#[test]
+fn echo_body_streams_both_framings_after_100_continue() {
+    let s = server();
+    let mut c = Client::new(s.local_addr());
+    c.send(
+        b"POST /echo-stream HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\
+          Expect: 100-continue\r\n\r\n",
+    );
+    let interim = support::read_one(&mut c.reader, false).expect("100 Continue");
+    assert_eq!(interim.status, 100);
+    c.send(b"hello world");
+    let resp = c.response(false);
+    assert_eq!((resp.status, resp.text().as_str()), (200, "hello world"));
+    assert_eq!(resp.header("content-length"), Some("11"));
+
+    c.send(
+        b"POST /echo-stream HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\
+          Expect: 100-continue\r\n\r\n",
+    );
+    let interim = support::read_one(&mut c.reader, false).expect("100 Continue");
+    assert_eq!(interim.status, 100);
+    c.send(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    let resp = c.response(false);
+    assert_eq!((resp.status, resp.text().as_str()), (200, "hello world"));
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(c.get("/hello").text(), "Hello, World!");
+}
+
+/// The echoed body is streamed, not held: a client sending 8 MiB in pieces gets bytes back
+/// before it has sent everything, and every byte comes back in order.
+#[test]
+fn echo_body_answers_while_the_body_is_still_arriving() {
+    use std::io::Read;
+    let s = server();
+    let mut stream = support::connect(s.local_addr());
+    let total = 8 << 20;
+    write!(
+        stream,
+        "POST /echo-stream HTTP/1.1\r\nHost: test\r\nContent-Length: {total}\r\n\r\n"
+    )
+    .unwrap();
+    let piece: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    stream.write_all(&piece).unwrap();
+    // Only 64 KiB of 8 MiB sent: the head and the first bytes must already be back.
+    let mut first = [0u8; 256];
+    let n = stream.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        for _ in 1..total / piece.len() {
+            writer.write_all(&piece).unwrap();
+        }
+    });
+    let mut got = first[..n].to_vec();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut read_more = |got: &mut Vec<u8>| {
+        let r = stream.read(&mut buf).unwrap();
+        assert!(r > 0, "closed early");
+        got.extend_from_slice(&buf[..r]);
+    };
+    let head_len = loop {
+        if let Some(p) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        read_more(&mut got);
+    };
+    while got.len() - head_len < total {
+        read_more(&mut got);
+    }
+    sender.join().unwrap();
+    let body = &got[head_len..];
+    assert_eq!(body.len(), total);
+    assert!(
+        body.iter()
+            .enumerate()
+            .all(|(i, &b)| b == ((i % (64 * 1024)) % 251) as u8)
+    );
 }

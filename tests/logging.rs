@@ -144,3 +144,41 @@ fn a_panic_is_logged_as_an_error_with_the_request() {
         "{msg}"
     );
 }
+
+/// With `Config::log_timings`, the runserver line is followed by the worker and the time spent
+/// queued and in the handler: `... 200 5 worker=0 queued=0.03ms took=50.2ms`.
+#[test]
+fn timed_access_lines_name_the_worker_and_the_times() {
+    install();
+    let mut c = config(1);
+    c.log_timings = true;
+    let server = start(c, routes);
+    let mut client = Client::new(server.local_addr());
+    assert_eq!(client.get("/sleep?ms=50&from=timed-test").status, 200);
+    let (_, target, msg) = find(|l| l.2.contains("/sleep?ms=50&from=timed-test"));
+    assert_eq!(target, "basehttp::access");
+    let (line, timings) = msg
+        .split_once(" worker=")
+        .unwrap_or_else(|| panic!("no timings: {msg}"));
+    assert!(
+        line.ends_with("\"GET /sleep?ms=50&from=timed-test HTTP/1.1\" 200 5"),
+        "{msg}"
+    );
+    let mut words = timings.split(' ');
+    assert_eq!(words.next(), Some("0"));
+    let ms = |word: Option<&str>, key: &str| -> f64 {
+        word.and_then(|w| w.strip_prefix(key))
+            .and_then(|w| w.strip_suffix("ms"))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("bad {key} in {msg}"))
+    };
+    let queued = ms(words.next(), "queued=");
+    let took = ms(words.next(), "took=");
+    assert!(queued < 1000.0, "{msg}");
+    assert!((50.0..5000.0).contains(&took), "{msg}");
+    // The default shape stays runserver's: no timings.
+    let plain = start(config(1), routes);
+    Client::new(plain.local_addr()).get("/hello?from=untimed-test");
+    let (_, _, msg) = find(|l| l.2.contains("/hello?from=untimed-test"));
+    assert!(msg.ends_with(" 200 13"), "{msg}");
+}

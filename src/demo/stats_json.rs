@@ -1,0 +1,127 @@
+//! The JSON of `GET /stats`, written by hand (the library has no serde, and the shape is
+//! small and fixed). It only formats; it reads no counters itself.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use basehttp::{Stats, WhenFull, WorkerState};
+
+use super::{MAX_CHUNKS, MAX_MS, MAX_STREAM_MS, Settings};
+
+/// Everything `/stats` shows.
+pub struct Snapshot<'a> {
+    pub stats: &'a Stats,
+    /// Per worker: the request line it last started on, and how long ago.
+    pub activity: &'a [(String, Option<Duration>)],
+    pub settings: Settings,
+    pub uptime: Duration,
+}
+
+fn state_name(state: WorkerState) -> &'static str {
+    match state {
+        WorkerState::Idle => "idle",
+        WorkerState::Reading => "reading",
+        WorkerState::Handling => "handling",
+        WorkerState::Writing => "writing",
+    }
+}
+
+/// A JSON string literal.
+fn string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Milliseconds with three decimals (microsecond resolution).
+fn millis(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// Renders the snapshot. Field names are stable: the page and the tests read them.
+pub fn render(s: &Snapshot) -> String {
+    let st = s.stats;
+    let mut out = String::with_capacity(512 + 160 * st.workers);
+    let policy = match s.settings.when_full {
+        WhenFull::Block => "block",
+        WhenFull::Reject => "reject",
+    };
+    let _ = write!(
+        out,
+        "{{\"uptime_ms\":{},\"workers\":{},\"active_workers\":{},\"busy_workers\":{},\
+         \"queue_depth\":{},\"queue_capacity\":{},\"when_full\":\"{policy}\",\
+         \"keep_alive_ms\":{},\"accepted\":{},\"rejected\":{},\"served\":{},\
+         \"active_connections\":{},\"requeued\":{},\"writes\":{},",
+        s.uptime.as_millis(),
+        st.workers,
+        s.settings.active_workers,
+        st.busy_workers,
+        st.queue_depth,
+        st.queue_capacity,
+        s.settings.keep_alive.as_millis(),
+        st.accepted,
+        st.rejected,
+        st.served,
+        st.active_connections,
+        st.requeued,
+        st.writes,
+    );
+    let l = &st.latency;
+    let _ = write!(
+        out,
+        "\"latency_ms\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"samples\":{},\"window\":{}}},",
+        millis(l.p50),
+        millis(l.p90),
+        millis(l.p99),
+        l.samples,
+        l.window.as_millis(),
+    );
+    let _ = write!(
+        out,
+        "\"limits\":{{\"ms\":{MAX_MS},\"chunks\":{MAX_CHUNKS},\"stream_ms\":{MAX_STREAM_MS}}},\
+         \"per_worker\":["
+    );
+    for (id, state) in st.worker_states.iter().enumerate() {
+        if id > 0 {
+            out.push(',');
+        }
+        let served = st.served_per_worker.get(id).copied().unwrap_or(0);
+        let _ = write!(
+            out,
+            "{{\"id\":{id},\"state\":\"{}\",\"served\":{served},\"request\":",
+            state_name(*state)
+        );
+        // What it is doing: the request it started on, while it is still on it.
+        let busy = matches!(*state, WorkerState::Handling | WorkerState::Writing);
+        match s.activity.get(id) {
+            Some((line, Some(ago))) if busy && !line.is_empty() => {
+                string(&mut out, line);
+                let _ = write!(out, ",\"for_ms\":{}}}", ago.as_millis());
+            }
+            _ => out.push_str("null,\"for_ms\":null}"),
+        }
+    }
+    out.push_str("]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = String::new();
+        string(&mut out, "GET /a\"b\\c\u{1}");
+        assert_eq!(out, "\"GET /a\\\"b\\\\c\\u0001\"");
+    }
+}

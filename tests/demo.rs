@@ -1,0 +1,622 @@
+//! `basehttp demo` over real sockets: every endpoint, the 400s that name their parameter, the
+//! caps, `/echo` with both framings and `100-continue`, the `/stats` JSON and how it moves under
+//! a burst, the timed access lines, and the page rendered by headless chromium.
+//!
+//! The binary runs as a child process on port 0; the banner gives the URL.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Client, Resp, connect, exchange, read_one};
+
+const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
+
+/// A running `basehttp demo` and the lines it logs to stderr.
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Demo {
+    fn start(options: &[&str]) -> Demo {
+        let mut child = Command::new(BIN)
+            .args(["demo", "127.0.0.1:0"])
+            .args(options)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start basehttp demo");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut addr = None;
+        for _ in 0..4 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            if let Some(url) = line.trim().strip_prefix("Starting development server at ") {
+                let hostport = url.trim_start_matches("http://").trim_end_matches('/');
+                addr = Some(hostport.parse().expect("an address in the banner"));
+            }
+        }
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                match line {
+                    Ok(line) => sink.lock().unwrap().push(line),
+                    Err(_) => break,
+                }
+            }
+        });
+        Demo {
+            child,
+            addr: addr.expect("the banner names the URL"),
+            log,
+        }
+    }
+
+    fn get(&self, path: &str) -> Resp {
+        exchange(
+            self.addr,
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    }
+
+    fn stats(&self) -> Value {
+        let resp = self.get("/stats");
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        serde_json::from_slice(&resp.body).expect("/stats is JSON")
+    }
+
+    /// Waits for a logged line containing `needle`.
+    fn logged(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "nothing logged with {needle:?}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn hello_is_exactly_hello_world() {
+    let demo = Demo::start(&[]);
+    let resp = demo.get("/hello");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, b"Hello, World!");
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let head = exchange(demo.addr, b"HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (head.status, head.header("content-length")),
+        (200, Some("13"))
+    );
+}
+
+#[test]
+fn sleep_and_cpu_take_their_time() {
+    let demo = Demo::start(&[]);
+    // `/cpu` does 120 ms of work as measured on an idle core at start, so it may take a
+    // little less when the CPU runs faster than it did then.
+    for (path, body, least) in [("/sleep?ms=120", "slept", 120), ("/cpu?ms=120", "spun", 90)] {
+        let t = Instant::now();
+        let resp = demo.get(path);
+        let took = t.elapsed();
+        assert_eq!((resp.status, resp.text().as_str()), (200, body), "{path}");
+        assert!(took >= Duration::from_millis(least), "{path} took {took:?}");
+    }
+    assert_eq!(demo.get("/sleep?ms=0").status, 200);
+}
+
+#[test]
+fn bad_parameters_get_a_400_naming_the_parameter() {
+    let demo = Demo::start(&[]);
+    let cases = [
+        ("/sleep", "`ms`"),
+        ("/sleep?ms=", "`ms`"),
+        ("/sleep?ms=abc", "`ms`"),
+        ("/sleep?ms=-5", "`ms`"),
+        ("/sleep?ms=1.5", "`ms`"),
+        ("/sleep?ms=10001", "`ms`"),
+        ("/sleep?ms=99999999999999999999999", "`ms`"),
+        ("/sleep?ms=1&ms=2", "`ms`"),
+        ("/sleep?msec=5", "`msec`"),
+        ("/cpu?ms=10001", "`ms`"),
+        ("/cpu?ms=x", "`ms`"),
+        ("/stream?ms=10", "`chunks`"),
+        ("/stream?chunks=3", "`ms`"),
+        ("/stream?chunks=1001&ms=0", "`chunks`"),
+        ("/stream?chunks=x&ms=0", "`chunks`"),
+        ("/stream?chunks=100&ms=601", "`chunks` × `ms`"),
+        ("/stream?chunks=2&ms=10&extra=1", "`extra`"),
+    ];
+    for (path, name) in cases {
+        let resp = demo.get(path);
+        assert_eq!(resp.status, 400, "{path}: {}", resp.text());
+        assert!(
+            resp.text().starts_with("400 Bad Request: ") && resp.text().contains(name),
+            "{path}: {:?} does not name {name}",
+            resp.text()
+        );
+    }
+    // At the caps exactly, the requests are accepted (checked without waiting for them).
+    let resp = demo.get("/stream?chunks=1000&ms=0");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text().lines().count(), 1000);
+    assert!(demo.stats()["limits"]["ms"] == 10_000);
+}
+
+#[test]
+fn unknown_paths_404_and_wrong_methods_405_with_allow() {
+    let demo = Demo::start(&[]);
+    assert_eq!(demo.get("/nope").status, 404);
+    assert_eq!(demo.get("/hello/").status, 404);
+    for (method, path, allow) in [
+        ("POST", "/hello", "GET, HEAD"),
+        ("DELETE", "/sleep?ms=1", "GET, HEAD"),
+        ("PUT", "/cpu?ms=1", "GET, HEAD"),
+        ("POST", "/stream?chunks=1&ms=0", "GET, HEAD"),
+        ("POST", "/stats", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        ("GET", "/echo", "POST"),
+    ] {
+        let raw = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+        let resp = exchange(demo.addr, raw.as_bytes());
+        assert_eq!(resp.status, 405, "{method} {path}");
+        assert_eq!(resp.header("allow"), Some(allow), "{method} {path}");
+    }
+}
+
+#[test]
+fn echo_streams_both_framings_with_and_without_100_continue() {
+    let demo = Demo::start(&[]);
+    let mut c = Client::new(demo.addr);
+    // Content-Length, no expectation.
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-demo\r\nContent-Length: 5\r\n\r\nhello");
+    let resp = c.response(false);
+    assert_eq!((resp.status, resp.text().as_str()), (200, "hello"));
+    assert_eq!(resp.header("content-length"), Some("5"));
+    assert_eq!(resp.header("content-type"), Some("text/x-demo"));
+    // Content-Length with 100-continue: the interim answer comes before the body is sent.
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(read_one(&mut c.reader, false).unwrap().status, 100);
+    c.send(b"world!");
+    let resp = c.response(false);
+    assert_eq!((resp.status, resp.text().as_str()), (200, "world!"));
+    // Chunked with 100-continue: echoed chunked.
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(read_one(&mut c.reader, false).unwrap().status, 100);
+    c.send(b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+    let resp = c.response(false);
+    assert_eq!((resp.status, resp.text().as_str()), (200, "abcdefg"));
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    // Chunked without expectation, and an empty body.
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+    );
+    assert_eq!(c.response(false).text(), "hi");
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    let resp = c.response(false);
+    assert_eq!((resp.status, resp.body.len()), (200, 0));
+    // The connection is still in order.
+    assert_eq!(c.get("/hello").text(), "Hello, World!");
+}
+
+/// The echo is streamed: with 3 MiB announced and only 64 KiB sent, bytes already come back.
+#[test]
+fn echo_does_not_wait_for_the_whole_body() {
+    let demo = Demo::start(&[]);
+    let mut s = connect(demo.addr);
+    let total = 3 << 20;
+    write!(
+        s,
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let piece = vec![b'x'; 64 * 1024];
+    s.write_all(&piece).unwrap();
+    let mut first = [0u8; 64];
+    let n = s.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let mut writer = s.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        for _ in 1..total / piece.len() {
+            writer.write_all(&piece).unwrap();
+        }
+    });
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    sender.join().unwrap();
+    let all = [&first[..n], &rest[..]].concat();
+    let head = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(all.len() - head, total);
+    assert!(all[head..].iter().all(|&b| b == b'x'));
+}
+
+/// `/stream?chunks=4&ms=150`: a chunked response whose chunks arrive about 150 ms apart.
+#[test]
+fn stream_sends_chunks_apart_in_time() {
+    let demo = Demo::start(&[]);
+    let mut s = BufReader::new(connect(demo.addr));
+    s.get_mut()
+        .write_all(b"GET /stream?chunks=4&ms=150 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        s.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if line.to_ascii_lowercase().starts_with("transfer-encoding") {
+            assert!(line.contains("chunked"), "{line}");
+        }
+    }
+    let mut arrivals = Vec::new();
+    let mut texts = Vec::new();
+    loop {
+        line.clear();
+        s.read_line(&mut line).unwrap();
+        let size = usize::from_str_radix(line.trim(), 16).unwrap();
+        arrivals.push(Instant::now());
+        if size == 0 {
+            break;
+        }
+        let mut data = vec![0u8; size + 2];
+        s.read_exact(&mut data).unwrap();
+        texts.push(String::from_utf8_lossy(&data[..size]).into_owned());
+    }
+    assert_eq!(
+        texts,
+        [
+            "chunk 1 of 4\n",
+            "chunk 2 of 4\n",
+            "chunk 3 of 4\n",
+            "chunk 4 of 4\n"
+        ]
+    );
+    for pair in arrivals[..4].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(120), "chunks {gap:?} apart");
+    }
+}
+
+#[test]
+fn stats_json_has_the_documented_shape() {
+    let demo = Demo::start(&["-w", "3", "-q", "16", "--when-full", "reject"]);
+    assert_eq!(demo.get("/hello").status, 200);
+    let s = demo.stats();
+    for field in [
+        "uptime_ms",
+        "workers",
+        "active_workers",
+        "busy_workers",
+        "queue_depth",
+        "queue_capacity",
+        "keep_alive_ms",
+        "accepted",
+        "rejected",
+        "served",
+        "active_connections",
+        "requeued",
+        "writes",
+    ] {
+        assert!(s[field].is_u64(), "{field} in {s}");
+    }
+    assert_eq!(s["workers"], 3);
+    assert_eq!(s["queue_capacity"], 16);
+    assert_eq!(s["when_full"], "reject");
+    assert!(s["served"].as_u64().unwrap() >= 1);
+    let l = &s["latency_ms"];
+    for field in ["p50", "p90", "p99"] {
+        assert!(l[field].is_f64(), "latency {field} in {s}");
+    }
+    assert!(l["samples"].as_u64().unwrap() >= 1, "{s}");
+    assert!(l["window"].as_u64().unwrap() >= 2000, "{s}");
+    let workers = s["per_worker"].as_array().unwrap();
+    assert_eq!(workers.len(), 3);
+    let mut served = 0;
+    for (i, w) in workers.iter().enumerate() {
+        assert_eq!(w["id"], i);
+        let state = w["state"].as_str().unwrap();
+        assert!(
+            ["idle", "reading", "handling", "writing"].contains(&state),
+            "{w}"
+        );
+        served += w["served"].as_u64().unwrap();
+    }
+    assert!(served >= 1);
+    // The worker answering this very request is in its handler, on `GET /stats`.
+    assert!(
+        workers
+            .iter()
+            .any(|w| w["state"] == "handling" && w["request"] == "GET /stats"),
+        "{s}"
+    );
+}
+
+/// Sends `GET path` on a new connection from a thread; the thread returns the response.
+fn get_in_background(addr: SocketAddr, path: &str) -> thread::JoinHandle<Resp> {
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    thread::spawn(move || exchange(addr, raw.as_bytes()))
+}
+
+/// Under a burst of slow requests, busy workers and queue depth rise, each busy worker says
+/// what it is doing, and the latency percentiles follow.
+///
+/// `/stats` itself waits its turn in the queue (the pool is first come, first served), so the
+/// test queues it between two bursts: when a worker takes it up, the second burst is waiting.
+#[test]
+fn stats_move_under_a_sleep_burst() {
+    let demo = Demo::start(&["-w", "2", "-q", "16"]);
+    let addr = demo.addr;
+    let pause = || thread::sleep(Duration::from_millis(200));
+    let mut burst: Vec<_> = (0..3)
+        .map(|_| get_in_background(addr, "/sleep?ms=1000"))
+        .collect();
+    pause();
+    let stats = get_in_background(addr, "/stats");
+    pause();
+    burst.extend((0..3).map(|_| get_in_background(addr, "/sleep?ms=1000")));
+    let s: Value = serde_json::from_slice(&stats.join().unwrap().body).unwrap();
+    assert_eq!(s["busy_workers"], 2, "{s}");
+    assert!(s["queue_depth"].as_u64().unwrap() >= 2, "{s}");
+    assert!(s["active_connections"].as_u64().unwrap() >= 4, "{s}");
+    let sleeper = s["per_worker"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["request"] == "GET /sleep?ms=1000")
+        .unwrap_or_else(|| panic!("no worker on /sleep: {s}"));
+    assert_eq!(sleeper["state"], "handling", "{s}");
+    assert!(sleeper["for_ms"].as_u64().unwrap() < 1000, "{s}");
+    for t in burst {
+        assert_eq!(t.join().unwrap().status, 200);
+    }
+    let s = demo.stats();
+    assert!(s["served"].as_u64().unwrap() >= 7);
+    // Six requests of 1 s on two workers: some waited a round or more in the queue.
+    let latency = &s["latency_ms"];
+    assert!(latency["p99"].as_f64().unwrap() >= 1800.0, "{s}");
+    assert!(latency["p50"].as_f64().unwrap() >= 900.0, "{s}");
+}
+
+/// One worker and a queue of one, with `reject`: while the worker sleeps, of three more
+/// connections at least one is answered `503` at once, and `/stats` counts it.
+#[test]
+fn a_full_queue_under_reject_answers_503_and_counts_it() {
+    let demo = Demo::start(&["-w", "1", "-q", "1", "--when-full", "reject"]);
+    let addr = demo.addr;
+    let slow = get_in_background(addr, "/sleep?ms=1500");
+    thread::sleep(Duration::from_millis(300));
+    let others: Vec<_> = (0..3).map(|_| get_in_background(addr, "/hello")).collect();
+    let statuses: Vec<u16> = others
+        .into_iter()
+        .map(|t| t.join().unwrap().status)
+        .collect();
+    assert_eq!(slow.join().unwrap().status, 200);
+    let refused = statuses.iter().filter(|&&s| s == 503).count();
+    assert!(refused >= 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&s| s == 503 || s == 200),
+        "{statuses:?}"
+    );
+    let s = demo.stats();
+    assert_eq!(s["rejected"].as_u64(), Some(refused as u64), "{s}");
+}
+
+#[test]
+fn access_lines_name_the_worker_and_the_times() {
+    let demo = Demo::start(&["-w", "2"]);
+    assert_eq!(demo.get("/sleep?ms=50").status, 200);
+    let line = demo.logged("\"GET /sleep?ms=50 HTTP/1.1\"");
+    // [22/Nov/2026 04:34:37] "GET /sleep?ms=50 HTTP/1.1" 200 5 worker=1 queued=0.03ms took=50.1ms
+    let (_, rest) = line
+        .split_once("] \"GET /sleep?ms=50 HTTP/1.1\" 200 5 worker=")
+        .unwrap();
+    let words: Vec<&str> = rest.split(' ').collect();
+    assert_eq!(words.len(), 3, "{line}");
+    let worker: usize = words[0].parse().unwrap();
+    assert!(worker < 2, "{line}");
+    let ms = |word: &str, key: &str| -> f64 {
+        word.strip_prefix(key)
+            .and_then(|w| w.strip_suffix("ms"))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("bad {key} in {line}"))
+    };
+    assert!(ms(words[1], "queued=") < 1000.0, "{line}");
+    let took = ms(words[2], "took=");
+    assert!((50.0..2000.0).contains(&took), "{line}");
+    assert!(line.starts_with('['), "{line}");
+}
+
+#[test]
+fn the_page_is_one_self_contained_file() {
+    let demo = Demo::start(&[]);
+    let resp = demo.get("/");
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = resp.text();
+    assert!(page.starts_with("<!doctype html>"));
+    for external in [
+        "<script src",
+        "<link",
+        "@import",
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+    ] {
+        assert!(!page.contains(external), "the page loads {external}");
+    }
+    assert!(page.contains("fetch(\"/stats\""));
+}
+
+/// The chromium binary, if one is installed.
+fn chromium() -> Option<String> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            Command::new(name)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(String::from)
+}
+
+/// Loads `url` in headless chromium and returns the DOM after `budget_ms` of virtual time
+/// (which also waits for the network), or `None` (with a message) when chromium is missing
+/// outside CI.
+fn dump_dom(url: &str, budget_ms: u32) -> Option<String> {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required in CI for the page test (apt-get install chromium)"
+        );
+        eprintln!("SKIPPED: chromium is not installed; the demo page was not tested in a browser");
+        return None;
+    };
+    let profile = std::env::temp_dir().join(format!(
+        "basehttp-demo-chromium-{}-{}",
+        std::process::id(),
+        budget_ms
+    ));
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-sync",
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--virtual-time-budget={budget_ms}"))
+        .arg("--dump-dom")
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = stdout.read_to_string(&mut dom);
+        dom
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within 90 s");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let dom = reader.join().unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    Some(dom)
+}
+
+/// The values of `name="..."` attributes in the order they appear.
+fn attributes<'d>(dom: &'d str, name: &str) -> Vec<&'d str> {
+    let key = format!(" {name}=\"");
+    dom.match_indices(&key)
+        .filter_map(|(at, _)| {
+            let rest = &dom[at + key.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// The page, in a real browser: it polls `/stats` and draws one cell per worker with the
+/// server's own figures, and its burst button sends requests the server sees.
+#[test]
+fn the_page_renders_the_live_pool_in_a_browser() {
+    let demo = Demo::start(&["-w", "5", "-q", "32"]);
+    for _ in 0..3 {
+        assert_eq!(demo.get("/hello").status, 200);
+    }
+    let url = format!("http://{}/#burst=sleep&n=4&ms=300", demo.addr);
+    let Some(dom) = dump_dom(&url, 4000) else {
+        return;
+    };
+    assert!(dom.contains("basehttp demo"), "not the page: {dom:.300}");
+    // Rendered from a live /stats: five worker cells, numbered, each with a state and a count.
+    let ids = attributes(&dom, "data-worker");
+    assert_eq!(ids, ["0", "1", "2", "3", "4"], "worker cells in {dom}");
+    let states = attributes(&dom, "data-state");
+    assert_eq!(states.len(), 5);
+    for state in &states {
+        assert!(
+            ["idle", "reading", "handling", "writing"].contains(state),
+            "{state}"
+        );
+    }
+    let served: u64 = attributes(&dom, "data-served")
+        .iter()
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        served >= 3,
+        "the cells show {served} served; the hellos alone were 3"
+    );
+    assert!(attributes(&dom, "data-polls")[0].parse::<u32>().unwrap() >= 1);
+    assert_eq!(attributes(&dom, "data-workers"), ["5"]);
+    assert!(dom.contains("5 workers"), "no settings line in {dom}");
+    assert!(dom.contains("<polyline"), "no chart drawn");
+    // The burst from the browser reached the server (spread over two host names).
+    assert_eq!(attributes(&dom, "data-bursts"), ["1"]);
+    let sleeps = || {
+        demo.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("\"GET /sleep?ms=300 HTTP/1.1\" 200"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sleeps() < 4 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sleeps(), 4);
+    assert!(dom.contains("4 done, 0 failed"), "burst status in {dom}");
+}
