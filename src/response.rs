@@ -111,6 +111,12 @@ impl Response {
         Ok(Response::new(200).with_payload(Payload::File { file, len }))
     }
 
+    /// `200 OK` sending `len` bytes of `file` from its current position, for callers that
+    /// already hold its metadata (static files: one `fstat` per request, not two).
+    pub(crate) fn file_part(file: File, len: u64) -> Response {
+        Response::new(200).with_payload(Payload::File { file, len })
+    }
+
     /// `200 OK` streaming a reader of unknown length: sent chunked to HTTP/1.1 clients and
     /// delimited by closing the connection for HTTP/1.0 ones.
     pub fn reader(reader: impl Read + Send + 'static) -> Response {
