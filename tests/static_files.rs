@@ -440,6 +440,9 @@ fn nothing_outside_the_root_is_ever_served() {
         symlink("../secret.txt", root.join("relative-out.txt")).unwrap();
         symlink("inner/file.txt", root.join("in-link.txt")).unwrap();
         symlink("inner", root.join("in-dir")).unwrap();
+        symlink("../../secret.txt", root.join("inner/escape.txt")).unwrap();
+        symlink(outer.path(), root.join("inner/outer")).unwrap();
+        symlink("..", root.join("inner/up")).unwrap();
     }
     let server = serve(StaticFiles::builder(&root));
     let addr = server.local_addr();
@@ -471,6 +474,11 @@ fn nothing_outside_the_root_is_ever_served() {
         ("/relative-out.txt", &[403]),
         ("/out-dir/key.txt", &[403]),
         ("/out-dir/", &[403]),
+        ("/inner/escape.txt", &[403]),
+        ("/inner/outer/secret.txt", &[403]),
+        ("/inner/outer/", &[403]),
+        ("/in-dir/escape.txt", &[403]),
+        ("/inner/up/inner/escape.txt", &[403]),
     ];
     #[cfg(not(unix))]
     let symlink_cases: &[(&str, &[u16])] = &[];
@@ -501,6 +509,8 @@ fn nothing_outside_the_root_is_ever_served() {
         // Symlinks that stay inside are followed.
         assert_eq!(get(addr, "/in-link.txt").text(), "inner");
         assert_eq!(get(addr, "/in-dir/file.txt").text(), "inner");
+        assert_eq!(get(addr, "/inner/up/ok.txt").text(), "ok");
+        assert_eq!(get(addr, "/in-dir/up/in-link.txt").text(), "inner");
         assert!(html.contains("in-link.txt") && html.contains("in-dir/"));
     }
     support::assert_alive_with(addr, "/ok.txt", "ok");
