@@ -175,7 +175,17 @@ pub(crate) struct Worker<'s> {
     misses: usize,
     /// The last handler ran longer than `lend_after`: expect this one to block too.
     expect_blocking: bool,
+    /// The pipe that large files are spliced through (Linux).
+    splicer: Splicer,
 }
+
+#[cfg(target_os = "linux")]
+use crate::splice::Splicer;
+
+/// Elsewhere files go through `io::copy`'s own path.
+#[cfg(not(target_os = "linux"))]
+#[derive(Default)]
+struct Splicer;
 
 impl<'s> Worker<'s> {
     pub(crate) fn new(id: usize, shared: &'s Shared) -> Worker<'s> {
@@ -189,6 +199,7 @@ impl<'s> Worker<'s> {
             out: Vec::with_capacity(OUT_FLUSH + COALESCE_MAX),
             misses: 0,
             expect_blocking: false,
+            splicer: Splicer::default(),
         }
     }
 
@@ -601,6 +612,7 @@ impl<'s> Worker<'s> {
             &mut self.out,
             response.payload,
             framing,
+            &mut self.splicer,
             self.slot,
         );
         self.slot.served.fetch_add(1, Relaxed);
@@ -715,6 +727,7 @@ fn send_body(
     out: &mut Vec<u8>,
     payload: Payload,
     framing: response::Framing,
+    splicer: &mut Splicer,
     slot: &WorkerSlot,
 ) -> io::Result<u64> {
     use response::Framing;
@@ -728,7 +741,7 @@ fn send_body(
         Payload::File { file, len } if len <= COALESCE_MAX as u64 => {
             send_small_file(stream, out, file, len as usize, slot)
         }
-        Payload::File { file, len } => send_exact(stream, out, file, len, slot),
+        Payload::File { file, len } => send_file(stream, out, file, len, splicer, slot),
         Payload::Reader {
             reader,
             len: Some(len),
@@ -762,7 +775,7 @@ fn send_bytes(
 }
 
 /// Appends a small file to `out`, to leave with its head in one `write`: for a file of a few
-/// KiB, `read` into the buffer costs less than a second `write` plus `sendfile` (and a
+/// KiB, `read` into the buffer costs less than a second `write` plus a splice (and a
 /// pipelined burst of small files leaves in one `write`). A file that shrank since its length
 /// was taken ends the connection after the head and what was read, as `send_exact` does.
 fn send_small_file(
@@ -798,6 +811,41 @@ fn send_small_file(
     Ok(len as u64)
 }
 
+/// Sends a large file after its head: spliced through the worker's pipe on Linux (zero-copy;
+/// see `splice`), else with `io::copy`.
+fn send_file(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    file: std::fs::File,
+    len: u64,
+    splicer: &mut Splicer,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    let file = {
+        write_counted(stream, out, slot)?;
+        out.clear();
+        match splicer.send(file, len, stream) {
+            Ok(result) => {
+                let n = result?;
+                slot.writes.fetch_add(1, Relaxed);
+                slot.bytes_out.fetch_add(n, Relaxed);
+                if n < len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("response body ended after {n} of {len} bytes"),
+                    ));
+                }
+                return Ok(n);
+            }
+            Err(file) => file,
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    let _ = splicer;
+    send_exact(stream, out, file, len, slot)
+}
+
 /// Sends exactly `len` bytes from `reader`; a reader that ends early is an error, which closes
 /// the connection (the client sees a short body, never a corrupted next response).
 fn send_exact(
@@ -809,7 +857,8 @@ fn send_exact(
 ) -> io::Result<u64> {
     write_counted(stream, out, slot)?;
     out.clear();
-    // `io::copy` from a `File` (or `Take<File>`) to a `TcpStream` uses `sendfile` on Linux.
+    // Std's `io::copy` from a `File` to a `TcpStream` is a plain read/write loop; files take
+    // `send_file` (splice) on Linux and come here elsewhere.
     let mut dst = stream;
     let n = io::copy(&mut reader.take(len), &mut dst)?;
     slot.writes.fetch_add(1, Relaxed);

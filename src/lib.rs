@@ -46,6 +46,8 @@ mod pool;
 mod request;
 mod response;
 mod server;
+#[cfg(target_os = "linux")]
+mod splice;
 mod static_files;
 mod stats;
 

@@ -105,7 +105,8 @@ impl Response {
     }
 
     /// `200 OK` with a file as the body. Its length is read from its metadata, and it is sent
-    /// with `std::io::copy`, which uses `sendfile` on Linux: it is never read into memory.
+    /// zero-copy on Linux (spliced through a pipe), with `std::io::copy` elsewhere: it is
+    /// never read into memory.
     pub fn file(file: File) -> io::Result<Response> {
         let len = file.metadata()?.len();
         Ok(Response::new(200).with_payload(Payload::File { file, len }))

@@ -3,7 +3,8 @@
 //! This module owns the mapping from a request to a file under the root and the answer for
 //! it: files with validators and ranges, directory redirects, index files, listings, CORS and
 //! the single-page-application fallback. It never writes to sockets (files leave through
-//! [`Response`], with `sendfile` for large ones) and never reads a file whole into memory.
+//! [`Response`], spliced zero-copy on Linux when large) and never reads a file whole into
+//! memory.
 //!
 //! Submodules, pure and unit-tested: `path` (decoding and safety), `range` (validators and
 //! ranges), `mime` (types by extension), `listing` (the directory page).
