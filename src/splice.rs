@@ -22,21 +22,23 @@ use std::os::fd::OwnedFd;
 const MEASURE_MAX: usize = 1 << 20;
 
 /// One worker's pipe for splicing file bodies.
+///
+/// The write end is non-blocking: a worker that waited for room in a pipe it is also the
+/// reader of would wait forever. Each round trip asks for at most the pipe's capacity; the
+/// kernel moves what fits (one page-sized slot per page of the file, so a range at an unaligned
+/// offset fits a page less) and the rest goes on the next round trip.
 pub(crate) struct SplicePipe {
     reader: PipeReader,
     writer: PipeWriter,
-    /// Bytes moved per round trip through the pipe: half its capacity. A range of `n` bytes at
-    /// an unaligned file offset spans one page more than `n` does, and each page takes one of
-    /// the pipe's slots; half the capacity always fits, so a splice into the (empty) pipe
-    /// never waits for room, which would deadlock a worker that is also the pipe's reader.
-    chunk: u64,
+    /// Bytes the empty pipe holds (measured with plain writes, which fill every slot).
+    capacity: u64,
 }
 
 impl SplicePipe {
-    /// Creates a pipe and measures its capacity by filling it (non-blocking) and draining it.
+    /// Creates a pipe and measures its capacity by filling it and draining it.
     pub(crate) fn new() -> io::Result<SplicePipe> {
         let (reader, writer) = io::pipe()?;
-        let writer = set_nonblocking(writer, true)?;
+        let writer = nonblocking(writer)?;
         let block = [0u8; 4096];
         let mut capacity = 0;
         while capacity < MEASURE_MAX {
@@ -56,14 +58,13 @@ impl SplicePipe {
             }
             left -= n;
         }
-        let writer = set_nonblocking(writer, false)?;
-        if capacity < 2 {
+        if capacity == 0 {
             return Err(io::Error::other("a pipe with no room"));
         }
         Ok(SplicePipe {
             reader,
             writer,
-            chunk: (capacity / 2) as u64,
+            capacity: capacity as u64,
         })
     }
 
@@ -74,24 +75,18 @@ impl SplicePipe {
         let mut source = PipeReader::from(OwnedFd::from(file));
         let mut sent = 0;
         while sent < len {
-            let chunk = (len - sent).min(self.chunk);
+            let chunk = (len - sent).min(self.capacity);
             let mut part = (&mut source).take(chunk);
             let moved = match io::copy(&mut part, &mut &self.writer) {
+                Ok(0) => break, // the file ended early
                 Ok(moved) => moved,
-                // The kernel would not wait for the file's pages: copy this chunk plainly.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && part.limit() == chunk => {
-                    let copied = io::copy(&mut part, &mut stream)?;
-                    if copied == 0 {
-                        break;
-                    }
-                    sent += copied;
-                    continue;
+                // The pipe filled before `chunk` bytes: send what is in it. (`Take` counts
+                // what the kernel moved; plain writes of at most the capacity never get here.)
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && part.limit() < chunk => {
+                    chunk - part.limit()
                 }
                 Err(e) => return Err(e),
             };
-            if moved == 0 {
-                break;
-            }
             // Exactly `moved` bytes are in the pipe: this cannot wait for more.
             let out = io::copy(&mut (&self.reader).take(moved), &mut stream)?;
             if out != moved {
@@ -142,11 +137,11 @@ impl Splicer {
     }
 }
 
-/// Sets or clears `O_NONBLOCK` on the pipe's write end. Std offers this only on sockets; the
+/// Sets `O_NONBLOCK` on the pipe's write end. Std offers this only on sockets; the
 /// `ioctl(FIONBIO)` behind `TcpStream::set_nonblocking` works on any descriptor.
-fn set_nonblocking(writer: PipeWriter, on: bool) -> io::Result<PipeWriter> {
+fn nonblocking(writer: PipeWriter) -> io::Result<PipeWriter> {
     let as_socket = TcpStream::from(OwnedFd::from(writer));
-    let result = as_socket.set_nonblocking(on);
+    let result = as_socket.set_nonblocking(true);
     let writer = PipeWriter::from(OwnedFd::from(as_socket));
     result.map(|()| writer)
 }
@@ -189,13 +184,15 @@ mod tests {
     #[test]
     fn files_arrive_whole_at_any_offset_and_the_pipe_is_reusable() {
         let pipe = SplicePipe::new().unwrap();
-        assert!(pipe.chunk >= 2048, "{}", pipe.chunk);
+        assert!(pipe.capacity >= 4096, "{}", pipe.capacity);
         let size = 1 << 20;
         let all = pattern(size);
         for (offset, len) in [
             (0, size as u64),
             (1, 100_000),
             (4095, 300_000),
+            (65_536, 65_536),
+            (65_535, 65_537),
             (size as u64 - 10, 10),
         ] {
             let (sent, got) = roundtrip(&pipe, size, offset, len);
