@@ -78,7 +78,7 @@ EOF
 
 nginx -p "$work" -c "$work/nginx.conf" &
 pids+=($!)
-"$BIN" "$basehttp_port" -d "$work/site" --quiet >/dev/null &
+"$BIN" "$basehttp_port" -d "$work/site" --quiet >/dev/null 2>"$work/basehttp.log" &
 pids+=($!)
 
 wait_for() {
