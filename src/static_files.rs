@@ -113,6 +113,14 @@ pub struct StaticFilesBuilder {
 impl StaticFiles {
     /// Serves `root` with the default options: index `index.html`, listings on, dotfiles
     /// hidden, no CORS, no SPA fallback. Fails if `root` is not a readable directory.
+    ///
+    /// ```
+    /// use basehttp::StaticFiles;
+    /// let files = StaticFiles::new(std::env::temp_dir())?;
+    /// assert_eq!(files.root(), std::fs::canonicalize(std::env::temp_dir())?);
+    /// assert!(StaticFiles::new("/no/such/directory").is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(root: impl Into<PathBuf>) -> io::Result<StaticFiles> {
         StaticFiles::builder(root).build()
     }
