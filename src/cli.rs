@@ -2,7 +2,8 @@
 //!
 //! This module turns arguments into a [`Command`]; it starts nothing.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use basehttp::{Config, WhenFull};
@@ -18,12 +19,25 @@ Usage: basehttp [ADDRPORT] [OPTIONS]
        basehttp demo [ADDRPORT] [OPTIONS]
        basehttp load URL [LOAD OPTIONS]
 
-A thread-pool HTTP/1.1 development server.
+A thread-pool HTTP/1.1 development server: serves a directory.
 
 ADDRPORT is a port (8000), or an address and a port (0:8000, 127.0.0.1:8000,
 [::1]:8000, localhost:8000). Default: 127.0.0.1:8000. \"0\" means 0.0.0.0.
+As with python -m http.server, `basehttp 8000 -b 0.0.0.0 -d site` works too.
 
-Options:
+Files:
+  -d, --directory DIR      the directory to serve (default: the current one)
+  -b, --bind ADDR          the address to listen on; ADDRPORT is then only a port
+  -6, --ipv6               listen on [::1] by default instead of 127.0.0.1
+      --cors               allow any origin (Access-Control-Allow-Origin: *, preflight)
+      --spa                unknown paths a browser navigates to get /index.html
+      --no-listing         no directory listings (403 for a directory without index)
+      --index NAME         the index file of a directory (default index.html)
+      --header \"N: V\"      add a header to every response (repeatable)
+      --hidden             serve and list dotfiles (hidden by default: 404)
+      --quiet              no access log
+
+Server:
   -w, --workers N          worker threads (default 8)
   -q, --queue N            connections that may wait for a worker (default 1024)
       --when-full POLICY   block or reject when the queue is full (default block)
@@ -67,6 +81,35 @@ pub struct ServeArgs {
     /// The address as typed, resolved later (it may be a host name).
     pub addr: String,
     pub config: Config,
+    pub files: FileArgs,
+    /// No access log (`--quiet`).
+    pub quiet: bool,
+}
+
+/// What to serve and how: the options of `basehttp::StaticFiles`.
+#[derive(Debug, PartialEq)]
+pub struct FileArgs {
+    pub directory: PathBuf,
+    pub index: String,
+    pub listing: bool,
+    pub hidden: bool,
+    pub cors: bool,
+    pub spa: bool,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for FileArgs {
+    fn default() -> FileArgs {
+        FileArgs {
+            directory: PathBuf::from("."),
+            index: basehttp::DEFAULT_INDEX.to_string(),
+            listing: true,
+            hidden: false,
+            cors: false,
+            spa: false,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// Parses the arguments after the program name.
@@ -74,8 +117,12 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let mut addrport: Option<String> = None;
+    let mut bind: Option<String> = None;
+    let mut ipv6 = false;
     let mut config = Config::default();
     let mut demo = false;
+    let mut files = FileArgs::default();
+    let mut quiet = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -109,6 +156,39 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("keep-alive") => {
                 config.keep_alive = Duration::from_secs(number(&mut parser, "--keep-alive")?);
             }
+            Short('d') | Long("directory") => {
+                files.directory = parser.value().map_err(|e| e.to_string())?.into();
+            }
+            Short('b') | Long("bind") => {
+                bind = Some(
+                    parser
+                        .value()
+                        .map_err(|e| e.to_string())?
+                        .string()
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Short('6') | Long("ipv6") => ipv6 = true,
+            Long("cors") => files.cors = true,
+            Long("spa") => files.spa = true,
+            Long("no-listing") => files.listing = false,
+            Long("hidden") => files.hidden = true,
+            Long("quiet") => quiet = true,
+            Long("index") => {
+                files.index = parser
+                    .value()
+                    .map_err(|e| e.to_string())?
+                    .string()
+                    .map_err(|e| e.to_string())?;
+            }
+            Long("header") => {
+                let text = parser
+                    .value()
+                    .map_err(|e| e.to_string())?
+                    .string()
+                    .map_err(|e| e.to_string())?;
+                files.headers.push(parse_header(&text)?);
+            }
             Value(value) if value == "load" && addrport.is_none() => {
                 return parse_load(&mut parser).map(Command::Load);
             }
@@ -119,16 +199,77 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             other => return Err(other.unexpected().to_string()),
         }
     }
-    let addr = match addrport {
-        Some(text) => normalize_addrport(&text)?,
-        None => SocketAddr::new(DEFAULT_ADDR, DEFAULT_PORT).to_string(),
-    };
-    let args = Box::new(ServeArgs { addr, config });
+    if demo && files != FileArgs::default() {
+        return Err(
+            "basehttp demo serves teaching endpoints, not files: -d, --cors, --spa, \
+             --no-listing, --index, --header and --hidden are for the file server"
+                .into(),
+        );
+    }
+    let addr = listen_address(addrport.as_deref(), bind.as_deref(), ipv6)?;
+    let args = Box::new(ServeArgs {
+        addr,
+        config,
+        files,
+        quiet,
+    });
     Ok(if demo {
         Command::Demo(args)
     } else {
         Command::Serve(args)
     })
+}
+
+/// The address to listen on, from Django's `ADDRPORT` or http.server's `--bind ADDR` plus a
+/// bare port; `-6` makes `[::1]` the default address.
+pub fn listen_address(
+    addrport: Option<&str>,
+    bind: Option<&str>,
+    ipv6: bool,
+) -> Result<String, String> {
+    let default_ip = if ipv6 {
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
+    } else {
+        DEFAULT_ADDR
+    };
+    let Some(host) = bind else {
+        return match addrport {
+            Some(text) => match text.parse::<u16>() {
+                Ok(port) => Ok(SocketAddr::new(default_ip, port).to_string()),
+                Err(_) => normalize_addrport(text),
+            },
+            None => Ok(SocketAddr::new(default_ip, DEFAULT_PORT).to_string()),
+        };
+    };
+    let port = match addrport {
+        None => DEFAULT_PORT,
+        Some(text) => text
+            .parse::<u16>()
+            .map_err(|_| format!("with --bind, give only a port (e.g. 8000), not \"{text}\""))?,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "0" {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).to_string());
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port).to_string());
+    }
+    if host.is_empty() || host.contains([':', '/', ' ']) {
+        return Err(format!("\"{host}\" is not a valid address for --bind"));
+    }
+    Ok(format!("{host}:{port}"))
+}
+
+/// `--header "Name: value"`: the name must be a token, the value free of line breaks.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let invalid = || format!("--header takes \"Name: value\", got \"{text}\"");
+    let (name, value) = text.split_once(':').ok_or_else(invalid)?;
+    let name = name.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) || value.contains(['\r', '\n', '\0']) {
+        return Err(invalid());
+    }
+    Ok((name.to_string(), value.trim().to_string()))
 }
 
 fn parse_load(parser: &mut lexopt::Parser) -> Result<crate::load::LoadSpec, String> {
@@ -258,6 +399,72 @@ mod tests {
         assert!(parse(["--when-full", "maybe"].map(Into::into)).is_err());
         assert!(parse(["8000", "9000"].map(Into::into)).is_err());
         assert!(parse(["-w", "0"].map(Into::into)).is_err());
+    }
+
+    fn serve_args(args: &[&str]) -> Result<ServeArgs, String> {
+        match parse(args.iter().map(Into::into))? {
+            Command::Serve(serve) => Ok(*serve),
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn file_options() {
+        let serve = serve_args(&[]).unwrap();
+        assert_eq!(serve.files.directory, PathBuf::from("."));
+        assert_eq!(serve.files.index, "index.html");
+        assert!(serve.files.listing && !serve.files.hidden && !serve.quiet);
+        let serve = serve_args(&[
+            "--directory=site",
+            "--cors",
+            "--spa",
+            "--no-listing",
+            "--index",
+            "home.htm",
+            "--header",
+            "X-Frame-Options: DENY",
+            "--header=Cache-Control:max-age=0",
+            "--hidden",
+            "--quiet",
+        ])
+        .unwrap();
+        let f = &serve.files;
+        assert_eq!(f.directory, PathBuf::from("site"));
+        assert!(f.cors && f.spa && !f.listing && f.hidden && serve.quiet);
+        assert_eq!(f.index, "home.htm");
+        assert_eq!(
+            f.headers,
+            [
+                ("X-Frame-Options".to_string(), "DENY".to_string()),
+                ("Cache-Control".to_string(), "max-age=0".to_string())
+            ]
+        );
+        for bad in ["nocolon", ": x", "Bad Name: x", "X-A\r\nB: c"] {
+            assert!(serve_args(&["--header", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_server_and_django_address_forms() {
+        let addr = |args: &[&str]| serve_args(args).map(|s| s.addr);
+        assert_eq!(addr(&[]).unwrap(), "127.0.0.1:8000");
+        assert_eq!(addr(&["9000"]).unwrap(), "127.0.0.1:9000");
+        assert_eq!(addr(&["0:9000"]).unwrap(), "0.0.0.0:9000");
+        assert_eq!(addr(&["-6"]).unwrap(), "[::1]:8000");
+        assert_eq!(addr(&["-6", "9000"]).unwrap(), "[::1]:9000");
+        assert_eq!(
+            addr(&["9000", "-b", "0.0.0.0", "-d", "site"]).unwrap(),
+            "0.0.0.0:9000"
+        );
+        assert_eq!(addr(&["--bind", "::"]).unwrap(), "[::]:8000");
+        assert_eq!(addr(&["-b", "::1", "9000"]).unwrap(), "[::1]:9000");
+        assert_eq!(
+            addr(&["-b", "localhost", "9000"]).unwrap(),
+            "localhost:9000"
+        );
+        assert_eq!(addr(&["-b", "0", "9000"]).unwrap(), "0.0.0.0:9000");
+        assert!(addr(&["-b", "0.0.0.0", "127.0.0.1:9000"]).is_err());
+        assert!(addr(&["-b", "a b", "9000"]).is_err());
     }
 
     #[test]

@@ -190,7 +190,17 @@ pub(crate) struct Worker<'s> {
     ///
     /// [`Config::log_timings`]: crate::Config::log_timings
     queued: u64,
+    /// The pipe that large files are spliced through (Linux).
+    splicer: Splicer,
 }
+
+#[cfg(target_os = "linux")]
+use crate::splice::Splicer;
+
+/// Elsewhere files go through `io::copy`'s own path.
+#[cfg(not(target_os = "linux"))]
+#[derive(Default)]
+struct Splicer;
 
 impl<'s> Worker<'s> {
     pub(crate) fn new(id: usize, shared: &'s Shared) -> Worker<'s> {
@@ -206,6 +216,7 @@ impl<'s> Worker<'s> {
             expect_blocking: false,
             turn_started: None,
             queued: 0,
+            splicer: Splicer::default(),
         }
     }
 
@@ -684,12 +695,13 @@ impl<'s> Worker<'s> {
         // caught like one in the handler. The head is already on its way, so the connection
         // is closed (the client sees a short body, never a corrupted next response).
         let (stream, out, slot) = (&conn.stream, &mut self.out, self.slot);
+        let splicer = &mut self.splicer;
         let payload = response.payload;
         let sent = catch_unwind(AssertUnwindSafe(|| {
             if echo {
                 send_request_body(stream, out, &mut body, framing, slot)
             } else {
-                send_body(stream, out, payload, framing, slot)
+                send_body(stream, out, payload, framing, splicer, slot)
             }
         }))
         .unwrap_or_else(|panic| {
@@ -847,6 +859,7 @@ fn send_body(
     out: &mut Vec<u8>,
     payload: Payload,
     framing: response::Framing,
+    splicer: &mut Splicer,
     slot: &WorkerSlot,
 ) -> io::Result<u64> {
     use response::Framing;
@@ -858,7 +871,10 @@ fn send_body(
         Payload::Empty | Payload::RequestBody { .. } => Ok(0),
         Payload::Static(bytes) => send_bytes(stream, out, bytes, slot),
         Payload::Bytes(bytes) => send_bytes(stream, out, &bytes, slot),
-        Payload::File { file, len } => send_exact(stream, out, file, len, slot),
+        Payload::File { file, len } if len <= COALESCE_MAX as u64 => {
+            send_small_file(stream, out, file, len as usize, slot)
+        }
+        Payload::File { file, len } => send_file(stream, out, file, len, splicer, slot),
         Payload::Reader {
             reader,
             len: Some(len),
@@ -891,6 +907,78 @@ fn send_bytes(
     Ok(bytes.len() as u64)
 }
 
+/// Appends a small file to `out`, to leave with its head in one `write`: for a file of a few
+/// KiB, `read` into the buffer costs less than a second `write` plus a splice (and a
+/// pipelined burst of small files leaves in one `write`). A file that shrank since its length
+/// was taken ends the connection after the head and what was read, as `send_exact` does.
+fn send_small_file(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    mut file: std::fs::File,
+    len: usize,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    let start = out.len();
+    out.resize(start + len, 0);
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut out[start + filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    if filled < len {
+        out.truncate(start + filled);
+        write_counted(stream, out, slot)?;
+        out.clear();
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("response body ended after {filled} of {len} bytes"),
+        ));
+    }
+    Ok(len as u64)
+}
+
+/// Sends a large file after its head: spliced through the worker's pipe on Linux (zero-copy;
+/// see `splice`), else with `io::copy`.
+fn send_file(
+    stream: &TcpStream,
+    out: &mut Vec<u8>,
+    file: std::fs::File,
+    len: u64,
+    splicer: &mut Splicer,
+    slot: &WorkerSlot,
+) -> io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    let file = {
+        write_counted(stream, out, slot)?;
+        out.clear();
+        match splicer.send(file, len, stream) {
+            Ok(result) => {
+                let n = result?;
+                slot.writes.fetch_add(1, Relaxed);
+                slot.bytes_out.fetch_add(n, Relaxed);
+                if n < len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("response body ended after {n} of {len} bytes"),
+                    ));
+                }
+                return Ok(n);
+            }
+            Err(file) => file,
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    let _ = splicer;
+    send_exact(stream, out, file, len, slot)
+}
+
 /// Sends exactly `len` bytes from `reader`; a reader that ends early is an error, which closes
 /// the connection (the client sees a short body, never a corrupted next response).
 fn send_exact(
@@ -902,7 +990,8 @@ fn send_exact(
 ) -> io::Result<u64> {
     write_counted(stream, out, slot)?;
     out.clear();
-    // `io::copy` from a `File` (or `Take<File>`) to a `TcpStream` uses `sendfile` on Linux.
+    // Std's `io::copy` from a `File` to a `TcpStream` is a plain read/write loop; files take
+    // `send_file` (splice) on Linux and come here elsewhere.
     let mut dst = stream;
     let n = io::copy(&mut reader.take(len), &mut dst)?;
     slot.writes.fetch_add(1, Relaxed);

@@ -64,7 +64,7 @@ fn put4(out: &mut [u8], v: i64) {
 }
 
 /// Formats `unix` seconds as an IMF-fixdate.
-fn http_date(unix: u64) -> [u8; HTTP_DATE_LEN] {
+pub(crate) fn http_date(unix: u64) -> [u8; HTTP_DATE_LEN] {
     let c = civil(unix);
     let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
     out[..3].copy_from_slice(DAYS[c.weekday].as_bytes());
@@ -100,6 +100,63 @@ fn log_date(unix: u64) -> [u8; LOG_DATE_LEN] {
 pub fn fmt_http_date(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     String::from_utf8_lossy(&http_date(secs)).into_owned()
+}
+
+/// Formats `unix` seconds as `2026-11-22 04:34` (UTC), for directory listings.
+pub(crate) fn listing_date(unix: u64) -> [u8; 16] {
+    let c = civil(unix);
+    let mut out = *b"1970-01-01 00:00";
+    put4(&mut out[0..4], c.year);
+    put2(&mut out[5..7], c.month as u32);
+    put2(&mut out[8..10], c.day);
+    put2(&mut out[11..13], c.hour);
+    put2(&mut out[14..16], c.min);
+    out
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
+///
+/// RFC 9110 §5.6.7 asks recipients to accept the obsolete RFC 850 and asctime forms too; no
+/// client in use sends them in `If-Modified-Since` or `If-Range`, and a date that does not
+/// parse only means the validator is ignored (a full `200`), never a wrong answer.
+pub(crate) fn parse_http_date(text: &[u8]) -> Option<u64> {
+    let t = text.trim_ascii();
+    if t.len() != HTTP_DATE_LEN || &t[3..5] != b", " || &t[25..] != b" GMT" {
+        return None;
+    }
+    if !DAYS.iter().any(|d| d.as_bytes() == &t[..3]) {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u64> {
+        let digits = &t[range];
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+    };
+    let punctuation = [(7, b' '), (11, b' '), (16, b' '), (19, b':'), (22, b':')];
+    if punctuation.iter().any(|&(i, c)| t[i] != c) {
+        return None;
+    }
+    let day = num(5..7)?;
+    let month = MONTHS.iter().position(|m| m.as_bytes() == &t[8..11])? as u64 + 1;
+    let year = num(12..16)?;
+    let (hour, min, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if year < 1970 || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil, the inverse of `civil`.
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + hour * 3600 + min * 60 + sec)
 }
 
 struct Cache {
@@ -155,5 +212,30 @@ mod tests {
         assert_eq!(&http_date(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(&http_date(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
         assert_eq!(&log_date(1_795_322_077), b"22/Nov/2026 04:34:37");
+        assert_eq!(&listing_date(1_795_322_077), b"2026-11-22 04:34");
+    }
+
+    #[test]
+    fn http_dates_parse_back() {
+        for unix in [0, 784_111_777, 951_782_400, 1_798_761_599, 4_102_444_800] {
+            assert_eq!(parse_http_date(&http_date(unix)), Some(unix), "{unix}");
+        }
+        assert_eq!(
+            parse_http_date(b" Sun, 06 Nov 1994 08:49:37 GMT "),
+            Some(784_111_777)
+        );
+        for bad in [
+            &b""[..],
+            b"Sunday, 06-Nov-94 08:49:37 GMT",
+            b"Sun Nov  6 08:49:37 1994",
+            b"Sun, 06 Nov 1994 08:49:37 UTC",
+            b"Sun, 06 Foo 1994 08:49:37 GMT",
+            b"Sun, 6x Nov 1994 08:49:37 GMT",
+            b"Sun, 06 Nov 1994 25:49:37 GMT",
+            b"Sun, 06 Nov 1960 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GM\u{e9}".as_bytes(),
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
     }
 }

@@ -31,7 +31,7 @@
 //!
 //! Modules, one concern each: `pool` (listener and workers), `connection` (one connection's
 //! turn), `request` (heads), `body` (request body framing), `response` (responses), `stats`,
-//! `access_log`, `date`, `config`.
+//! `access_log`, `date`, `config`, and `static_files` (the [`StaticFiles`] handler).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -46,6 +46,9 @@ mod pool;
 mod request;
 mod response;
 mod server;
+#[cfg(target_os = "linux")]
+mod splice;
+mod static_files;
 mod stats;
 
 pub use access_log::TARGET as ACCESS_LOG_TARGET;
@@ -55,6 +58,7 @@ pub use date::fmt_http_date;
 pub use request::{Request, Version};
 pub use response::{Response, reason_phrase};
 pub use server::{Handler, Server, ServerHandle};
+pub use static_files::{DEFAULT_INDEX, StaticFiles, StaticFilesBuilder};
 pub use stats::{LATENCY_WINDOW, Latency, Stats, WorkerState};
 
 /// Internals exposed for the micro-benchmarks in `benches/parse.rs`; not a stable API.

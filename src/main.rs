@@ -1,20 +1,22 @@
-//! The `basehttp` command: starts the server from the command line, logs like Django's
-//! runserver, and shuts down gracefully on Ctrl-C or SIGTERM.
+//! The `basehttp` command: serves a directory from the command line, logs like Django's
+//! runserver (colored by status on a terminal), and shuts down gracefully on Ctrl-C or
+//! SIGTERM.
 
 mod cli;
 mod demo;
 mod load;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use basehttp::{ACCESS_LOG_TARGET, Request, Response, Server};
+use basehttp::{ACCESS_LOG_TARGET, Server, StaticFiles};
 use cli::Command;
 
 fn main() -> ExitCode {
-    init_logging();
-    let args = match cli::parse(std::env::args_os().skip(1)) {
+    let parsed = cli::parse(std::env::args_os().skip(1));
+    init_logging(matches!(&parsed, Ok(Command::Serve(args) | Command::Demo(args)) if args.quiet));
+    let args = match parsed {
         Ok(Command::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
@@ -37,6 +39,13 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("Error: {e}\n\n{}", cli::USAGE);
             return ExitCode::from(2);
+        }
+    };
+    let files = match static_files(&args.files) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let addr = match cli::resolve(&args.addr) {
@@ -67,7 +76,8 @@ fn main() -> ExitCode {
         eprintln!("Error: cannot install the Ctrl-C handler: {e}");
         return ExitCode::FAILURE;
     }
-    let handle = match server.spawn(greeting) {
+    let root = files.root().to_path_buf();
+    let handle = match server.spawn(files) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("Error: cannot start the server: {e}");
@@ -83,12 +93,14 @@ fn main() -> ExitCode {
     let _ = writeln!(
         out,
         "basehttp {}: {} workers, queue of {} ({} when full)\n\
+         Serving {}\n\
          Starting development server at {}\n\
          Quit the server with CONTROL-C.",
         env!("CARGO_PKG_VERSION"),
         config.workers,
         config.queue,
         policy,
+        root.display(),
         url(handle.local_addr()),
     );
     let _ = out.flush();
@@ -116,25 +128,77 @@ fn bind_error_message(e: &io::Error) -> String {
     }
 }
 
-/// What the binary answers until static-file serving lands: a greeting for GET and HEAD,
-/// `405` for anything else.
-fn greeting(req: &mut Request) -> Response {
-    match req.method() {
-        "GET" | "HEAD" => Response::text("basehttp is running.\n"),
-        _ => Response::error(405).with_header("Allow", "GET, HEAD"),
+/// The handler for the command's file options.
+fn static_files(args: &cli::FileArgs) -> io::Result<StaticFiles> {
+    let mut builder = StaticFiles::builder(&args.directory)
+        .index(args.index.as_str())
+        .listing(args.listing)
+        .hidden(args.hidden)
+        .cors(args.cors)
+        .spa(args.spa);
+    for (name, value) in &args.headers {
+        builder = builder.header(name.as_str(), value.as_str());
     }
+    builder.build()
 }
 
-/// Access lines are printed bare, as runserver prints them; other messages get their level.
-/// `RUST_LOG` overrides the default `info`.
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format(|buf, record| {
-            if record.target() == ACCESS_LOG_TARGET {
-                writeln!(buf, "{}", record.args())
-            } else {
-                writeln!(buf, "{}: {}", record.level(), record.args())
+/// Access lines are printed bare, as runserver prints them, colored by status when stderr is
+/// a terminal (and `NO_COLOR` is unset); other messages get their level. `RUST_LOG`
+/// overrides the default `info`; `quiet` turns the access log off whatever it says.
+fn init_logging(quiet: bool) {
+    let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if quiet {
+        builder.filter_module(ACCESS_LOG_TARGET, log::LevelFilter::Off);
+    }
+    builder
+        .format(move |buf, record| {
+            if record.target() != ACCESS_LOG_TARGET {
+                return writeln!(buf, "{}: {}", record.level(), record.args());
+            }
+            if !color {
+                return writeln!(buf, "{}", record.args());
+            }
+            let line = record.args().to_string();
+            match access_color(&line) {
+                Some(sgr) => writeln!(buf, "\x1b[{sgr}m{line}\x1b[0m"),
+                None => writeln!(buf, "{line}"),
             }
         })
         .init();
+}
+
+/// The SGR parameters for an access line (`[date] "request" status size`), as runserver
+/// colors by status: 2xx plain, 304 dim, other 3xx cyan, 4xx yellow, 5xx red.
+fn access_color(line: &str) -> Option<&'static str> {
+    let mut words = line.rsplitn(3, ' ');
+    let (_size, status) = (words.next()?, words.next()?);
+    match status.parse::<u16>().ok()? {
+        304 => Some("2"),
+        300..=399 => Some("36"),
+        400..=499 => Some("33"),
+        500..=599 => Some("31"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access_color;
+
+    #[test]
+    fn access_lines_are_colored_by_status() {
+        let line =
+            |status: &str| format!("[22/Nov/2026 04:34:37] \"GET /a b\" HTTP/1.1\" {status} 12");
+        assert_eq!(access_color(&line("200")), None);
+        assert_eq!(access_color(&line("206")), None);
+        assert_eq!(access_color(&line("301")), Some("36"));
+        assert_eq!(access_color(&line("304")), Some("2"));
+        assert_eq!(access_color(&line("404")), Some("33"));
+        assert_eq!(access_color(&line("416")), Some("33"));
+        assert_eq!(access_color(&line("500")), Some("31"));
+        assert_eq!(access_color(&line("101")), None);
+        assert_eq!(access_color("garbage"), None);
+    }
 }

@@ -111,10 +111,17 @@ impl Response {
     }
 
     /// `200 OK` with a file as the body. Its length is read from its metadata, and it is sent
-    /// with `std::io::copy`, which uses `sendfile` on Linux: it is never read into memory.
+    /// zero-copy on Linux (spliced through a pipe), with `std::io::copy` elsewhere: it is
+    /// never read into memory.
     pub fn file(file: File) -> io::Result<Response> {
         let len = file.metadata()?.len();
         Ok(Response::new(200).with_payload(Payload::File { file, len }))
+    }
+
+    /// `200 OK` sending `len` bytes of `file` from its current position, for callers that
+    /// already hold its metadata (static files: one `fstat` per request, not two).
+    pub(crate) fn file_part(file: File, len: u64) -> Response {
+        Response::new(200).with_payload(Payload::File { file, len })
     }
 
     /// `200 OK` streaming a reader of unknown length: sent chunked to HTTP/1.1 clients and

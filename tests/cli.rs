@@ -1,12 +1,33 @@
-//! The `basehttp` binary: arguments, banner, errors, the greeting, and graceful exit on
-//! SIGINT and SIGTERM. Driven as a real process, with curl as the client where it matters.
+//! The `basehttp` binary: arguments, banner, serving a directory with every file flag, the
+//! access log (plain, colored on a terminal, or off), errors, and graceful exit on SIGINT and
+//! SIGTERM. Driven as a real process, with curl as the client where it matters.
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
+
+/// Lines of the banner on stdout.
+const BANNER_LINES: usize = 4;
+
+/// A directory to serve: a page, a text file, a subdirectory with an index and one without.
+fn site() -> TempDir {
+    let dir = TempDir::new("cli");
+    dir.write("index.html", "<!DOCTYPE html><title>home</title>home\n");
+    dir.write("hello.txt", "Hello from a file.\n");
+    dir.write("home.htm", "custom index\n");
+    dir.write("sub/index.html", "sub index\n");
+    dir.write("list/a.txt", "a\n");
+    dir.write(".secret", "dotfile\n");
+    dir
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -18,8 +39,14 @@ fn free_port() -> u16 {
 
 /// Starts the binary and waits for its banner; returns the child and the banner lines.
 fn run(args: &[&str]) -> (Child, Vec<String>) {
+    run_in(Path::new("."), args)
+}
+
+/// Starts the binary in `dir` and waits for its banner.
+fn run_in(dir: &Path, args: &[&str]) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
         .args(args)
+        .current_dir(dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -27,7 +54,7 @@ fn run(args: &[&str]) -> (Child, Vec<String>) {
         .expect("start basehttp");
     let mut lines = Vec::new();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    for _ in 0..3 {
+    for _ in 0..BANNER_LINES {
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
         lines.push(line.trim_end().to_string());
@@ -81,59 +108,81 @@ fn curl(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The `Content-Length` in a head printed by `curl -i` or `-I`.
+fn content_length(head: &str) -> &str {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("a Content-Length")
+        .trim()
+}
+
 #[test]
-fn serves_the_greeting_logs_like_runserver_and_exits_on_sigterm() {
+fn serves_a_directory_logs_like_runserver_and_exits_on_sigterm() {
+    let site = site();
+    let dir = site.path().to_str().unwrap();
     let port = free_port();
-    let (child, banner) = run(&[&port.to_string(), "-w", "3", "-q", "16"]);
+    let (child, banner) = run(&[&port.to_string(), "-w", "3", "-q", "16", "-d", dir]);
     assert_eq!(
         banner[0],
         "basehttp 0.1.0: 3 workers, queue of 16 (block when full)"
     );
+    let canonical = std::fs::canonicalize(site.path()).unwrap();
+    assert_eq!(banner[1], format!("Serving {}", canonical.display()));
     assert_eq!(
-        banner[1],
+        banner[2],
         format!("Starting development server at http://127.0.0.1:{port}/")
     );
-    assert_eq!(banner[2], "Quit the server with CONTROL-C.");
+    assert_eq!(banner[3], "Quit the server with CONTROL-C.");
 
     let url = format!("http://127.0.0.1:{port}/");
-    assert_eq!(curl(&[&url]), "basehttp is running.\n");
-    let head = curl(&["-I", &url]);
+    assert_eq!(curl(&[&url]), "<!DOCTYPE html><title>home</title>home\n");
+    let head = curl(&["-I", &format!("{url}hello.txt")]);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(head.contains("Content-Length: 21\r\n"));
+    assert!(head.contains("Content-Length: 19\r\n"));
+    assert!(head.contains("Content-Type: text/plain; charset=utf-8\r\n"));
     let post = curl(&["-i", "-X", "POST", "-d", "x=1", &url]);
     assert!(
         post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
         "{post}"
     );
     assert!(post.contains("Allow: GET, HEAD\r\n"));
+    let post_len = content_length(&post).to_string();
+    let listing = curl(&[&format!("{url}list/")]);
+    assert!(listing.contains("<a href=\"a.txt\">a.txt</a>"), "{listing}");
+    assert!(!curl(&[&format!("{url}list")]).contains("a.txt")); // the 301 page
 
     signal(&child, "-TERM");
     let (status, stderr) = finish(child);
     assert!(status.success(), "exit status {status}; stderr: {stderr}");
     let access: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
-    assert_eq!(access.len(), 3, "{stderr}");
-    // [22/Nov/2026 04:34:37] "GET / HTTP/1.1" 200 21
+    assert_eq!(access.len(), 5, "{stderr}");
+    // [22/Nov/2026 04:34:37] "GET / HTTP/1.1" 200 39
     let line = access[0];
     let b = line.as_bytes();
     assert!(
         b[3] == b'/' && b[7] == b'/' && b[12] == b' ' && b[15] == b':' && b[21] == b']',
         "{line}"
     );
-    assert!(line.ends_with("] \"GET / HTTP/1.1\" 200 21"), "{line}");
+    assert!(line.ends_with("] \"GET / HTTP/1.1\" 200 39"), "{line}");
+    assert!(access[1].ends_with("\"HEAD /hello.txt HTTP/1.1\" 200 0"));
     assert!(
-        access[2].ends_with("\"POST / HTTP/1.1\" 405 23"),
+        access[2].ends_with(&format!("\"POST / HTTP/1.1\" 405 {post_len}")),
         "{}",
         access[2]
     );
+    assert!(access[4].contains("\"GET /list HTTP/1.1\" 301 "));
+    // Piped stderr: no color codes.
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
 }
 
 #[test]
 fn sigint_shuts_down_gracefully() {
+    let site = site();
     let port = free_port();
-    let (child, _) = run(&[&format!("127.0.0.1:{port}")]);
+    let (child, _) = run_in(site.path(), &[&format!("127.0.0.1:{port}")]);
     assert_eq!(
-        curl(&[&format!("http://127.0.0.1:{port}/")]),
-        "basehttp is running.\n"
+        curl(&[&format!("http://127.0.0.1:{port}/hello.txt")]),
+        "Hello from a file.\n"
     );
     signal(&child, "-INT");
     let (status, stderr) = finish(child);
@@ -165,6 +214,17 @@ fn help_version_and_bad_arguments() {
         "--when-full",
         "--keep-alive",
         "ADDRPORT",
+        "--directory",
+        "--bind",
+        "--ipv6",
+        "--cors",
+        "--spa",
+        "--no-listing",
+        "--index",
+        "--header",
+        "--hidden",
+        "--quiet",
+        "load URL",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
@@ -175,6 +235,9 @@ fn help_version_and_bad_arguments() {
         &["--nope"],
         &["notaport"],
         &["-w", "0"],
+        &["--header", "no colon"],
+        &["--header", "Bad Name: x"],
+        &["-b", "0.0.0.0", "127.0.0.1:9000"],
     ] {
         let out = Command::new(BIN).args(bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
@@ -193,16 +256,227 @@ fn ipv6_loopback_addrport() {
     };
     let port = probe.local_addr().unwrap().port();
     drop(probe);
-    let (child, banner) = run(&[&format!("[::1]:{port}"), "--when-full", "reject"]);
+    let site = site();
+    let (child, banner) = run_in(
+        site.path(),
+        &[&format!("[::1]:{port}"), "--when-full", "reject"],
+    );
     assert!(banner[0].ends_with("(reject when full)"));
     assert_eq!(
-        banner[1],
+        banner[2],
         format!("Starting development server at http://[::1]:{port}/")
     );
     assert_eq!(
-        curl(&["-g", &format!("http://[::1]:{port}/")]),
-        "basehttp is running.\n"
+        curl(&["-g", &format!("http://[::1]:{port}/hello.txt")]),
+        "Hello from a file.\n"
     );
     signal(&child, "-TERM");
     assert!(finish(child).0.success());
+
+    // -6: [::1] by default, with a bare port.
+    let port = free_port();
+    let (child, banner) = run_in(site.path(), &["-6", &port.to_string()]);
+    assert_eq!(
+        banner[2],
+        format!("Starting development server at http://[::1]:{port}/")
+    );
+    assert_eq!(
+        curl(&["-g", &format!("http://[::1]:{port}/hello.txt")]),
+        "Hello from a file.\n"
+    );
+    signal(&child, "-TERM");
+    assert!(finish(child).0.success());
+}
+
+/// `python -m http.server`'s form: a bare port, `--bind` and `--directory` (here relative to
+/// the working directory); and the current directory served when no `-d` is given.
+#[test]
+fn http_server_form_and_the_current_directory() {
+    let site = site();
+    let port = free_port();
+    let (child, banner) = run_in(
+        site.path(),
+        &[&port.to_string(), "-b", "127.0.0.1", "-d", "sub"],
+    );
+    let canonical = std::fs::canonicalize(site.path().join("sub")).unwrap();
+    assert_eq!(banner[1], format!("Serving {}", canonical.display()));
+    assert_eq!(
+        banner[2],
+        format!("Starting development server at http://127.0.0.1:{port}/")
+    );
+    assert_eq!(curl(&[&format!("http://127.0.0.1:{port}/")]), "sub index\n");
+    signal(&child, "-TERM");
+    assert!(finish(child).0.success());
+
+    let port = free_port();
+    let (child, _) = run_in(site.path(), &["--bind", "127.0.0.1", &port.to_string()]);
+    assert_eq!(
+        curl(&[&format!("http://127.0.0.1:{port}/hello.txt")]),
+        "Hello from a file.\n"
+    );
+    signal(&child, "-TERM");
+    assert!(finish(child).0.success());
+}
+
+#[test]
+fn file_flags_reach_the_handler() {
+    let site = site();
+    let dir = site.path().to_str().unwrap();
+    let port = free_port();
+    let (child, _) = run(&[
+        &port.to_string(),
+        "-d",
+        dir,
+        "--cors",
+        "--spa",
+        "--no-listing",
+        "--index",
+        "home.htm",
+        "--header",
+        "X-Frame-Options: DENY",
+        "--header",
+        "X-Served-By: tests",
+        "--hidden",
+        "--quiet",
+    ]);
+    let url = format!("http://127.0.0.1:{port}");
+    // --index
+    assert_eq!(curl(&[&format!("{url}/")]), "custom index\n");
+    // --header (repeatable) and --cors
+    let head = curl(&["-I", &format!("{url}/hello.txt")]);
+    assert!(head.contains("X-Frame-Options: DENY\r\n"), "{head}");
+    assert!(head.contains("X-Served-By: tests\r\n"), "{head}");
+    assert!(
+        head.contains("Access-Control-Allow-Origin: *\r\n"),
+        "{head}"
+    );
+    let preflight = curl(&[
+        "-i",
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: http://localhost:3000",
+        "-H",
+        "Access-Control-Request-Method: GET",
+        &format!("{url}/hello.txt"),
+    ]);
+    assert!(
+        preflight.starts_with("HTTP/1.1 204 No Content\r\n"),
+        "{preflight}"
+    );
+    assert!(preflight.contains("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"));
+    // --no-listing: a directory without home.htm
+    let listing = curl(&["-i", &format!("{url}/list/")]);
+    assert!(
+        listing.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+        "{listing}"
+    );
+    // --spa: a browser's navigation to an unknown route gets the index.
+    let spa = curl(&["-H", "Accept: text/html", &format!("{url}/app/route")]);
+    assert_eq!(spa, "custom index\n");
+    // --hidden
+    assert_eq!(curl(&[&format!("{url}/.secret")]), "dotfile\n");
+    signal(&child, "-TERM");
+    let (status, stderr) = finish(child);
+    assert!(status.success());
+    // --quiet: no access log.
+    assert!(!stderr.lines().any(|l| l.starts_with('[')), "{stderr}");
+}
+
+#[test]
+fn defaults_hide_dotfiles_and_list_directories() {
+    let site = site();
+    let port = free_port();
+    let (child, _) = run_in(site.path(), &[&port.to_string()]);
+    let url = format!("http://127.0.0.1:{port}");
+    let hidden = curl(&["-i", &format!("{url}/.secret")]);
+    assert!(hidden.starts_with("HTTP/1.1 404 Not Found\r\n"), "{hidden}");
+    assert!(!hidden.contains("dotfile"));
+    let listing = curl(&[&format!("{url}/list/")]);
+    assert!(listing.contains("Index of /list/"), "{listing}");
+    let head = curl(&["-I", &format!("{url}/hello.txt")]);
+    assert!(!head.contains("Access-Control-Allow-Origin"));
+    signal(&child, "-TERM");
+    assert!(finish(child).0.success());
+}
+
+#[test]
+fn a_missing_directory_is_a_clear_error() {
+    let site = site();
+    let missing = site.path().join("nope");
+    let out = Command::new(BIN)
+        .args(["0", "-d", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("Error: ") && stderr.contains("nope"),
+        "{stderr}"
+    );
+    let file = site.path().join("hello.txt");
+    let out = Command::new(BIN)
+        .args(["0", "-d", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// On a terminal the access log is colored by status: `script` gives the binary a
+/// pseudo-terminal (skipped where util-linux's `script` is missing).
+#[test]
+fn the_access_log_is_colored_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let site = site();
+    let port = free_port();
+    let command = format!(
+        "env -u NO_COLOR RUST_LOG=info {BIN} {port} -d {}",
+        site.path().display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start script");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for _ in 0..BANNER_LINES {
+        line.clear();
+        out.read_line(&mut line).unwrap();
+    }
+    assert!(line.contains("Quit the server"), "{line:?}");
+    let url = format!("http://127.0.0.1:{port}");
+    curl(&[&format!("{url}/hello.txt")]);
+    curl(&[&format!("{url}/missing")]);
+    curl(&["-H", "If-None-Match: *", &format!("{url}/hello.txt")]);
+    curl(&[&format!("{url}/list")]);
+    let mut logged = Vec::new();
+    for _ in 0..4 {
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        logged.push(line.trim_end().to_string());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        logged[0].starts_with("[") && logged[0].ends_with(" 200 19"),
+        "{logged:?}"
+    );
+    assert!(
+        logged[1].starts_with("\x1b[33m[") && logged[1].ends_with("\x1b[0m"),
+        "{logged:?}"
+    );
+    assert!(
+        logged[2].starts_with("\x1b[2m[") && logged[2].contains(" 304 "),
+        "{logged:?}"
+    );
+    assert!(
+        logged[3].starts_with("\x1b[36m[") && logged[3].contains(" 301 "),
+        "{logged:?}"
+    );
 }

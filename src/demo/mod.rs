@@ -323,7 +323,9 @@ impl Read for Chunks {
 
 /// Runs `basehttp demo`: the server with [`Demo`], timed access lines, and the banner.
 pub fn run(args: ServeArgs) -> ExitCode {
-    let ServeArgs { addr, mut config } = args;
+    let ServeArgs {
+        addr, mut config, ..
+    } = args;
     config.log_timings = true;
     let addr = match crate::cli::resolve(&addr) {
         Ok(addr) => addr,

@@ -340,3 +340,52 @@ pub fn assert_refused(addr: SocketAddr, raw: &[u8], status: u16) {
     assert!(c.is_closed(), "connection still open after error {status}");
     assert_alive(addr);
 }
+
+/// A directory under the system's temp dir, removed with everything in it when dropped.
+pub struct TempDir {
+    path: std::path::PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh, empty directory named after `tag`, the process and a counter.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("basehttp-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Writes `bytes` to `relative` (creating parent directories) and returns its path.
+    pub fn write(&self, relative: &str, bytes: impl AsRef<[u8]>) -> std::path::PathBuf {
+        let path = self.path.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dirs");
+        }
+        std::fs::write(&path, bytes).expect("write a file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Asserts that a fresh connection still gets `body` for `GET path`: a test's abuse did not
+/// harm the server (the static-files counterpart of [`assert_alive`]).
+pub fn assert_alive_with(addr: SocketAddr, path: &str, body: &str) {
+    let resp = exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(resp.status, 200, "a fresh GET {path} was not answered 200");
+    assert_eq!(resp.text(), body);
+}
