@@ -370,7 +370,10 @@ impl<'s> Worker<'s> {
                 // An idle connection past the grace period gives its place up. Closing an
                 // idle persistent connection is always allowed (RFC 9112 §9.5).
                 let grace = self.shared.config.idle_grace_under_pressure;
-                if self.filled == 0 && conn.idle_since.elapsed() >= grace {
+                let idle = self.filled == 0;
+                if idle
+                    && (self.shared.queue_full.load(Relaxed) || conn.idle_since.elapsed() >= grace)
+                {
                     Wait::Close(Close::Quiet)
                 } else {
                     Wait::Yield
@@ -564,7 +567,8 @@ impl<'s> Worker<'s> {
         let mut close = !info.keep_alive
             || config.keep_alive.is_zero()
             || conn.served + 1 >= config.max_requests_per_connection
-            || shared.shutting_down.load(Relaxed);
+            || shared.shutting_down.load(Relaxed)
+            || shared.queue_full.load(Relaxed);
 
         // `100 Continue` is written straight to the socket when the handler first reads the
         // body; responses still buffered must leave before it.

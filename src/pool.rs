@@ -50,6 +50,12 @@ pub(crate) struct Shared {
     pub(crate) listener_slot: ListenerSlot,
     pub(crate) worker_slots: Box<[WorkerSlot]>,
     pub(crate) shutting_down: AtomicBool,
+    /// The listener found the queue full: new connections wait outside (`Block`) or are
+    /// turned away (`Reject`). Until it clears, workers close each connection after its
+    /// current response, and idle ones at once, so newcomers get in. Without it, kept-alive
+    /// connections handed back to a full queue would keep every newcomer out for as long as
+    /// they keep sending.
+    pub(crate) queue_full: AtomicBool,
     pub(crate) gate: Gate,
     /// When the pool started: the clock the gate's monitor reads.
     epoch: Instant,
@@ -88,6 +94,7 @@ impl Pool {
             worker_slots: (0..config.workers).map(|_| WorkerSlot::default()).collect(),
             listener_slot: ListenerSlot::default(),
             shutting_down: AtomicBool::new(false),
+            queue_full: AtomicBool::new(false),
             gate: Gate::new(config.active_workers, config.workers),
             epoch: Instant::now(),
             queue: rx.clone(),
@@ -278,6 +285,7 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
         }
         slot.accepted.fetch_add(1, Relaxed);
         if tx.len() >= config.queue {
+            shared.queue_full.store(true, Relaxed);
             match config.when_full {
                 WhenFull::Reject => {
                     slot.rejected.fetch_add(1, Relaxed);
@@ -293,6 +301,9 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
                     }
                 }
             }
+        }
+        if shared.queue_full.load(Relaxed) {
+            shared.queue_full.store(false, Relaxed);
         }
         if tx
             .send(Job::Conn(Conn::new(stream, peer, Instant::now())))

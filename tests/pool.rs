@@ -398,3 +398,100 @@ fn quick_handlers_run_on_the_places_only() {
         .count();
     assert_eq!(serving, 1, "{:?}", server.stats().served_per_worker);
 }
+
+/// Kept-alive clients that send back to back, handed back to a full queue, must not keep
+/// newcomers out. With `queue = 2` and 2 workers, 4 clients keep the pool busy with a 20 ms
+/// handler; each would need 1000 requests (20 s) to reach the per-connection cap. While the
+/// listener waits on the full queue, workers close connections after their response, so each
+/// newcomer is let in within a few turns.
+#[test]
+fn block_policy_lets_newcomers_in_past_busy_kept_alive_clients() {
+    let mut c = config(2);
+    c.queue = 2;
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammers: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                // Reconnects when the server closes: a busy client, not a patient one.
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut c = Client::new(addr);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        c.send(b"GET /sleep?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n");
+                        match support::read_response(&mut c.reader, false) {
+                            Ok(r) if !r.closes() => {}
+                            _ => break,
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    for n in 0..4 {
+        let started = Instant::now();
+        let resp = support::exchange(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(resp.text(), "Hello, World!");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "newcomer {n} waited {:?}",
+            started.elapsed()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hammers {
+        h.join().unwrap();
+    }
+}
+
+/// The same under `Reject`: a newcomer that retries after its `503` gets in within a few
+/// tries, instead of being turned away for as long as the kept-alive clients keep sending.
+#[test]
+fn reject_policy_lets_a_retrying_newcomer_in_past_busy_kept_alive_clients() {
+    let mut c = config(2);
+    c.queue = 2;
+    c.when_full = WhenFull::Reject;
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammers: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut c = Client::new(addr);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        c.send(b"GET /sleep?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n");
+                        match support::read_response(&mut c.reader, false) {
+                            Ok(r) if r.status == 200 && !r.closes() => {}
+                            _ => break,
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let resp = support::exchange(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        if resp.status == 200 {
+            break;
+        }
+        assert_eq!(resp.status, 503);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still turned away after {tries} tries in {:?}",
+            started.elapsed()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hammers {
+        h.join().unwrap();
+    }
+}
