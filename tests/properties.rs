@@ -221,3 +221,100 @@ proptest! {
         prop_assert_eq!(resp.body, generated(len, seed));
     }
 }
+
+/// A static root inside a directory that holds a secret, with ways out planted inside the root:
+/// symlinks to the secret and to the parent, and a dotfile. Returns the server's address.
+fn static_server() -> SocketAddr {
+    static SERVER: OnceLock<basehttp::ServerHandle> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let top = std::env::temp_dir().join(format!("basehttp-prop-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&top);
+            let root = top.join("root");
+            std::fs::create_dir_all(root.join("a/b")).unwrap();
+            std::fs::write(top.join("secret.txt"), SECRET).unwrap();
+            std::fs::write(root.join("index.html"), "index").unwrap();
+            std::fs::write(root.join("a/b/c.txt"), "c").unwrap();
+            std::fs::write(root.join(".env"), DOTFILE).unwrap();
+            std::os::unix::fs::symlink("../secret.txt", root.join("link-out")).unwrap();
+            std::os::unix::fs::symlink("..", root.join("dir-out")).unwrap();
+            std::os::unix::fs::symlink("../../index.html", root.join("a/b/link-in")).unwrap();
+            let files = basehttp::StaticFiles::new(&root).unwrap();
+            support::start(Config::default(), files)
+        })
+        .local_addr()
+}
+
+const SECRET: &str = "TOP-SECRET-OUTSIDE-THE-ROOT";
+const DOTFILE: &str = "HIDDEN-DOTFILE-CONTENT";
+
+fn segment() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "..",
+        "%2e%2e",
+        ".%2e",
+        "%2E.",
+        "%2e",
+        ".",
+        "",
+        "a",
+        "b",
+        "c.txt",
+        "a%2fb",
+        "%2f",
+        "%5c",
+        "\\",
+        "..\\..",
+        "%00",
+        "%2500",
+        "link-out",
+        "dir-out",
+        "link-in",
+        "secret.txt",
+        "root",
+        ".env",
+        "%2eenv",
+        "index.html",
+        "%252e%252e",
+        "%c0%ae%c0%ae",
+        "%",
+        "%zz",
+        "~",
+        "*",
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever the path, a response never carries a byte from outside the root, nor a
+    /// hidden dotfile: `..` in every spelling, encoded separators, symlinks leading out.
+    #[test]
+    fn a_path_that_resolves_stays_under_the_root(
+        segments in prop::collection::vec(segment(), 0..7),
+        trailing in any::<bool>(),
+        query in any::<bool>(),
+    ) {
+        let mut target = format!("/{}", segments.join("/"));
+        if trailing {
+            target.push('/');
+        }
+        if query {
+            target.push_str("?x=../secret.txt");
+        }
+        let resp = support::exchange(
+            static_server(),
+            format!("GET {target} HTTP/1.1\r\nHost: p\r\n\r\n").as_bytes(),
+        );
+        let body = resp.text();
+        prop_assert!(!body.contains(SECRET), "{} leaked the secret: {}", target, resp.status);
+        prop_assert!(!body.contains(DOTFILE), "{} leaked a dotfile: {}", target, resp.status);
+        prop_assert!(!body.contains("secret.txt"), "{} listed outside the root", target);
+        prop_assert!(
+            [200, 301, 400, 403, 404].contains(&resp.status),
+            "{} answered {}",
+            target,
+            resp.status
+        );
+    }
+}
