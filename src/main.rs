@@ -10,7 +10,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use basehttp::{ACCESS_LOG_TARGET, Server, StaticFiles};
+use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server, ServerHandle, StaticFiles, WhenFull};
 use cli::Command;
 
 fn main() -> ExitCode {
@@ -48,7 +48,40 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = match cli::resolve(&args.addr) {
+    let root = files.root().to_path_buf();
+    run_server(
+        &args.addr,
+        args.config,
+        |_| files,
+        |handle| {
+            let config = handle.config();
+            format!(
+                "basehttp {}: {} workers, queue of {} ({} when full)\n\
+                 Serving {}\n\
+                 Starting development server at {}\n\
+                 Quit the server with CONTROL-C.",
+                env!("CARGO_PKG_VERSION"),
+                config.workers,
+                config.queue,
+                policy_name(config.when_full),
+                root.display(),
+                url(handle.local_addr()),
+            )
+        },
+    )
+}
+
+/// Runs a server the way every serving command does: resolves and binds `addr` (runserver's
+/// wording for the common failures), installs the Ctrl-C and SIGTERM handler, starts the
+/// handler `make` builds from the configuration, prints `banner`, and on the first signal
+/// shuts down gracefully (a second one exits at once).
+pub fn run_server<H: Handler>(
+    addr: &str,
+    config: Config,
+    make: impl FnOnce(&Config) -> H,
+    banner: impl FnOnce(&ServerHandle) -> String,
+) -> ExitCode {
+    let addr = match cli::resolve(addr) {
         Ok(addr) => addr,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -56,7 +89,7 @@ fn main() -> ExitCode {
         }
     };
     let server = match Server::bind(addr) {
-        Ok(server) => server.config(args.config),
+        Ok(server) => server.config(config),
         Err(e) => {
             eprintln!("Error: {}", bind_error_message(&e));
             return ExitCode::FAILURE;
@@ -76,33 +109,16 @@ fn main() -> ExitCode {
         eprintln!("Error: cannot install the Ctrl-C handler: {e}");
         return ExitCode::FAILURE;
     }
-    let root = files.root().to_path_buf();
-    let handle = match server.spawn(files) {
+    let handler = make(server.current_config());
+    let handle = match server.spawn(handler) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("Error: cannot start the server: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let config = handle.config();
-    let policy = match config.when_full {
-        basehttp::WhenFull::Block => "block",
-        basehttp::WhenFull::Reject => "reject",
-    };
     let mut out = io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "basehttp {}: {} workers, queue of {} ({} when full)\n\
-         Serving {}\n\
-         Starting development server at {}\n\
-         Quit the server with CONTROL-C.",
-        env!("CARGO_PKG_VERSION"),
-        config.workers,
-        config.queue,
-        policy,
-        root.display(),
-        url(handle.local_addr()),
-    );
+    let _ = writeln!(out, "{}", banner(&handle));
     let _ = out.flush();
     drop(out);
     let _ = stop_rx.recv();
@@ -111,6 +127,14 @@ fn main() -> ExitCode {
         eprintln!("Some requests did not finish within the grace period.");
     }
     ExitCode::SUCCESS
+}
+
+/// `block` or `reject`, as the command line spells the policy.
+fn policy_name(policy: WhenFull) -> &'static str {
+    match policy {
+        WhenFull::Block => "block",
+        WhenFull::Reject => "reject",
+    }
 }
 
 /// The URL a person can click: IPv6 addresses in brackets, a wildcard shown as itself.

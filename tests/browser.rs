@@ -13,9 +13,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use support::TempDir;
+use support::{TempDir, chromium};
 
 const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
 
@@ -28,25 +27,8 @@ const SVGS: usize = 4;
 /// Every asset the page pulls: the above, one font and one `fetch` of JSON.
 const ASSETS: usize = STYLESHEETS + SCRIPTS + MODULES + GIFS + PNGS + SVGS + 1 + 1;
 
-/// How long Chromium may take for one page before the test gives up (a hang, not a timing
-/// assertion: a cold start on a loaded 2-core machine takes a few seconds).
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
-
 /// The classic 1×1 transparent GIF.
 const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser"] {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
-}
 
 /// A font Chromium accepts. Debian's `chromium` depends (through fontconfig) on at least one
 /// TrueType font package, so wherever the browser is installed one is found here; the
@@ -313,65 +295,6 @@ impl Drop for Server {
     }
 }
 
-/// Runs headless Chromium with `extra` arguments on `url`; returns stdout and the wall time.
-fn run_chromium(browser: &Path, profile: &Path, extra: &[&str], url: &str) -> (String, Duration) {
-    let started = Instant::now();
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-quic",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    // Read stdout on a thread so a full pipe cannot stall the browser.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let mut stderr = child.stderr.take().unwrap();
-    let err_reader = std::thread::spawn(move || {
-        let mut err = String::new();
-        let _ = stderr.read_to_string(&mut err);
-        err
-    });
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "chromium did not finish within {BROWSER_TIMEOUT:?}; stderr: {}",
-                err_reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let elapsed = started.elapsed();
-    let out = reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    if out.is_empty() {
-        eprintln!("chromium printed nothing; its stderr:\n{err}");
-    }
-    (out, elapsed)
-}
-
 /// The text of `<div id="result">` in a dumped DOM.
 fn result_text(dom: &str) -> Option<&str> {
     let start = dom.find("<div id=\"result\">")? + "<div id=\"result\">".len();
@@ -390,14 +313,7 @@ fn field<'a>(result: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn chromium_loads_every_asset_and_renders_a_listing() {
-    let Some(browser) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("chromium is not installed, and CI is set: .ci/run should have installed it");
-        }
-        eprintln!(
-            "SKIPPED browser test: `chromium` is not on the PATH \
-             (apt-get install -y chromium to run it)"
-        );
+    let Some(browser) = chromium::find_or_skip("the browser test") else {
         return;
     };
     let font = system_font().expect("no .ttf font under /usr/share/fonts");
@@ -409,10 +325,11 @@ fn chromium_loads_every_asset_and_renders_a_listing() {
     // the load handler. If the dump came before the asynchronous checks (font, fetch)
     // finished, the page is loaded again under a virtual time budget, which waits for them
     // (its clock is then virtual, so the times printed come from the first, real-time run).
-    let (mut dom, wall) = run_chromium(&browser, profile.path(), &["--dump-dom"], &server.url("/"));
+    let (mut dom, wall) =
+        chromium::run(&browser, profile.path(), &["--dump-dom"], &server.url("/"));
     if result_text(&dom) == Some("pending") {
         println!("the first dump came before the checks; loading again with a time budget");
-        dom = run_chromium(
+        dom = chromium::run(
             &browser,
             profile.path(),
             &["--dump-dom", "--virtual-time-budget=30000"],
@@ -435,7 +352,7 @@ fn chromium_loads_every_asset_and_renders_a_listing() {
     );
 
     // A directory listing, as the browser renders it.
-    let (listing, _) = run_chromium(
+    let (listing, _) = chromium::run(
         &browser,
         profile.path(),
         &["--dump-dom"],
@@ -450,7 +367,7 @@ fn chromium_loads_every_asset_and_renders_a_listing() {
     for i in 0..GIFS {
         assert!(listing.contains(&format!("<a href=\"pixel-{i}.gif\">")));
     }
-    let root = run_chromium(
+    let root = chromium::run(
         &browser,
         profile.path(),
         &["--dump-dom"],
@@ -465,7 +382,7 @@ fn chromium_loads_every_asset_and_renders_a_listing() {
 
     if let Some(shot) = std::env::var_os("BASEHTTP_SCREENSHOT") {
         let shot = format!("--screenshot={}", shot.to_string_lossy());
-        run_chromium(
+        chromium::run(
             &browser,
             profile.path(),
             &[&shot, "--window-size=1200,800"],

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Client, Resp, connect, exchange, read_one};
+use support::{Client, Resp, chromium, connect, exchange, read_one};
 
 const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
 
@@ -485,74 +485,19 @@ fn the_page_is_one_self_contained_file() {
     assert!(page.contains("fetch(\"/stats\""));
 }
 
-/// The chromium binary, if one is installed.
-fn chromium() -> Option<String> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|name| {
-            Command::new(name)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .map(String::from)
-}
-
 /// Loads `url` in headless chromium and returns the DOM after `budget_ms` of virtual time
 /// (which also waits for the network), or `None` (with a message) when chromium is missing
 /// outside CI.
 fn dump_dom(url: &str, budget_ms: u32) -> Option<String> {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is required in CI for the page test (apt-get install chromium)"
-        );
-        eprintln!("SKIPPED: chromium is not installed; the demo page was not tested in a browser");
-        return None;
-    };
-    let profile = std::env::temp_dir().join(format!(
-        "basehttp-demo-chromium-{}-{}",
-        std::process::id(),
-        budget_ms
-    ));
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-quic",
-            "--disable-sync",
-            "--window-size=1280,900",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--virtual-time-budget={budget_ms}"))
-        .arg("--dump-dom")
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut dom = String::new();
-        let _ = stdout.read_to_string(&mut dom);
-        dom
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    let dom = reader.join().unwrap();
-    let _ = std::fs::remove_dir_all(&profile);
+    let browser = chromium::find_or_skip("the demo page test")?;
+    let profile = support::TempDir::new("demo-chromium");
+    let budget = format!("--virtual-time-budget={budget_ms}");
+    let (dom, _) = chromium::run(
+        &browser,
+        profile.path(),
+        &["--window-size=1280,900", &budget, "--dump-dom"],
+        url,
+    );
     Some(dom)
 }
 

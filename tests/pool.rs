@@ -399,6 +399,45 @@ fn quick_handlers_run_on_the_places_only() {
     assert_eq!(serving, 1, "{:?}", server.stats().served_per_worker);
 }
 
+/// Four kept-alive clients sending `/sleep?ms=20` back to back; each reconnects when the
+/// server closes its connection, as a busy client does.
+struct Hammers {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Hammers {
+    fn start(addr: std::net::SocketAddr) -> Hammers {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        let mut c = Client::new(addr);
+                        while !stop.load(Relaxed) {
+                            c.send(b"GET /sleep?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n");
+                            match support::read_response(&mut c.reader, false) {
+                                Ok(r) if r.status == 200 && !r.closes() => {}
+                                _ => break,
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Hammers { stop, threads }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+    }
+}
+
 /// Kept-alive clients that send back to back, handed back to a full queue, must not keep
 /// newcomers out. With `queue = 2` and 2 workers, 4 clients keep the pool busy with a 20 ms
 /// handler; each would need 1000 requests (20 s) to reach the per-connection cap. While the
@@ -410,25 +449,7 @@ fn block_policy_lets_newcomers_in_past_busy_kept_alive_clients() {
     c.queue = 2;
     let server = start(c, routes);
     let addr = server.local_addr();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hammers: Vec<_> = (0..4)
-        .map(|_| {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                // Reconnects when the server closes: a busy client, not a patient one.
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let mut c = Client::new(addr);
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        c.send(b"GET /sleep?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n");
-                        match support::read_response(&mut c.reader, false) {
-                            Ok(r) if !r.closes() => {}
-                            _ => break,
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
+    let hammers = Hammers::start(addr);
     thread::sleep(Duration::from_millis(200));
     for n in 0..4 {
         let started = Instant::now();
@@ -440,10 +461,7 @@ fn block_policy_lets_newcomers_in_past_busy_kept_alive_clients() {
             started.elapsed()
         );
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for h in hammers {
-        h.join().unwrap();
-    }
+    hammers.stop();
 }
 
 /// The same under `Reject`: a newcomer that retries after its `503` gets in within a few
@@ -455,24 +473,7 @@ fn reject_policy_lets_a_retrying_newcomer_in_past_busy_kept_alive_clients() {
     c.when_full = WhenFull::Reject;
     let server = start(c, routes);
     let addr = server.local_addr();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hammers: Vec<_> = (0..4)
-        .map(|_| {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let mut c = Client::new(addr);
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        c.send(b"GET /sleep?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n");
-                        match support::read_response(&mut c.reader, false) {
-                            Ok(r) if r.status == 200 && !r.closes() => {}
-                            _ => break,
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
+    let hammers = Hammers::start(addr);
     thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let mut tries = 0;
@@ -490,8 +491,5 @@ fn reject_policy_lets_a_retrying_newcomer_in_past_busy_kept_alive_clients() {
         );
         thread::sleep(Duration::from_millis(20));
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for h in hammers {
-        h.join().unwrap();
-    }
+    hammers.stop();
 }

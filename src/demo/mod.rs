@@ -8,12 +8,12 @@
 
 mod stats_json;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::process::ExitCode;
-use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use basehttp::{Config, Request, Response, Server, WhenFull};
+use basehttp::{Config, Request, Response, WhenFull};
 
 use crate::cli::ServeArgs;
 
@@ -327,68 +327,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
         addr, mut config, ..
     } = args;
     config.log_timings = true;
-    let addr = match crate::cli::resolve(&addr) {
-        Ok(addr) => addr,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let server = match Server::bind(addr) {
-        Ok(server) => server.config(config),
-        Err(e) => {
-            eprintln!("Error: {}", crate::bind_error_message(&e));
-            return ExitCode::FAILURE;
-        }
-    };
-    let (stop_tx, stop_rx) = mpsc::channel();
-    let mut signals = 0;
-    let installed = ctrlc::set_handler(move || {
-        signals += 1;
-        if signals > 1 {
-            std::process::exit(130);
-        }
-        let _ = stop_tx.send(());
-    });
-    if let Err(e) = installed {
-        eprintln!("Error: cannot install the Ctrl-C handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let demo = Demo::new(server.current_config());
-    let handle = match server.spawn(demo) {
-        Ok(handle) => handle,
-        Err(e) => {
-            eprintln!("Error: cannot start the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let config = handle.config();
-    let policy = match config.when_full {
-        WhenFull::Block => "block",
-        WhenFull::Reject => "reject",
-    };
-    let url = crate::url(handle.local_addr());
-    let mut out = io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "basehttp {} demo: {} workers ({} run at once), queue of {} ({} when full)\n\
-         Starting development server at {url}\n\
-         Quit the server with CONTROL-C.\n\
-         Open {url} to watch the pool; try {url}sleep?ms=500, {url}cpu?ms=200, {url}stats.",
-        env!("CARGO_PKG_VERSION"),
-        config.workers,
-        config.active_workers,
-        config.queue,
-        policy,
-    );
-    let _ = out.flush();
-    drop(out);
-    let _ = stop_rx.recv();
-    eprintln!("Shutting down (waiting for requests in flight; Ctrl-C again to force)...");
-    if !handle.shutdown() {
-        eprintln!("Some requests did not finish within the grace period.");
-    }
-    ExitCode::SUCCESS
+    crate::run_server(&addr, config, Demo::new, |handle| {
+        let config = handle.config();
+        let url = crate::url(handle.local_addr());
+        format!(
+            "basehttp {} demo: {} workers ({} run at once), queue of {} ({} when full)\n\
+             Starting development server at {url}\n\
+             Quit the server with CONTROL-C.\n\
+             Open {url} to watch the pool; try {url}sleep?ms=500, {url}cpu?ms=200, {url}stats.",
+            env!("CARGO_PKG_VERSION"),
+            config.workers,
+            config.active_workers,
+            config.queue,
+            crate::policy_name(config.when_full),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+pub mod chromium;
+
 use basehttp::{Config, Handler, Request, Response, Server, ServerHandle};
 
 /// How long a test client waits for the server before failing: generous, so a slow shared
