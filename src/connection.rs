@@ -963,18 +963,7 @@ fn send_file(
         write_counted(stream, out, slot)?;
         out.clear();
         match splicer.send(file, len, stream) {
-            Ok(result) => {
-                let n = result?;
-                slot.writes.fetch_add(1, Relaxed);
-                slot.bytes_out.fetch_add(n, Relaxed);
-                if n < len {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("response body ended after {n} of {len} bytes"),
-                    ));
-                }
-                return Ok(n);
-            }
+            Ok(result) => return finish_exact(result?, len, slot),
             Err(file) => file,
         }
     };
@@ -998,6 +987,12 @@ fn send_exact(
     // `send_file` (splice) on Linux and come here elsewhere.
     let mut dst = stream;
     let n = io::copy(&mut reader.take(len), &mut dst)?;
+    finish_exact(n, len, slot)
+}
+
+/// Counts `n` body bytes sent in one go (a copy or a splice) and checks that all `len` left: a
+/// body that ended early is an error, which closes the connection.
+fn finish_exact(n: u64, len: u64, slot: &WorkerSlot) -> io::Result<u64> {
     slot.writes.fetch_add(1, Relaxed);
     slot.bytes_out.fetch_add(n, Relaxed);
     if n < len {

@@ -10,7 +10,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -235,14 +234,6 @@ fn fixture_site(font: &Path) -> TempDir {
     site
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The binary with default settings, serving `dir`; killed when dropped.
 struct Server {
     child: Child,
@@ -251,7 +242,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        let port = free_port();
+        let port = support::free_port();
         let mut child = Command::new(BIN)
             .args([&port.to_string(), "-d", dir.to_str().unwrap()])
             .env("RUST_LOG", "info")

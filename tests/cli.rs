@@ -29,14 +29,6 @@ fn site() -> TempDir {
     dir
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts the binary and waits for its banner; returns the child and the banner lines.
 fn run(args: &[&str]) -> (Child, Vec<String>) {
     run_in(Path::new("."), args)
@@ -120,7 +112,7 @@ fn content_length(head: &str) -> &str {
 fn serves_a_directory_logs_like_runserver_and_exits_on_sigterm() {
     let site = site();
     let dir = site.path().to_str().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let (child, banner) = run(&[&port.to_string(), "-w", "3", "-q", "16", "-d", dir]);
     assert_eq!(
         banner[0],
@@ -178,7 +170,7 @@ fn serves_a_directory_logs_like_runserver_and_exits_on_sigterm() {
 #[test]
 fn sigint_shuts_down_gracefully() {
     let site = site();
-    let port = free_port();
+    let port = support::free_port();
     let (child, _) = run_in(site.path(), &[&format!("127.0.0.1:{port}")]);
     assert_eq!(
         curl(&[&format!("http://127.0.0.1:{port}/hello.txt")]),
@@ -274,7 +266,7 @@ fn ipv6_loopback_addrport() {
     assert!(finish(child).0.success());
 
     // -6: [::1] by default, with a bare port.
-    let port = free_port();
+    let port = support::free_port();
     let (child, banner) = run_in(site.path(), &["-6", &port.to_string()]);
     assert_eq!(
         banner[2],
@@ -293,7 +285,7 @@ fn ipv6_loopback_addrport() {
 #[test]
 fn http_server_form_and_the_current_directory() {
     let site = site();
-    let port = free_port();
+    let port = support::free_port();
     let (child, banner) = run_in(
         site.path(),
         &[&port.to_string(), "-b", "127.0.0.1", "-d", "sub"],
@@ -308,7 +300,7 @@ fn http_server_form_and_the_current_directory() {
     signal(&child, "-TERM");
     assert!(finish(child).0.success());
 
-    let port = free_port();
+    let port = support::free_port();
     let (child, _) = run_in(site.path(), &["--bind", "127.0.0.1", &port.to_string()]);
     assert_eq!(
         curl(&[&format!("http://127.0.0.1:{port}/hello.txt")]),
@@ -322,7 +314,7 @@ fn http_server_form_and_the_current_directory() {
 fn file_flags_reach_the_handler() {
     let site = site();
     let dir = site.path().to_str().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let (child, _) = run(&[
         &port.to_string(),
         "-d",
@@ -386,7 +378,7 @@ fn file_flags_reach_the_handler() {
 #[test]
 fn defaults_hide_dotfiles_and_list_directories() {
     let site = site();
-    let port = free_port();
+    let port = support::free_port();
     let (child, _) = run_in(site.path(), &[&port.to_string()]);
     let url = format!("http://127.0.0.1:{port}");
     let hidden = curl(&["-i", &format!("{url}/.secret")]);
@@ -431,7 +423,7 @@ fn the_access_log_is_colored_on_a_terminal() {
         return;
     }
     let site = site();
-    let port = free_port();
+    let port = support::free_port();
     let command = format!(
         "env -u NO_COLOR RUST_LOG=info {BIN} {port} -d {}",
         site.path().display()

@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -17,14 +17,6 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
 const CLIENTS: usize = 4;
 const REQUESTS_PER_CLIENT: u64 = 750;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn nginx() -> Option<&'static str> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
@@ -120,9 +112,9 @@ fn nginx_balances_two_instances_and_loses_nothing_when_one_dies() {
     let dir = std::env::temp_dir().join(format!("basehttp-proxy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let ports = [free_port(), free_port()];
+    let ports = [support::free_port(), support::free_port()];
     let mut instances = ports.map(instance);
-    let front = free_port();
+    let front = support::free_port();
     std::fs::write(dir.join("nginx.conf"), nginx_config(&dir, front, ports)).unwrap();
     let mut proxy = Command::new(nginx)
         .args(["-p", &dir.display().to_string(), "-c"])

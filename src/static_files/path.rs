@@ -4,6 +4,8 @@
 //! Pure functions over bytes; no I/O. Symlinks are the file system's business and are checked
 //! after opening, in the parent module.
 
+use crate::body::hex_value;
+
 /// Why a request path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PathRefusal {
@@ -105,15 +107,6 @@ fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), PathRefusal> {
         out.push(b);
     }
     Ok(())
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Appends `bytes` percent-encoded for a URL path segment: everything but RFC 3986's

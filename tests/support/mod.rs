@@ -110,6 +110,14 @@ pub fn param<T: std::str::FromStr>(query: &str, name: &str) -> Option<T> {
         .and_then(|v| v.parse().ok())
 }
 
+/// A loopback port that was free a moment ago, for a server started in another process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A connected client socket with a read timeout.
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect");
