@@ -205,9 +205,15 @@ fn soak(duration: Duration) -> ExitCode {
     // freed buffers in per-thread arenas, so "no leak" means no growth after this point.
     let warm_at = (duration / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
     let mut warm: Option<Usage> = None;
+    // Resident memory at each tenth of the run: a leak climbs, an allocator settles.
+    let mut timeline: Vec<(u64, u64)> = Vec::new();
     while started.elapsed() < duration {
         thread::sleep(Duration::from_millis(500));
         let now = usage_of(pid);
+        let tenth = started.elapsed().as_millis() * 10 / duration.as_millis().max(1);
+        if tenth as usize > timeline.len() {
+            timeline.push((started.elapsed().as_secs(), now.rss_kib));
+        }
         if warm.is_none() && started.elapsed() >= warm_at {
             warm = Some(now);
         }
@@ -264,6 +270,16 @@ fn soak(duration: Duration) -> ExitCode {
     ] {
         println!("| {what} | {} | {} | {} | {} |", at[0], at[1], at[2], at[3]);
     }
+    let (times, sizes): (Vec<String>, Vec<String>) = timeline
+        .iter()
+        .map(|(t, kib)| (format!("{t} s"), kib.to_string()))
+        .unzip();
+    println!(
+        "\n| resident memory (KiB) at | {} |\n|---|{}\n| | {} |",
+        times.join(" | "),
+        "---:|".repeat(times.len()),
+        sizes.join(" | ")
+    );
     for f in tally.failures.lock().unwrap().iter() {
         println!("failure: {f}");
     }
