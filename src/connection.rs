@@ -183,8 +183,10 @@ pub(crate) struct Worker<'s> {
     misses: usize,
     /// The last handler ran longer than `lend_after`: expect this one to block too.
     expect_blocking: bool,
-    /// When the first handler of this turn started (µs since the pool started).
+    /// When the first handler of this turn started, and when the last one finished (µs since
+    /// the pool started): the turn's length without reading the clock again.
     turn_started: Option<u64>,
+    turn_last: u64,
     /// Microseconds the current connection waited in the queue before this turn; charged to
     /// the first request answered in the turn (see [`Config::log_timings`]).
     ///
@@ -215,6 +217,7 @@ impl<'s> Worker<'s> {
             misses: 0,
             expect_blocking: false,
             turn_started: None,
+            turn_last: 0,
             queued: 0,
             splicer: Splicer::default(),
         }
@@ -301,9 +304,9 @@ impl<'s> Worker<'s> {
     fn turn_is_over(&self) -> bool {
         self.pressure()
             && !self.shutting_down()
-            && self.turn_started.is_some_and(|t| {
-                self.shared.micros_since_start().saturating_sub(t) >= TURN_BUDGET_US
-            })
+            && self
+                .turn_started
+                .is_some_and(|t| self.turn_last.saturating_sub(t) >= TURN_BUDGET_US)
     }
 
     /// Ends the turn: the connection goes back to the queue with its unprocessed bytes.
@@ -615,6 +618,7 @@ impl<'s> Worker<'s> {
         }
         let handled = catch_unwind(AssertUnwindSafe(|| shared.handler.handle(&mut req)));
         let finished = shared.micros_since_start();
+        self.turn_last = finished;
         self.expect_blocking =
             finished.saturating_sub(started) >= config.lend_after.as_micros() as u64;
         let mut body = req.into_body();
@@ -716,7 +720,14 @@ impl<'s> Worker<'s> {
             )))
         });
         self.slot.served.fetch_add(1, Relaxed);
-        let done = shared.micros_since_start();
+        // A response still in `out` leaves with the next flush, so its clock stops where the
+        // handler's did; reading the clock again would only add the serialisation (and cost a
+        // clock read per pipelined request).
+        let done = if self.out.is_empty() {
+            shared.micros_since_start()
+        } else {
+            finished
+        };
         let timings = access_log::Timings {
             worker: self.id,
             queued: self.queued,
@@ -748,7 +759,7 @@ impl<'s> Worker<'s> {
             }
         }
         conn.served += 1;
-        let now = Instant::now();
+        let now = shared.instant_at(done);
         conn.idle_since = now;
         conn.head_started = (self.start < self.filled).then_some(now);
         if self.out.is_empty() {

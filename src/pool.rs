@@ -72,6 +72,12 @@ impl Shared {
     pub(crate) fn micros_since_start(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
+
+    /// The instant `micros` microseconds after the pool started: a timestamp already taken,
+    /// turned back into an `Instant` without reading the clock again.
+    pub(crate) fn instant_at(&self, micros: u64) -> Instant {
+        self.epoch + Duration::from_micros(micros)
+    }
 }
 
 /// The running threads and the channel's ends.

@@ -461,7 +461,14 @@ impl std::fmt::Debug for Request<'_> {
 /// Splits a target into path and query; an absolute-form target loses its scheme and
 /// authority (RFC 9112 §3.2.2).
 fn split_target(target: &str) -> (&str, Option<&str>) {
-    let origin = match absolute_form_rest(target) {
+    // Origin-form, the common case, needs no search for `://` (measured: 8% of a pipelined
+    // request's instructions).
+    let absolute = if target.starts_with('/') {
+        None
+    } else {
+        absolute_form_rest(target)
+    };
+    let origin = match absolute {
         Some(rest) => match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
             Some(i) => &rest[i..], // `http://host?q`: empty path

@@ -271,14 +271,17 @@ fn stream_params(query: Option<&str>) -> Result<(u64, u64), String> {
 fn iterations_per_ms() -> u64 {
     static RATE: OnceLock<u64> = OnceLock::new();
     *RATE.get_or_init(|| {
-        // The best of a few 10 ms runs: the one least disturbed by other processes.
-        (0..3)
+        // The best of many short runs: on a busy machine a long run is always shared with
+        // other processes, while one of twenty 2 ms runs (shorter than a scheduler slice)
+        // likely has the core to itself. About 40 ms at start.
+        (0..20)
             .map(|_| {
+                std::thread::yield_now();
                 let start = Instant::now();
                 let mut n = 0u64;
-                while start.elapsed() < Duration::from_millis(10) {
-                    std::hint::black_box(work(10_000));
-                    n += 10_000;
+                while start.elapsed() < Duration::from_millis(2) {
+                    std::hint::black_box(work(2_000));
+                    n += 2_000;
                 }
                 n * 1000 / start.elapsed().as_micros().max(1) as u64
             })
