@@ -782,33 +782,23 @@ fn curl_head_range_resume_and_compressed() {
     // -C - : resume a partial download.
     let partial = site.path().join("download.bin");
     std::fs::write(&partial, &pattern(300_000)[..123_456]).unwrap();
-    let out = curl(&[
-        "-C",
-        "-",
-        "-o",
-        partial.to_str().unwrap(),
-        &format!("{base}/large.bin"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(std::fs::read(&partial).unwrap() == pattern(300_000));
-    // Resuming a complete file: the 416 tells curl there is nothing left.
-    let out = curl(&[
-        "-C",
-        "-",
-        "-o",
-        partial.to_str().unwrap(),
-        &format!("{base}/large.bin"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(std::fs::read(&partial).unwrap() == pattern(300_000));
+    // The first round resumes the partial file; the second resumes a complete one, where the
+    // 416 tells curl there is nothing left. Both end with the whole file.
+    for _round in ["partial", "complete"] {
+        let out = curl(&[
+            "-C",
+            "-",
+            "-o",
+            partial.to_str().unwrap(),
+            &format!("{base}/large.bin"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read(&partial).unwrap() == pattern(300_000));
+    }
 
     // --compressed: asks for gzip; files come as they are, and curl is not confused.
     let out = curl(&["--compressed", "-i", &format!("{base}/page.txt")]);
