@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench load` (about 6 minutes) or `cargo bench --bench load -- --quick`
 //! (under a minute). Options: `--client own|wrk` (default: wrk when installed, else the
-//! project's own closed-loop client, `src/load.rs`), `--repeats N`, `--seconds S`.
+//! project's own closed-loop client, `src/bin/basehttp/load.rs`), `--repeats N`, `--seconds S`.
 //!
 //! Each server runs in its own child process (this binary, re-executed with `__serve`), so its
 //! CPU time and resident memory are its own. Servers are measured alternately, each workload
@@ -11,7 +11,7 @@
 //! data as JSON in `target/bench/load.json`, and an SVG chart in `target/bench/load.svg`.
 //! Traffic goes to 127.0.0.1 only.
 
-#[path = "../src/load.rs"]
+#[path = "../src/bin/basehttp/load.rs"]
 #[allow(dead_code)]
 mod load;
 
