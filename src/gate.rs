@@ -37,6 +37,8 @@ pub(crate) struct Gate {
     state: Mutex<(usize, bool)>,
     freed: Condvar,
     enabled: bool,
+    /// Each worker's standing (`OUTSIDE`, `HOLDING`, `LENT`), by worker number.
+    places: Box<[AtomicU8]>,
 }
 
 impl Gate {
@@ -47,6 +49,7 @@ impl Gate {
             state: Mutex::new((active, false)),
             freed: Condvar::new(),
             enabled: active < workers,
+            places: (0..workers).map(|_| AtomicU8::new(OUTSIDE)).collect(),
         }
     }
 
@@ -55,7 +58,7 @@ impl Gate {
     }
 
     /// Waits for a place to run.
-    pub(crate) fn enter(&self, slot: &WorkerSlot) {
+    pub(crate) fn enter(&self, worker: usize) {
         if !self.enabled {
             return;
         }
@@ -67,26 +70,25 @@ impl Gate {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         state.0 = state.0.saturating_sub(1);
-        slot.place.store(HOLDING, Ordering::Relaxed);
+        self.places[worker].store(HOLDING, Ordering::Relaxed);
     }
 
     /// At the end of a turn: true if the worker's place was lent away, so it must
     /// [`enter`](Self::enter) again before taking another connection.
-    pub(crate) fn lost_place(&self, slot: &WorkerSlot) -> bool {
-        if self.enabled && slot.place.load(Ordering::Relaxed) == LENT {
-            slot.place.store(OUTSIDE, Ordering::Relaxed);
+    pub(crate) fn lost_place(&self, worker: usize) -> bool {
+        if self.enabled && self.places[worker].load(Ordering::Relaxed) == LENT {
+            self.places[worker].store(OUTSIDE, Ordering::Relaxed);
             return true;
         }
         false
     }
 
     /// Gives a busy worker's place to a parked worker (if it holds one).
-    pub(crate) fn lend(&self, slot: &WorkerSlot) {
+    pub(crate) fn lend(&self, worker: usize) {
         if !self.enabled {
             return;
         }
-        let lent = slot
-            .place
+        let lent = self.places[worker]
             .compare_exchange(HOLDING, LENT, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok();
         if lent {
@@ -115,12 +117,12 @@ impl Gate {
         while !stop() {
             let now = epoch.elapsed().as_micros() as u64;
             let mut busy = false;
-            for slot in workers {
+            for (worker, slot) in workers.iter().enumerate() {
                 let running = matches!(slot.state(), WorkerState::Handling | WorkerState::Writing);
-                if running && slot.place.load(Ordering::Relaxed) == HOLDING {
+                if running && self.places[worker].load(Ordering::Relaxed) == HOLDING {
                     busy = true;
                     if now.saturating_sub(slot.busy_since()) >= lend_after_us {
-                        self.lend(slot);
+                        self.lend(worker);
                     }
                 }
             }
@@ -129,9 +131,6 @@ impl Gate {
     }
 }
 
-/// The `AtomicU8` each worker keeps its standing in (lives in its stats slot).
-pub(crate) type Place = AtomicU8;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,24 +138,23 @@ mod tests {
     #[test]
     fn places_are_lent_and_taken_back() {
         let gate = Gate::new(1, 2);
-        let (a, b) = (WorkerSlot::default(), WorkerSlot::default());
-        gate.enter(&a);
-        assert!(!gate.lost_place(&a));
-        gate.lend(&a);
-        gate.lend(&a); // lending twice frees one place only
+        let (a, b) = (0, 1);
+        gate.enter(a);
+        assert!(!gate.lost_place(a));
+        gate.lend(a);
+        gate.lend(a); // lending twice frees one place only
         assert_eq!(gate.state.lock().unwrap().0, 1);
-        gate.enter(&b);
+        gate.enter(b);
         assert_eq!(gate.state.lock().unwrap().0, 0);
-        assert!(gate.lost_place(&a));
-        assert!(!gate.lost_place(&a));
+        assert!(gate.lost_place(a));
+        assert!(!gate.lost_place(a));
     }
 
     #[test]
     fn a_full_gate_is_a_no_op() {
         let gate = Gate::new(4, 4);
         assert!(!gate.enabled());
-        let a = WorkerSlot::default();
-        gate.enter(&a);
-        assert!(!gate.lost_place(&a));
+        gate.enter(0);
+        assert!(!gate.lost_place(0));
     }
 }

@@ -29,42 +29,60 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Modules, one concern each: `pool` (listener and workers), `connection` (one connection's
-//! turn), `request` (heads), `body` (request body framing), `response` (responses), `stats`,
-//! `access_log`, `date`, `config`, and `static_files` (the [`StaticFiles`] handler).
+//! Modules, one concern each:
+//!
+//! - the socket-free HTTP/1.1 layer, `http1`: head checks, body decoders, response encoding;
+//! - what a handler sees: `request` ([`Request`]), `body` ([`Body`]), `response`
+//!   ([`Response`]), `handler` ([`Handler`]);
+//! - the server: `server` ([`Server`], [`ServerHandle`]), `pool` (listener and worker
+//!   threads), `shared` (their common state), `gate` (the run gate), `connection` (a
+//!   connection and its phases), `worker` (one worker's turn with one connection: waiting,
+//!   the exchange, the writer), `splice` (zero-copy files);
+//! - around it: `config`, `stats`, `close_reason`, `access_log`, `date`, and `static_files`
+//!   (the [`StaticFiles`] handler).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod access_log;
 mod body;
+mod close_reason;
 mod config;
 mod connection;
 mod date;
 mod gate;
+mod handler;
+mod http1;
 mod pool;
 mod request;
 mod response;
 mod server;
+mod shared;
 #[cfg(target_os = "linux")]
 mod splice;
 mod static_files;
 mod stats;
+mod worker;
 
 pub use access_log::TARGET as ACCESS_LOG_TARGET;
-pub use body::{Body, BodyError};
+pub use body::Body;
+pub use close_reason::CloseReason;
 pub use config::{Config, MAX_HEADERS_LIMIT, MAX_QUEUE, MAX_TIMEOUT, MAX_WORKERS, WhenFull};
 pub use date::fmt_http_date;
-pub use request::{Request, Version};
-pub use response::{Response, reason_phrase};
-pub use server::{Handler, Server, ServerHandle};
+pub use handler::Handler;
+pub use http1::{BodyError, Version, reason_phrase};
+pub use request::Request;
+pub use response::Response;
+pub use server::{Server, ServerHandle};
 pub use static_files::{DEFAULT_INDEX, StaticFiles, StaticFilesBuilder};
 pub use stats::{LATENCY_WINDOW, Latency, Stats, WorkerState};
 
-/// Internals exposed for the micro-benchmarks in `benches/parse.rs`; not a stable API.
+/// Internals exposed for the micro-benchmarks in `benches/parse.rs` and the fuzz targets in
+/// `fuzz/`; not a stable API.
 #[doc(hidden)]
 pub mod bench_internals {
-    use crate::{Config, Response, request, response};
+    use crate::http1::{decode, encode, head};
+    use crate::{Config, Response};
 
     /// Parses and checks one request head the way a worker does: its length if it is
     /// complete and acceptable.
@@ -73,11 +91,8 @@ pub mod bench_internals {
         static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
         let config = CONFIG.get_or_init(Config::default);
         let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 100];
-        let mut parsed = httparse::Request::new(&mut []);
-        match parsed.parse_with_uninit_headers(bytes, &mut headers) {
-            Ok(httparse::Status::Complete(n)) => request::check_head(&parsed, &bytes[..n], config)
-                .ok()
-                .map(|_| n),
+        match head::parse(bytes, &mut headers, config) {
+            head::Parsed::Complete(head) => Some(head.len),
             _ => None,
         }
     }
@@ -85,13 +100,32 @@ pub mod bench_internals {
     /// Serialises a response head, and a body of up to 16 KiB, into `out` the way a worker
     /// does for an HTTP/1.1 keep-alive request.
     pub fn write_response(out: &mut Vec<u8>, res: &Response) {
-        let mut close = false;
-        response::write_head(out, res, crate::Version::Http11, false, &mut close);
+        encode::write_head(out, &res.head(), crate::Version::Http11, false, false);
         match &res.payload {
-            response::Payload::Static(b) => out.extend_from_slice(b),
-            response::Payload::Bytes(b) => out.extend_from_slice(b),
+            crate::response::Payload::Static(b) => out.extend_from_slice(b),
+            crate::response::Payload::Bytes(b) => out.extend_from_slice(b),
             _ => {}
         }
+    }
+
+    /// Decodes a chunked request body from `bytes` as the server does, at most `max_body`
+    /// bytes of data: the data and the bytes left after the body, or why it was refused.
+    pub fn decode_chunked(
+        bytes: &[u8],
+        max_body: u64,
+    ) -> Result<(Vec<u8>, &[u8]), crate::BodyError> {
+        decode::decode_all(bytes, head::BodyLength::Chunked, max_body)
+    }
+
+    /// Decodes a chunked body fed in pieces of the given sizes (cycled), as bytes trickling
+    /// in from a socket: the data and how many bytes were left after the body, or why it was
+    /// refused. Any split must give the same outcome as [`decode_chunked`].
+    pub fn decode_chunked_split(
+        bytes: &[u8],
+        splits: &[usize],
+        max_body: u64,
+    ) -> Result<(Vec<u8>, usize), crate::BodyError> {
+        decode::decode_split(bytes, splits, head::BodyLength::Chunked, max_body)
     }
 }
 

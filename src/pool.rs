@@ -18,11 +18,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::close_reason::CloseReason;
 use crate::config::{Config, WhenFull};
-use crate::connection::{Conn, Outcome, Worker};
+use crate::connection::Connection;
 use crate::gate::Gate;
-use crate::server::Handler;
+use crate::handler::Handler;
+use crate::shared::{Job, Shared};
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
+use crate::worker::{Outcome, Worker};
 
 /// How long the listener pauses while the queue is full under [`WhenFull::Block`].
 const FULL_QUEUE_PAUSE: Duration = Duration::from_millis(1);
@@ -35,50 +38,6 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: basehttp\r\n\
 Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 44\r\n\
 Connection: close\r\n\r\n503 Service Unavailable: the queue is full.\n";
-
-/// What travels on the channel.
-pub(crate) enum Job {
-    Conn(Conn),
-    /// Tells one worker to exit.
-    Stop,
-}
-
-/// State shared by the listener, the workers and the handle.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) handler: Box<dyn Handler>,
-    pub(crate) listener_slot: ListenerSlot,
-    pub(crate) worker_slots: Box<[WorkerSlot]>,
-    pub(crate) shutting_down: AtomicBool,
-    /// The listener found the queue full: new connections wait outside (`Block`) or are
-    /// turned away (`Reject`). Until it clears, workers close each connection after its
-    /// current response, and idle ones at once, so newcomers get in. Without it, kept-alive
-    /// connections handed back to a full queue would keep every newcomer out for as long as
-    /// they keep sending.
-    pub(crate) queue_full: AtomicBool,
-    pub(crate) gate: Gate,
-    /// When the pool started: the clock the gate's monitor reads.
-    epoch: Instant,
-    queue: Receiver<Job>,
-}
-
-impl Shared {
-    /// Connections waiting in the queue.
-    pub(crate) fn queue_len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Microseconds since the pool started.
-    pub(crate) fn micros_since_start(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
-    }
-
-    /// The instant `micros` microseconds after the pool started: a timestamp already taken,
-    /// turned back into an `Instant` without reading the clock again.
-    pub(crate) fn instant_at(&self, micros: u64) -> Instant {
-        self.epoch + Duration::from_micros(micros)
-    }
-}
 
 /// The running threads and the channel's ends.
 pub(crate) struct Pool {
@@ -193,7 +152,7 @@ impl Pool {
         while let Ok(job) = self.shared.queue.try_recv() {
             if let Job::Conn(conn) = job {
                 let _ = conn.stream.shutdown(Shutdown::Both);
-                self.shared.worker_slots[0].closed.fetch_add(1, Relaxed);
+                self.shared.worker_slots[0].count_close(CloseReason::Shutdown);
             }
         }
         clean
@@ -203,7 +162,7 @@ impl Pool {
 fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>) {
     let mut worker = Worker::new(id, shared);
     let slot = &shared.worker_slots[id];
-    shared.gate.enter(slot);
+    shared.gate.enter(id);
     while let Some(mut conn) = next_conn(shared, rx) {
         loop {
             // Handler panics are caught closer to the handler; this catches the rest (a bug
@@ -224,14 +183,14 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
                     // The connection was dropped (closed) while unwinding.
                     log::error!("basehttp-worker-{id}: a connection was dropped after a panic");
                     worker.recover();
-                    slot.closed.fetch_add(1, Relaxed);
+                    slot.count_close(CloseReason::Panicked);
                     break;
                 }
             }
         }
         slot.set_state(WorkerState::Idle);
-        if shared.gate.lost_place(slot) {
-            shared.gate.enter(slot);
+        if shared.gate.lost_place(id) {
+            shared.gate.enter(id);
         }
     }
 }
@@ -241,7 +200,7 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
 /// handler outlived the shutdown's grace period: its stop message may have been drained with
 /// the queue, and its own `Sender` keeps the channel open, so a blocking `recv` would never
 /// return.
-fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Conn> {
+fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Connection> {
     let job = if shared.shutting_down.load(Relaxed) {
         rx.try_recv().ok()?
     } else {
@@ -312,7 +271,7 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
             shared.queue_full.store(false, Relaxed);
         }
         if tx
-            .send(Job::Conn(Conn::new(stream, peer, Instant::now())))
+            .send(Job::Conn(Connection::new(stream, peer, Instant::now())))
             .is_err()
         {
             return;

@@ -1,17 +1,17 @@
-//! Responses: the [`Response`] a handler returns, and how its head is serialised
-//! (RFC 9112 §4, §6.1-6.3).
+//! Responses: the [`Response`] a handler returns, its body ([`Payload`]) and the checks on
+//! what a handler may put in it.
 //!
-//! The server owns the framing headers (`Content-Length`, `Transfer-Encoding`, `Connection`)
-//! and adds `Date` and `Server`; the handler owns everything else. Serialising appends to the
-//! worker's reusable output buffer, so a response costs no allocation beyond what the handler
-//! made. This module does not write to sockets.
+//! A response is plain data; `http1::encode` turns its head into bytes and the worker's
+//! writer sends its body. The server owns the framing headers (`Content-Length`,
+//! `Transfer-Encoding`, `Connection`) and adds `Date` and `Server`; the handler owns everything
+//! else. This module does not write to sockets.
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
-use crate::date;
-use crate::request::{Version, is_token_byte};
+use crate::http1::encode::{ResponseHead, reason_phrase, status_digits};
+use crate::http1::lex::is_token_byte;
 
 /// A response body.
 pub(crate) enum Payload {
@@ -35,7 +35,7 @@ pub(crate) enum Payload {
 
 impl Payload {
     /// The body's length, when known before it is sent.
-    fn len(&self) -> Option<u64> {
+    pub(crate) fn len(&self) -> Option<u64> {
         match self {
             Payload::Empty => Some(0),
             Payload::Static(b) => Some(b.len() as u64),
@@ -176,7 +176,7 @@ impl Response {
     pub fn error(status: u16) -> Response {
         let reason = reason_phrase(status);
         let mut body = String::with_capacity(reason.len() + 5);
-        body.push_str(itoa_status(status).as_str());
+        body.extend(status_digits(status).map(char::from));
         body.push(' ');
         body.push_str(reason);
         body.push('\n');
@@ -235,6 +235,16 @@ impl Response {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// The parts of the head `http1::encode::write_head` serialises.
+    pub(crate) fn head(&self) -> ResponseHead<'_> {
+        ResponseHead {
+            status: self.status,
+            content_type: self.content_type.as_deref(),
+            headers: &self.headers,
+            body_len: self.payload.len(),
+        }
+    }
+
     /// True if the handler asked to close the connection with `Connection: close`.
     pub(crate) fn wants_close(&self) -> bool {
         self.headers.iter().any(|(n, v)| {
@@ -280,304 +290,22 @@ impl std::fmt::Debug for Response {
     }
 }
 
-/// A status code as three ASCII digits.
-struct StatusDigits([u8; 3]);
-
-impl StatusDigits {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or("500")
-    }
-}
-
-fn itoa_status(status: u16) -> StatusDigits {
-    let s = status.min(999);
-    StatusDigits([
-        b'0' + (s / 100) as u8,
-        b'0' + (s / 10 % 10) as u8,
-        b'0' + (s % 10) as u8,
-    ])
-}
-
-/// The reason phrase for a status code (RFC 9110 §15), or `Unknown`.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
-
-/// How the body of a response goes on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// No body at all (HEAD, 1xx, 204, 304).
-    None,
-    /// `Content-Length: n`, then n bytes.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-    /// No length; the body ends when the connection closes (HTTP/1.0 streams).
-    Close,
-}
-
-/// Statuses that never carry a body (RFC 9110 §6.4.1).
-pub(crate) fn bodyless_status(status: u16) -> bool {
-    status < 200 || status == 204 || status == 304
-}
-
-/// Appends the response head to `out` and says how the body must follow. `close` is whether
-/// the connection closes after this response; it becomes `true` if the body is
-/// close-delimited.
-pub(crate) fn write_head(
-    out: &mut Vec<u8>,
-    res: &Response,
-    version: Version,
-    head_request: bool,
-    close: &mut bool,
-) -> Framing {
-    let framing = match res.payload.len() {
-        _ if bodyless_status(res.status) => Framing::None,
-        Some(n) => Framing::Length(n),
-        None if version == Version::Http11 => Framing::Chunked,
-        None => {
-            *close = true;
-            Framing::Close
-        }
-    };
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(&itoa_status(res.status).0);
-    out.push(b' ');
-    out.extend_from_slice(reason_phrase(res.status).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    let mut has_server = false;
-    let mut has_date = false;
-    for (name, value) in &res.headers {
-        if name.eq_ignore_ascii_case("content-length")
-            || name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("connection")
-        {
-            continue;
-        }
-        has_server |= name.eq_ignore_ascii_case("server");
-        has_date |= name.eq_ignore_ascii_case("date");
-        put_header(out, name.as_bytes(), value.as_bytes());
-    }
-    if !has_server {
-        out.extend_from_slice(b"Server: basehttp\r\n");
-    }
-    if !has_date {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(&date::now_http());
-        out.extend_from_slice(b"\r\n");
-    }
-    if let Some(ct) = &res.content_type {
-        put_header(out, b"Content-Type", ct.as_bytes());
-    }
-    match framing {
-        Framing::Length(n) => {
-            // A 204 or 1xx must not carry Content-Length (RFC 9110 §8.6); HEAD keeps it.
-            out.extend_from_slice(b"Content-Length: ");
-            put_decimal(out, n);
-            out.extend_from_slice(b"\r\n");
-        }
-        Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-        Framing::None | Framing::Close => {}
-    }
-    if *close {
-        out.extend_from_slice(b"Connection: close\r\n");
-    } else if version == Version::Http10 {
-        out.extend_from_slice(b"Connection: keep-alive\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    if head_request { Framing::None } else { framing }
-}
-
-/// Appends `n` in decimal, without going through `fmt` (this runs once per response).
-fn put_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// The short plain-text error the server itself sends (for a bad request, a timeout, a
-/// panicking handler), always with `Connection: close`.
-/// Returns the body's length.
-pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, reason: &str) -> usize {
-    let text = reason_phrase(status);
-    let len = 3 + 1 + text.len() + 2 + reason.len() + 1;
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} {text}\r\nServer: basehttp\r\nDate: "
-    );
-    out.extend_from_slice(&date::now_http());
-    let _ = write!(
-        out,
-        "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{status} {text}: {reason}\n"
-    );
-    len
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn head(res: &Response, version: Version, head_req: bool, close: bool) -> (String, Framing) {
-        let mut out = Vec::new();
-        let mut close = close;
-        let f = write_head(&mut out, res, version, head_req, &mut close);
-        (String::from_utf8(out).unwrap(), f)
-    }
-
-    #[test]
-    fn decimals() {
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
-            let mut out = Vec::new();
-            put_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
-        }
-    }
-
-    #[test]
-    fn text_response_head() {
-        let (h, f) = head(&Response::text("hi"), Version::Http11, false, false);
-        assert!(h.starts_with("HTTP/1.1 200 OK\r\nServer: basehttp\r\nDate: "));
-        assert!(h.contains("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n"));
-        assert!(!h.contains("Connection"));
-        assert!(h.ends_with("\r\n\r\n"));
-        assert_eq!(f, Framing::Length(2));
-    }
-
-    #[test]
-    fn head_requests_keep_length_but_no_body() {
-        let (h, f) = head(&Response::text("hello"), Version::Http11, true, false);
-        assert!(h.contains("Content-Length: 5\r\n"));
-        assert_eq!(f, Framing::None);
-    }
-
-    #[test]
-    fn streams_are_chunked_on_11_and_close_delimited_on_10() {
-        let r = Response::reader(io::empty());
-        let (h, f) = head(&r, Version::Http11, false, false);
-        assert!(h.contains("Transfer-Encoding: chunked\r\n"));
-        assert_eq!(f, Framing::Chunked);
-        let (h, f) = head(&r, Version::Http10, false, false);
-        assert!(h.contains("Connection: close\r\n"));
-        assert!(!h.contains("Transfer-Encoding"));
-        assert_eq!(f, Framing::Close);
-    }
-
-    #[test]
-    fn no_body_statuses() {
-        for s in [204, 304] {
-            let (h, f) = head(
-                &Response::text("x").with_status(s),
-                Version::Http11,
-                false,
-                false,
-            );
-            assert!(!h.contains("Content-Length"), "{s}: {h}");
-            assert_eq!(f, Framing::None);
-        }
-    }
-
-    #[test]
-    fn server_headers_override_and_framing_is_owned() {
-        let r = Response::text("x")
-            .with_header("Server", "mine")
-            .with_header("Content-Length", "99");
-        let (h, _) = head(&r, Version::Http11, false, false);
-        assert!(h.contains("Server: mine\r\n"));
-        assert!(!h.contains("basehttp"));
-        assert!(!h.contains("99"));
-    }
-
     #[test]
     fn injection_is_refused() {
-        assert!(
-            Response::text("x")
-                .with_header("X-A", "a\r\nB: c")
-                .validate()
-                .is_err()
-        );
-        assert!(
-            Response::text("x")
-                .with_header("X A", "a")
-                .validate()
-                .is_err()
-        );
-        assert!(
-            Response::text("x")
-                .with_header("X-A", "a\tb")
-                .validate()
-                .is_ok()
-        );
+        let with =
+            |name: &'static str, value: &'static str| Response::text("x").with_header(name, value);
+        assert!(with("X-A", "a\r\nB: c").validate().is_err());
+        assert!(with("X A", "a").validate().is_err());
+        assert!(with("X-A", "a\tb").validate().is_ok());
     }
 
     #[test]
-    fn error_bodies_have_the_declared_length() {
-        let mut out = Vec::new();
-        write_error(&mut out, 400, "malformed request line");
-        let text = String::from_utf8(out).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Length: "))
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(body.len(), len);
-        assert_eq!(body, "400 Bad Request: malformed request line\n");
+    fn error_pages_name_the_status() {
+        assert_eq!(Response::error(404).payload.len(), Some(14));
+        assert_eq!(Response::error(404).status(), 404);
     }
 }

@@ -1,45 +1,14 @@
-//! The public entry points: [`Server`] to configure and start, [`Handler`] for the code that
-//! answers requests, and [`ServerHandle`] to watch and stop a running server.
+//! The public entry points: [`Server`] to configure and start, and [`ServerHandle`] to watch
+//! and stop a running server.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::config::{Config, WhenFull};
-use crate::pool::{Pool, Shared};
-use crate::request::Request;
-use crate::response::Response;
-use crate::stats::{self, Stats};
-
-/// Code that answers requests. Implemented for every `Fn(&mut Request) -> Response` closure
-/// that can be shared between threads.
-///
-/// A handler runs on a worker thread and blocks that worker while it runs. If it panics, the
-/// client gets a `500` (when nothing was sent yet), the panic is logged, and the worker lives on.
-///
-/// ```
-/// use basehttp::{Handler, Request, Response};
-/// struct Greeter { name: String }
-/// impl Handler for Greeter {
-///     fn handle(&self, _req: &mut Request) -> Response {
-///         Response::text(format!("Hello from {}", self.name))
-///     }
-/// }
-/// # let _ = Greeter { name: "me".into() };
-/// ```
-pub trait Handler: Send + Sync + 'static {
-    /// Answers one request.
-    fn handle(&self, req: &mut Request<'_>) -> Response;
-}
-
-impl<F> Handler for F
-where
-    F: Fn(&mut Request<'_>) -> Response + Send + Sync + 'static,
-{
-    fn handle(&self, req: &mut Request<'_>) -> Response {
-        self(req)
-    }
-}
+use crate::handler::Handler;
+use crate::pool::Pool;
+use crate::stats::Stats;
 
 /// A bound, not yet running server: set it up, then [`spawn`](Server::spawn) or
 /// [`serve`](Server::serve).
@@ -168,7 +137,7 @@ impl ServerHandle {
 
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> Stats {
-        stats_of(&self.pool.shared)
+        self.pool.shared.stats()
     }
 
     /// The configuration in force (after clamping impossible values).
@@ -208,18 +177,6 @@ impl std::fmt::Debug for ServerHandle {
             .field("local_addr", &self.local_addr)
             .finish_non_exhaustive()
     }
-}
-
-/// A snapshot of a pool's counters (for [`ServerHandle::stats`] and
-/// [`Request::server_stats`]).
-pub(crate) fn stats_of(shared: &Shared) -> Stats {
-    stats::snapshot(
-        &shared.listener_slot,
-        &shared.worker_slots,
-        shared.queue_len(),
-        shared.config.queue,
-        shared.micros_since_start(),
-    )
 }
 
 /// Where to connect to wake a listener bound to `addr` (a wildcard address is reached through

@@ -20,9 +20,11 @@ use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use crate::request::{Request, is_token_byte};
-use crate::response::{Response, reason_phrase};
-use crate::server::Handler;
+use crate::handler::Handler;
+use crate::http1::encode::reason_phrase;
+use crate::http1::lex::is_token_byte;
+use crate::request::Request;
+use crate::response::Response;
 use range::ByteRange;
 
 /// The index file looked for in a directory unless [`StaticFilesBuilder::index`] says

@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::close_reason::CloseReason;
+
 /// What a worker is doing right now, as seen in [`Stats::worker_states`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
@@ -42,7 +44,8 @@ impl WorkerState {
 pub(crate) struct WorkerSlot {
     pub(crate) state: AtomicU8,
     pub(crate) served: AtomicU64,
-    pub(crate) closed: AtomicU64,
+    /// Connections closed, per [`CloseReason`].
+    closes: [AtomicU64; CloseReason::COUNT],
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
     pub(crate) writes: AtomicU64,
@@ -50,8 +53,6 @@ pub(crate) struct WorkerSlot {
     /// When the worker entered its current Handling or Writing state, in microseconds since
     /// the pool started (for the gate's monitor).
     busy_since: AtomicU64,
-    /// The worker's standing at the run gate.
-    pub(crate) place: crate::gate::Place,
     /// Response times of the requests this worker answered recently.
     pub(crate) latency: LatencyWindows,
 }
@@ -73,6 +74,15 @@ impl WorkerSlot {
 
     pub(crate) fn busy_since(&self) -> u64 {
         self.busy_since.load(Relaxed)
+    }
+
+    /// Counts a connection closed for `reason`.
+    pub(crate) fn count_close(&self, reason: CloseReason) {
+        self.closes[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    fn closed(&self) -> u64 {
+        self.closes.iter().map(|c| c.load(Relaxed)).sum()
     }
 }
 
@@ -286,6 +296,15 @@ pub struct Stats {
     pub worker_states: Vec<WorkerState>,
     /// Response-time percentiles over the last few seconds.
     pub latency: Latency,
+    /// Connections closed since start, for each [`CloseReason`] in the order of
+    /// [`CloseReason::ALL`] (zero counts included).
+    pub closes: Vec<(CloseReason, u64)>,
+}
+
+/// What can take a snapshot of a running server's counters (the pool's shared state), for
+/// [`Request::server_stats`](crate::Request::server_stats).
+pub(crate) trait Snapshot: Sync {
+    fn snapshot(&self) -> Stats;
 }
 
 pub(crate) fn snapshot(
@@ -298,7 +317,7 @@ pub(crate) fn snapshot(
     let sum = |f: fn(&WorkerSlot) -> &AtomicU64| workers.iter().map(|w| f(w).load(Relaxed)).sum();
     let accepted = listener.accepted.load(Relaxed);
     let rejected = listener.rejected.load(Relaxed);
-    let closed: u64 = sum(|w| &w.closed);
+    let closed: u64 = workers.iter().map(WorkerSlot::closed).sum();
     let worker_states: Vec<WorkerState> = workers
         .iter()
         .map(|w| WorkerState::from_u8(w.state.load(Relaxed)))
@@ -323,6 +342,16 @@ pub(crate) fn snapshot(
         served_per_worker: workers.iter().map(|w| w.served.load(Relaxed)).collect(),
         worker_states,
         latency: latency(workers, now),
+        closes: CloseReason::ALL
+            .iter()
+            .map(|&r| {
+                let n = workers
+                    .iter()
+                    .map(|w| w.closes[r.index()].load(Relaxed))
+                    .sum();
+                (r, n)
+            })
+            .collect(),
     }
 }
 

@@ -4,7 +4,7 @@
 //! Pure functions over bytes; no I/O. Symlinks are the file system's business and are checked
 //! after opening, in the parent module.
 
-use crate::body::hex_value;
+use crate::http1::lex::hex_value;
 
 /// Why a request path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,87 @@
+//! The state the listener, the workers and the handle share: the configuration, the handler,
+//! the counters, the run gate, the shutdown and full-queue flags, and the queue's receiving end
+//! (read for its length: how many connections wait).
+//!
+//! Plain data with a few accessors; the threads that use it live in `pool`.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::gate::Gate;
+use crate::handler::Handler;
+use crate::stats::{self, ListenerSlot, Snapshot, Stats, WorkerSlot};
+
+/// What travels on the channel.
+pub(crate) enum Job {
+    Conn(Connection),
+    /// Tells one worker to exit.
+    Stop,
+}
+
+/// State shared by the listener, the workers and the handle.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) listener_slot: ListenerSlot,
+    pub(crate) worker_slots: Box<[WorkerSlot]>,
+    pub(crate) shutting_down: AtomicBool,
+    /// The listener found the queue full: new connections wait outside (`Block`) or are
+    /// turned away (`Reject`). Until it clears, workers close each connection after its
+    /// current response, and idle ones at once, so newcomers get in. Without it, kept-alive
+    /// connections handed back to a full queue would keep every newcomer out for as long as
+    /// they keep sending.
+    pub(crate) queue_full: AtomicBool,
+    pub(crate) gate: Gate,
+    /// When the pool started: the clock the gate's monitor and the timings read.
+    pub(crate) epoch: Instant,
+    pub(crate) queue: Receiver<Job>,
+}
+
+impl Shared {
+    /// Connections waiting in the queue.
+    pub(crate) fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// True once shutdown has begun.
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Relaxed)
+    }
+
+    /// True while the listener finds the queue full.
+    pub(crate) fn queue_full(&self) -> bool {
+        self.queue_full.load(Relaxed)
+    }
+
+    /// Microseconds since the pool started.
+    pub(crate) fn micros_since_start(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// The instant `micros` microseconds after the pool started: a timestamp already taken,
+    /// turned back into an `Instant` without reading the clock again.
+    pub(crate) fn instant_at(&self, micros: u64) -> Instant {
+        self.epoch + Duration::from_micros(micros)
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> Stats {
+        stats::snapshot(
+            &self.listener_slot,
+            &self.worker_slots,
+            self.queue_len(),
+            self.config.queue,
+            self.micros_since_start(),
+        )
+    }
+}
+
+impl Snapshot for Shared {
+    fn snapshot(&self) -> Stats {
+        self.stats()
+    }
+}

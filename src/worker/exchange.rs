@@ -1,0 +1,398 @@
+//! One exchange: a request whose whole head is buffered, and its response. Its steps are
+//! typed states, each a function:
+//!
+//! ```text
+//!   Handle ──► Drain ──► Write ──► After::{KeepAlive, Linger, Abort}
+//! ```
+//!
+//! - [`handle`]: runs the handler (a panic costs a `500`), the body streamed to it as it
+//!   reads; then answers a failed body with its status;
+//! - [`drain`]: discards what the handler left of the body, or decides to close (an echoed
+//!   body is not drained: it is read as it is sent);
+//! - [`write`]: encodes the head, sends the body, logs the access line and the latency.
+//!
+//! The request borrows the worker's buffer, so an exchange runs within one turn on one
+//! worker; what it leaves for the connection is an [`Exchanged`].
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::writer::{Output, write_counted};
+use super::{Clock, Ctx, is_client_error, log_io_error};
+use crate::access_log;
+use crate::body::{Body, Leftover, SocketSource};
+use crate::close_reason::CloseReason;
+use crate::connection::Connection;
+use crate::http1::decode::BodyError;
+use crate::http1::encode::{self, CONTINUE};
+use crate::http1::head::{Head, Version};
+use crate::request::Request;
+use crate::response::{Payload, Response};
+use crate::stats::WorkerState;
+
+/// How the connection goes on after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    /// Persistent: read the next request.
+    KeepAlive,
+    /// The response was sent and ends the connection: linger, then close.
+    Linger(CloseReason),
+    /// The connection is broken or cannot be trusted: close it now.
+    Abort(CloseReason),
+}
+
+/// What an exchange leaves for the connection.
+pub(super) struct Exchanged {
+    pub(super) after: After,
+    /// Where the bytes after the request are, if the response went out (then the
+    /// connection's request count, idle time and head clock have moved on).
+    pub(super) leftover: Option<Leftover>,
+    /// When the response was done, in microseconds since the pool started.
+    pub(super) done: u64,
+}
+
+impl Exchanged {
+    fn ended(after: After) -> Exchanged {
+        Exchanged {
+            after,
+            leftover: None,
+            done: 0,
+        }
+    }
+}
+
+/// What the handler step gave the next steps.
+struct Handled<'b> {
+    response: Response,
+    body: Body<'b>,
+    /// Why the connection closes after this response, if it does.
+    close: Option<CloseReason>,
+    /// When the handler started and finished (µs since the pool started).
+    started: u64,
+    finished: u64,
+}
+
+/// The request's own facts the later steps need.
+#[derive(Clone, Copy)]
+struct Facts<'b> {
+    /// The request line, for the access log.
+    line: &'b [u8],
+    version: Version,
+    head_request: bool,
+}
+
+/// Runs the exchange for `head`, parsed from `data`; `spare` is the buffer past the received
+/// bytes, where a body is read.
+pub(super) fn run<'b>(
+    ctx: Ctx<'_>,
+    output: &mut Output,
+    clock: &mut Clock,
+    conn: &'b mut Connection,
+    head: Head<'_, 'b>,
+    data: &'b [u8],
+    spare: &'b mut [u8],
+) -> Exchanged {
+    let facts = Facts {
+        line: access_log::request_line(data),
+        version: head.version,
+        head_request: head.method == "HEAD",
+    };
+    // `100 Continue` is written straight to the socket when the handler first reads the
+    // body; responses still buffered must leave before it.
+    if head.info.expect_continue && !output.buf.is_empty() {
+        let sent = write_counted(&conn.stream, &output.buf, ctx);
+        output.buf.clear();
+        if sent.is_err() {
+            return Exchanged::ended(After::Abort(CloseReason::SocketError));
+        }
+    }
+    let close = persistence(ctx, conn, &head);
+    let served = conn.served;
+    let stream = &conn.stream;
+    let peer = conn.peer;
+    let mut handled = {
+        let config = &ctx.shared.config;
+        let source = SocketSource::new(
+            stream,
+            &data[head.len..],
+            spare,
+            &mut conn.read_timeout,
+            config.body_timeout,
+        );
+        let body = Body::new(
+            source,
+            head.info.body,
+            config.max_body,
+            head.info.expect_continue,
+        );
+        let request = Request::new(&head, peer, ctx.id, body, ctx.shared);
+        handle(ctx, clock, request, facts.line, close)
+    };
+    if let Some(e) = handled.body.error() {
+        match e.status() {
+            Some(status) => {
+                log::debug!("{peer}: {e}");
+                handled.close = Some(CloseReason::BadBody);
+                handled.response = Response::error(status);
+            }
+            None => {
+                // The client stopped sending (or the connection failed) mid-body: no answer
+                // to this request, but the answers to earlier pipelined ones, still buffered,
+                // are sent before closing.
+                ctx.slot
+                    .bytes_in
+                    .fetch_add(handled.body.bytes_in(), Relaxed);
+                return Exchanged::ended(After::Linger(CloseReason::BodyIncomplete));
+            }
+        }
+    }
+    let echo = match drain(ctx, &mut handled, facts) {
+        Ok(echo) => echo,
+        Err(after) => return Exchanged::ended(after),
+    };
+    let (after, leftover, done) = write(ctx, output, clock, stream, handled, facts, echo);
+    if leftover.is_some() {
+        conn.served = served + 1;
+    }
+    Exchanged {
+        after,
+        leftover,
+        done,
+    }
+}
+
+/// Whether the connection may stay open after this request, before the handler has a say.
+fn persistence(ctx: Ctx<'_>, conn: &Connection, head: &Head<'_, '_>) -> Option<CloseReason> {
+    let (shared, config) = (ctx.shared, &ctx.shared.config);
+    if !head.info.keep_alive {
+        Some(CloseReason::RequestedByClient)
+    } else if config.keep_alive.is_zero() {
+        Some(CloseReason::KeepAliveOff)
+    } else if conn.served + 1 >= config.max_requests_per_connection {
+        Some(CloseReason::MaxRequests)
+    } else if shared.shutting_down() {
+        Some(CloseReason::Shutdown)
+    } else if shared.queue_full() {
+        Some(CloseReason::QueueFull)
+    } else {
+        None
+    }
+}
+
+/// `Handle`: runs the handler; a panic is answered `500` and closes the connection.
+fn handle<'b>(
+    ctx: Ctx<'_>,
+    clock: &mut Clock,
+    mut request: Request<'b>,
+    line: &[u8],
+    mut close: Option<CloseReason>,
+) -> Handled<'b> {
+    let shared = ctx.shared;
+    let started = shared.micros_since_start();
+    ctx.slot.set_busy(WorkerState::Handling, started);
+    clock.turn_started.get_or_insert(started);
+    if clock.expect_blocking {
+        // The last handler on this worker blocked: give the place up now rather than after
+        // `lend_after`, so blocking handlers do not queue for places.
+        shared.gate.lend(ctx.id);
+    }
+    let handled = catch_unwind(AssertUnwindSafe(|| shared.handler.handle(&mut request)));
+    let finished = shared.micros_since_start();
+    clock.turn_last = finished;
+    clock.expect_blocking =
+        finished.saturating_sub(started) >= shared.config.lend_after.as_micros() as u64;
+    let body = request.into_body();
+    if body.continue_sent() {
+        ctx.slot.writes.fetch_add(1, Relaxed);
+        ctx.slot.bytes_out.fetch_add(CONTINUE.len() as u64, Relaxed);
+    }
+    let response = match handled {
+        Ok(response) => response,
+        Err(panic) => {
+            log::error!(
+                "handler panicked on \"{}\": {}",
+                String::from_utf8_lossy(line),
+                panic_message(&panic)
+            );
+            close = Some(CloseReason::HandlerPanicked);
+            Response::error(500)
+        }
+    };
+    Handled {
+        response,
+        body,
+        close,
+        started,
+        finished,
+    }
+}
+
+/// `Drain`: what the handler left of the body must go before the next request is read.
+/// Returns whether the response echoes the body instead (it is then read as it is sent), or
+/// the end of the exchange when `100 Continue` cannot be sent.
+fn drain(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<bool, After> {
+    let config = &ctx.shared.config;
+    let body = &mut handled.body;
+    let echo = handled.response.echoes_body()
+        && !facts.head_request
+        && !encode::bodyless_status(handled.response.status())
+        && body.error().is_none();
+    if echo {
+        handled.response.payload = Payload::RequestBody {
+            len: if body.is_complete() {
+                Some(0)
+            } else {
+                body.remaining_length()
+            },
+        };
+        // `100 Continue` must precede the final response (RFC 9110 §10.1.1).
+        if body.continue_pending() && body.send_continue().is_err() {
+            return Err(After::Abort(CloseReason::SocketError));
+        }
+    } else if !body.is_complete() {
+        let drainable = !body.continue_pending()
+            && body
+                .remaining_length()
+                .is_none_or(|n| n <= config.max_drain);
+        if !drainable || !body.drain(config.max_drain, config.linger_time) {
+            handled.close = Some(CloseReason::BodyUnread);
+        }
+        if let Some(BodyError::Malformed | BodyError::TooLarge) = body.error() {
+            handled.close = Some(CloseReason::BadBody);
+        }
+    }
+    Ok(echo)
+}
+
+/// `Write`: checks the response, encodes its head into the output buffer and sends its body
+/// (small bodies stay buffered, to leave with the next flush), then logs the access line.
+/// Returns how the connection goes on, where the next request's bytes are, and when the
+/// response was done.
+fn write(
+    ctx: Ctx<'_>,
+    output: &mut Output,
+    clock: &mut Clock,
+    stream: &std::net::TcpStream,
+    handled: Handled<'_>,
+    facts: Facts<'_>,
+    echo: bool,
+) -> (After, Option<Leftover>, u64) {
+    let shared = ctx.shared;
+    let Handled {
+        mut response,
+        mut body,
+        mut close,
+        started,
+        finished,
+    } = handled;
+    if let Err(what) = response.validate() {
+        log::error!(
+            "handler returned an invalid response for \"{}\" ({what}); sending 500",
+            String::from_utf8_lossy(facts.line)
+        );
+        response = Response::error(500);
+    }
+    if close.is_none() && response.wants_close() {
+        close = Some(CloseReason::RequestedByHandler);
+    }
+    if close.is_none() && shared.shutting_down() {
+        close = Some(CloseReason::Shutdown);
+    }
+    ctx.slot.set_busy(WorkerState::Writing, finished);
+    let status = response.status();
+    let mut writer = output.writer(stream, ctx);
+    let encoded = encode::write_head(
+        writer.out(),
+        &response.head(),
+        facts.version,
+        facts.head_request,
+        close.is_some(),
+    );
+    if encoded.close && close.is_none() {
+        close = Some(CloseReason::CloseDelimited);
+    }
+    // A handler's body reader runs here, after the handler returned: a panic in it is caught
+    // like one in the handler. The head is already on its way, so the connection is closed
+    // (the client sees a short body, never a corrupted next response).
+    let payload = response.payload;
+    let sent = catch_unwind(AssertUnwindSafe(|| {
+        if echo {
+            writer.echo(&mut body, encoded.framing)
+        } else {
+            writer.send_body(payload, encoded.framing)
+        }
+    }))
+    .unwrap_or_else(|panic| {
+        Err(io::Error::other(format!(
+            "the response body reader panicked: {}",
+            panic_message(&panic)
+        )))
+    });
+    if sent.is_err() {
+        output.buf.clear();
+    }
+    ctx.slot.served.fetch_add(1, Relaxed);
+    // A response still in the buffer leaves with the next flush, so its clock stops where
+    // the handler's did; reading the clock again would only add the serialisation (and cost
+    // a clock read per pipelined request).
+    let done = if output.buf.is_empty() {
+        shared.micros_since_start()
+    } else {
+        finished
+    };
+    let timings = access_log::Timings {
+        worker: ctx.id,
+        queued: clock.queued,
+        took: done.saturating_sub(started),
+    };
+    // Later requests in this turn did not wait in the queue.
+    clock.queued = 0;
+    ctx.slot.latency.record(done, timings.queued + timings.took);
+    let size = match sent {
+        Ok(size) => size,
+        Err(e) => {
+            log_io_error("sending a response", &e);
+            log_access(ctx, facts.line, status, 0, timings);
+            let reason = if is_client_error(&e) && e.kind() != io::ErrorKind::UnexpectedEof {
+                CloseReason::SocketError
+            } else {
+                CloseReason::ResponseBodyFailed
+            };
+            return (After::Abort(reason), None, done);
+        }
+    };
+    log_access(ctx, facts.line, status, size, timings);
+    ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
+    let leftover = body.into_leftover();
+    if output.buf.is_empty() {
+        ctx.slot.set_state(WorkerState::Reading);
+    }
+    // Otherwise the worker stays `Writing` until the buffered responses are flushed: a
+    // client slow to take them holds a worker blocked in a write, and the run gate must lend
+    // its place.
+    let after = match close {
+        Some(reason) => After::Linger(reason),
+        None => After::KeepAlive,
+    };
+    (after, Some(leftover), done)
+}
+
+/// Logs an answered request's access line, with its timings if the configuration asks.
+fn log_access(ctx: Ctx<'_>, line: &[u8], status: u16, size: u64, timings: access_log::Timings) {
+    if ctx.shared.config.log_timings {
+        access_log::log_timed(line, status, size, timings);
+    } else {
+        access_log::log(line, status, size);
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string panic payload)"
+    }
+}

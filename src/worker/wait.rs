@@ -1,0 +1,206 @@
+//! Waiting on a client by the pool's rules: a worker never sleeps on a silent connection
+//! while other connections wait for a worker.
+//!
+//! - a connection handed back after a silent slice (`swept`) is only glanced at while others
+//!   wait: one non-blocking read, not a timed one (`SO_RCVTIMEO` is rounded up to the kernel's
+//!   tick, 4 ms or more, which would make every visit to an idle connection that long). Once
+//!   the running workers together have swept the queue and found nothing (each its share),
+//!   the worker waits properly again, so idle connections are never spun through;
+//! - otherwise it waits in read-timeout slices that double while nobody else waits, and gives
+//!   way after a silent slice when somebody does;
+//! - it stops at the phase's deadline or at shutdown.
+
+use std::io::{self, Read};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use super::{Worker, log_io_error};
+use crate::close_reason::CloseReason;
+use crate::connection::Connection;
+
+/// The first read-timeout slice when waiting for a request. A request on a busy connection
+/// usually arrives within microseconds; the slice only bounds how long a waiting connection
+/// in the queue can go unnoticed.
+const FIRST_SLICE: Duration = Duration::from_millis(1);
+/// Slices double up to this while nobody waits, so an idle connection costs a few wake-ups a
+/// second, not a thousand.
+const MAX_SLICE: Duration = Duration::from_millis(32);
+
+/// What a read by the pool's waiting rules gave.
+pub(super) enum Got {
+    Bytes(usize),
+    /// The client closed (`ClientClosed`), or the connection failed (`SocketError`).
+    Closed(CloseReason),
+    /// Others wait and this connection had nothing: hand it back.
+    GiveWay,
+    /// The deadline passed, or the server is shutting down.
+    Stopped,
+}
+
+impl Got {
+    /// Bytes read on a swept (non-blocking) socket: make it blocking again for the request.
+    fn unswept(conn: &mut Connection, n: usize) -> Got {
+        conn.swept = false;
+        match conn.stream.set_nonblocking(false) {
+            Ok(()) => Got::Bytes(n),
+            Err(_) => Got::Closed(CloseReason::SocketError),
+        }
+    }
+
+    fn failed(e: &io::Error) -> Got {
+        log_io_error("reading from a client", e);
+        Got::Closed(CloseReason::SocketError)
+    }
+}
+
+/// What waiting for more of a request head gave.
+pub(super) enum Wait {
+    /// More bytes are buffered.
+    Data,
+    /// Others wait: hand the connection back.
+    GiveWay,
+    /// The connection is gone: close it at once.
+    Closed(CloseReason),
+    /// Close the idle connection quietly.
+    Idle(CloseReason),
+    /// The head did not arrive in time: answer `408`.
+    HeaderTimeout,
+}
+
+impl Worker<'_> {
+    /// Waits for more request bytes, giving way when others wait.
+    pub(super) fn wait_for_head(&mut self, conn: &mut Connection, answered: bool) -> Wait {
+        let shared = self.ctx.shared;
+        if self.input.start == self.input.filled {
+            self.input.clear();
+        } else if self.input.start > 0 {
+            self.input.compact();
+        }
+        // Heads are read only up to `max_head`, so the space past it stays free for a body.
+        let limit = shared.config.max_head;
+        let filled = self.input.filled;
+        if filled >= limit {
+            return Wait::Closed(CloseReason::BadRequest);
+        }
+        // Round-robin: a connection that was just answered goes to the back of the queue.
+        if answered && self.pressure() && !shared.shutting_down() {
+            return Wait::GiveWay;
+        }
+        let deadline = conn.head_deadline(filled, &shared.config);
+        let got = if Instant::now() >= deadline {
+            // Time ran out while the connection waited in the queue; a request that arrived
+            // meanwhile is still served.
+            self.glance(conn, filled, limit)
+        } else {
+            self.read_within(conn, filled, limit, deadline)
+        };
+        match got {
+            Got::Bytes(n) => {
+                if filled == 0 {
+                    conn.head_started = Some(Instant::now());
+                }
+                self.input.filled += n;
+                self.ctx.slot.bytes_in.fetch_add(n as u64, Relaxed);
+                Wait::Data
+            }
+            Got::Closed(reason) => Wait::Closed(reason),
+            Got::GiveWay if filled > 0 => Wait::GiveWay,
+            // An idle connection past the grace period gives its place up. Closing an idle
+            // persistent connection is always allowed (RFC 9112 §9.5).
+            Got::GiveWay if shared.queue_full() => Wait::Idle(CloseReason::QueueFull),
+            Got::GiveWay
+                if conn.idle_since.elapsed() >= shared.config.idle_grace_under_pressure =>
+            {
+                Wait::Idle(CloseReason::IdleUnderPressure)
+            }
+            Got::GiveWay => Wait::GiveWay,
+            Got::Stopped if shared.shutting_down() => Wait::Idle(CloseReason::Shutdown),
+            Got::Stopped if filled == 0 => Wait::Idle(conn.head_timeout_reason(filled)),
+            Got::Stopped => Wait::HeaderTimeout,
+        }
+    }
+
+    /// Reads into `buf[at..until]`, by the pool's rules for waiting (see the module doc).
+    pub(super) fn read_within(
+        &mut self,
+        conn: &mut Connection,
+        at: usize,
+        until: usize,
+        deadline: Instant,
+    ) -> Got {
+        let shared = self.ctx.shared;
+        let share = shared.queue_len() / shared.config.active_workers + 1;
+        if conn.swept && self.pressure() && self.misses < share {
+            match (&conn.stream).read(&mut self.input.buf[at..until]) {
+                Ok(0) => return Got::Closed(CloseReason::ClientClosed),
+                Ok(n) => {
+                    self.misses = 0;
+                    return Got::unswept(conn, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.misses += 1;
+                    return Got::GiveWay;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Got::failed(&e),
+            }
+        }
+        self.misses = 0;
+        if conn.swept {
+            conn.swept = false;
+            if conn.stream.set_nonblocking(false).is_err() {
+                return Got::Closed(CloseReason::SocketError);
+            }
+        }
+        let mut slice = FIRST_SLICE;
+        loop {
+            let now = Instant::now();
+            if now >= deadline || shared.shutting_down() {
+                return Got::Stopped;
+            }
+            let wait = slice.min(deadline - now).max(Duration::from_millis(1));
+            if conn.read_timeout != Some(wait) {
+                if conn.stream.set_read_timeout(Some(wait)).is_err() {
+                    return Got::Closed(CloseReason::SocketError);
+                }
+                conn.read_timeout = Some(wait);
+            }
+            match (&conn.stream).read(&mut self.input.buf[at..until]) {
+                Ok(0) => return Got::Closed(CloseReason::ClientClosed),
+                Ok(n) => return Got::Bytes(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.pressure() {
+                        // Glance at it next time instead of waiting (see above).
+                        if conn.stream.set_nonblocking(true).is_err() {
+                            return Got::Closed(CloseReason::SocketError);
+                        }
+                        conn.swept = true;
+                        return Got::GiveWay;
+                    }
+                    slice = (slice * 2).min(MAX_SLICE);
+                }
+                Err(e) => return Got::failed(&e),
+            }
+        }
+    }
+
+    /// One non-blocking read into `buf[at..until]`, for a connection whose time is up.
+    fn glance(&mut self, conn: &mut Connection, at: usize, until: usize) -> Got {
+        if !conn.swept && conn.stream.set_nonblocking(true).is_err() {
+            return Got::Closed(CloseReason::SocketError);
+        }
+        conn.swept = true;
+        match (&conn.stream).read(&mut self.input.buf[at..until]) {
+            Ok(0) => Got::Closed(CloseReason::ClientClosed),
+            Ok(n) => Got::unswept(conn, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Stopped,
+            Err(e) => Got::failed(&e),
+        }
+    }
+}
