@@ -85,6 +85,14 @@ pub fn render(s: &Snapshot) -> String {
         l.samples,
         l.window.as_millis(),
     );
+    out.push_str("\"closes\":{");
+    for (i, (reason, count)) in st.closes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{}\":{count}", reason.name());
+    }
+    out.push_str("},");
     let _ = write!(
         out,
         "\"limits\":{{\"ms\":{MAX_MS},\"chunks\":{MAX_CHUNKS},\"stream_ms\":{MAX_STREAM_MS}}},\
