@@ -56,7 +56,7 @@ impl std::str::FromStr for WhenFull {
 pub struct Config {
     /// Number of worker threads. Default 8: enough that a browser's six connections and a
     /// few slow handlers are served at once, few enough that a fast handler does not pay for
-    /// many parked threads (see `shared/design-notes.md`). Blocking handlers want more
+    /// many parked threads (see the README's "Fast and blocking handlers both"). Blocking handlers want more
     /// (Little's law: throughput = workers / service time). At most [`MAX_WORKERS`].
     pub workers: usize,
     /// Workers that serve connections at once. A worker whose handler (or response write)
