@@ -396,9 +396,16 @@ fn next_chunk_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
         Chunk::DataCr if b == b'\r' => Chunk::DataLf,
         Chunk::DataLf if b == b'\n' => Chunk::Size { size: 0, digits: 0 },
         Chunk::DataCr | Chunk::DataLf => return Err(BodyError::Malformed),
-        // The trailer section is `*( field-line CRLF ) CRLF` (RFC 9112 §7.1.2), read
-        // strictly: a bare LF or a line that is not `token ":" value` is refused, so bytes a
-        // front end would take for the next request can never pass as a trailer here.
+        trailer => return next_trailer_state(trailer, b),
+    };
+    Ok(Next::Chunk(next))
+}
+
+/// The trailer section is `*( field-line CRLF ) CRLF` (RFC 9112 §7.1.2), read strictly: a
+/// bare LF or a line that is not `token ":" value` is refused, so bytes a front end would take
+/// for the next request can never pass as a trailer here.
+fn next_trailer_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
+    let next = match chunk {
         Chunk::TrailerName { len, .. }
         | Chunk::TrailerValue { len }
         | Chunk::TrailerLineLf { len }
@@ -426,6 +433,7 @@ fn next_chunk_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
         Chunk::TrailerLineLf { .. } => return Err(BodyError::Malformed),
         Chunk::TrailerLf if b == b'\n' => return Ok(Next::Done),
         Chunk::TrailerLf => return Err(BodyError::Malformed),
+        _ => unreachable!("only trailer states come here"),
     };
     Ok(Next::Chunk(next))
 }

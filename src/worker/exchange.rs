@@ -332,28 +332,13 @@ fn write(
     if sent.is_err() {
         output.buf.clear();
     }
-    ctx.slot.served.fetch_add(1, Relaxed);
-    // A response still in the buffer leaves with the next flush, so its clock stops where
-    // the handler's did; reading the clock again would only add the serialisation (and cost
-    // a clock read per pipelined request).
-    let done = if output.buf.is_empty() {
-        shared.micros_since_start()
-    } else {
-        finished
-    };
-    let timings = access_log::Timings {
-        worker: ctx.id,
-        queued: clock.queued,
-        took: done.saturating_sub(started),
-    };
-    // Later requests in this turn did not wait in the queue.
-    clock.queued = 0;
-    ctx.slot.latency.record(done, timings.queued + timings.took);
+    let timings = account(ctx, output, clock, started, finished);
+    let done = timings.done;
     let size = match sent {
         Ok(size) => size,
         Err(e) => {
             log_io_error("sending a response", &e);
-            log_access(ctx, facts.line, status, 0, timings);
+            log_access(ctx, facts.line, status, 0, timings.log);
             let reason = if is_client_error(&e) && e.kind() != io::ErrorKind::UnexpectedEof {
                 CloseReason::SocketError
             } else {
@@ -362,7 +347,7 @@ fn write(
             return (After::Abort(reason), None, done);
         }
     };
-    log_access(ctx, facts.line, status, size, timings);
+    log_access(ctx, facts.line, status, size, timings.log);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
     let leftover = body.into_leftover();
     if output.buf.is_empty() {
@@ -376,6 +361,35 @@ fn write(
         None => After::KeepAlive,
     };
     (after, Some(leftover), done)
+}
+
+/// A response's times, for the access line and the latency histogram.
+struct Times {
+    log: access_log::Timings,
+    /// When the response was done, in microseconds since the pool started.
+    done: u64,
+}
+
+/// Counts a response served and records its latency.
+fn account(ctx: Ctx<'_>, output: &Output, clock: &mut Clock, started: u64, finished: u64) -> Times {
+    ctx.slot.served.fetch_add(1, Relaxed);
+    // A response still in the buffer leaves with the next flush, so its clock stops where
+    // the handler's did; reading the clock again would only add the serialisation (and cost
+    // a clock read per pipelined request).
+    let done = if output.buf.is_empty() {
+        ctx.shared.micros_since_start()
+    } else {
+        finished
+    };
+    let log = access_log::Timings {
+        worker: ctx.id,
+        queued: clock.queued,
+        took: done.saturating_sub(started),
+    };
+    // Later requests in this turn did not wait in the queue.
+    clock.queued = 0;
+    ctx.slot.latency.record(done, log.queued + log.took);
+    Times { log, done }
 }
 
 /// Logs an answered request's access line, with its timings if the configuration asks.
