@@ -250,7 +250,8 @@ fn drain(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<bo
         if body.continue_pending() && body.send_continue().is_err() {
             return Err(After::Abort(CloseReason::SocketError));
         }
-    } else if !body.is_complete() {
+    } else if !body.is_complete() && body.error().is_none() {
+        // (A failed body already decided the close: there is nothing to drain.)
         let drainable = !body.continue_pending()
             && body
                 .remaining_length()
