@@ -236,6 +236,7 @@ impl Response {
     }
 
     /// The parts of the head `http1::encode::write_head` serialises.
+    #[inline]
     pub(crate) fn head(&self) -> ResponseHead<'_> {
         ResponseHead {
             status: self.status,

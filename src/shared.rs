@@ -43,27 +43,32 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Connections waiting in the queue.
+    #[inline]
     pub(crate) fn queue_len(&self) -> usize {
         self.queue.len()
     }
 
     /// True once shutdown has begun.
+    #[inline]
     pub(crate) fn shutting_down(&self) -> bool {
         self.shutting_down.load(Relaxed)
     }
 
     /// True while the listener finds the queue full.
+    #[inline]
     pub(crate) fn queue_full(&self) -> bool {
         self.queue_full.load(Relaxed)
     }
 
     /// Microseconds since the pool started.
+    #[inline]
     pub(crate) fn micros_since_start(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
 
     /// The instant `micros` microseconds after the pool started: a timestamp already taken,
     /// turned back into an `Instant` without reading the clock again.
+    #[inline]
     pub(crate) fn instant_at(&self, micros: u64) -> Instant {
         self.epoch + Duration::from_micros(micros)
     }
