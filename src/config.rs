@@ -90,10 +90,16 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Longest wait for the client to accept the next bytes of a response. Default 30 s.
     pub write_timeout: Duration,
-    /// An idle connection held by a worker while others wait in the queue is closed once it
-    /// has been idle this long. Default 1 s. Closing an idle persistent connection is always
-    /// allowed (RFC 9112 §9.5), and it is the answer to gunicorn #3518: idle and preconnect
-    /// sockets must not hold the pool.
+    /// An opt-in, shorter life for idle connections while others wait for a worker: an idle
+    /// connection found silent while others wait is closed once it has been idle this long.
+    /// Default: never sooner than [`keep_alive`](Config::keep_alive) (the field is
+    /// [`MAX_TIMEOUT`]). Idle connections never hold a worker either way: they wait in the
+    /// queue and are glanced at, less often the longer they are idle, so a thousand of them
+    /// cost little, and clients that reuse an idle connection within the advertised
+    /// `Keep-Alive: timeout` (Node's `fetch`, browsers) never find it closed under them. While
+    /// the listener finds the queue full, idle connections are closed at once whatever this
+    /// says (overload protection). Closing an idle persistent connection is always allowed
+    /// (RFC 9112 §9.5).
     pub idle_grace_under_pressure: Duration,
     /// Longest request line (method, target and version). Default 8 KiB, as nginx; longer
     /// is answered `414 URI Too Long`.
@@ -159,7 +165,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
-            idle_grace_under_pressure: Duration::from_secs(1),
+            idle_grace_under_pressure: MAX_TIMEOUT,
             max_request_line: 8 * 1024,
             max_header_line: 8 * 1024,
             max_headers: 100,

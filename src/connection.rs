@@ -84,6 +84,8 @@ pub(crate) struct Connection {
     /// The socket is non-blocking: the connection was handed back after a silent wait, and
     /// is only glanced at until bytes arrive.
     pub(crate) swept: bool,
+    /// An idle connection is not glanced at again before this (see `worker::wait`).
+    pub(crate) next_glance: Instant,
 }
 
 impl Connection {
@@ -99,6 +101,7 @@ impl Connection {
             head_started: None,
             read_timeout: None,
             swept: false,
+            next_glance: accepted_at,
         }
     }
 
