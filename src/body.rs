@@ -10,11 +10,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::http1::decode::{BodyError, Decoder, Source};
 use crate::http1::encode::CONTINUE;
 use crate::http1::head::BodyLength;
+use crate::received::{Rest, StoreReader};
 
 /// Where the bytes left after a body are, for the next request on the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,12 +164,24 @@ impl Source for SocketSource<'_> {
 /// # }
 /// ```
 pub struct Body<'a> {
-    src: SocketSource<'a>,
-    decoder: Decoder,
-    expect: Continue,
+    inner: Inner<'a>,
+}
+
+enum Inner<'a> {
+    /// Read from the connection as the handler reads it.
+    Streamed {
+        src: SocketSource<'a>,
+        decoder: Decoder,
+        expect: Continue,
+    },
+    /// Received before the handler ran: read back from the connection's store.
+    Received(StoreReader),
+    /// A received body whose unread rest was handed to the response (an echo).
+    Taken,
 }
 
 impl<'a> Body<'a> {
+    /// A body the handler reads from the connection as it arrives.
     pub(crate) fn new(
         src: SocketSource<'a>,
         length: BodyLength,
@@ -182,88 +195,132 @@ impl<'a> Body<'a> {
             Continue::NotExpected
         };
         Body {
-            src,
-            decoder,
-            expect,
+            inner: Inner::Streamed {
+                src,
+                decoder,
+                expect,
+            },
+        }
+    }
+
+    /// A body received before the handler ran.
+    pub(crate) fn received(reader: StoreReader) -> Body<'a> {
+        Body {
+            inner: Inner::Received(reader),
         }
     }
 
     /// True once the whole body has been read (always true for a request without a body).
     pub fn is_complete(&self) -> bool {
-        self.decoder.is_complete()
+        match &self.inner {
+            Inner::Streamed { decoder, .. } => decoder.is_complete(),
+            Inner::Received(reader) => reader.remaining() == 0,
+            Inner::Taken => true,
+        }
     }
 
     /// The error that stopped the body, if reading it failed.
     pub fn error(&self) -> Option<BodyError> {
-        self.decoder.error()
+        match &self.inner {
+            Inner::Streamed { decoder, .. } => decoder.error(),
+            Inner::Received(_) | Inner::Taken => None,
+        }
+    }
+
+    /// True if the body was received before the handler ran: nothing of it is left on the
+    /// connection.
+    pub(crate) fn is_received(&self) -> bool {
+        matches!(self.inner, Inner::Received(_) | Inner::Taken)
     }
 
     /// True if `100 Continue` was sent.
     pub(crate) fn continue_sent(&self) -> bool {
-        self.expect == Continue::Sent
+        matches!(
+            self.inner,
+            Inner::Streamed {
+                expect: Continue::Sent,
+                ..
+            }
+        )
     }
 
     /// True if the client asked for `100 Continue` and has not been sent it: it may not
     /// have sent the body at all.
     pub(crate) fn continue_pending(&self) -> bool {
-        self.expect == Continue::Pending
-    }
-
-    /// Bytes of a `Content-Length` body not yet read, if that is the framing.
-    pub(crate) fn remaining_length(&self) -> Option<u64> {
-        self.decoder.remaining_length()
-    }
-
-    /// Reads and discards the rest of the body: at most `max` bytes on the wire (chunk sizes,
-    /// extensions and trailers count, not only data) and for at most `time`. True if the body
-    /// ended within both.
-    pub(crate) fn drain(&mut self, max: u64, time: Duration) -> bool {
-        let mut scratch = [0u8; 4096];
-        let start = self.src.consumed;
-        let deadline = Instant::now() + time;
-        while !self.is_complete() {
-            let used = self.src.consumed - start;
-            if used >= max || Instant::now() >= deadline {
-                return false;
+        matches!(
+            self.inner,
+            Inner::Streamed {
+                expect: Continue::Pending,
+                ..
             }
-            let want = scratch
-                .len()
-                .min(usize::try_from(max - used).unwrap_or(usize::MAX));
-            match self.read(&mut scratch[..want]) {
-                Ok(0) => return self.is_complete(),
-                Ok(_) => {}
-                Err(_) => return false,
+        )
+    }
+
+    /// Bytes of the body not yet read, when known: a `Content-Length` body's rest, or a
+    /// received body's.
+    pub(crate) fn remaining_length(&self) -> Option<u64> {
+        match &self.inner {
+            Inner::Streamed { decoder, .. } => decoder.remaining_length(),
+            Inner::Received(reader) => Some(reader.remaining()),
+            Inner::Taken => Some(0),
+        }
+    }
+
+    /// The decoder of a streamed body, to drain what the handler left of it.
+    pub(crate) fn decoder(&self) -> Option<Decoder> {
+        match &self.inner {
+            Inner::Streamed { decoder, .. } => Some(*decoder),
+            Inner::Received(_) | Inner::Taken => None,
+        }
+    }
+
+    /// Takes the unread rest of a received body, for echoing it from the store.
+    pub(crate) fn take_received_rest(&mut self) -> Option<Rest> {
+        match std::mem::replace(&mut self.inner, Inner::Taken) {
+            Inner::Received(reader) => Some(reader.into_rest()),
+            other => {
+                self.inner = other;
+                None
             }
         }
-        true
     }
 
-    /// Where the unread buffered bytes stand when the body is done with.
-    pub(crate) fn into_leftover(self) -> Leftover {
-        let src = self.src;
-        if src.initial_pos < src.initial.len() {
-            Leftover::Initial {
-                from: src.initial_pos,
+    /// Where the unread buffered bytes stand when the body is done with (a received body
+    /// left none in the worker's buffer).
+    pub(crate) fn leftover(&self) -> Leftover {
+        match &self.inner {
+            Inner::Streamed { src, .. } if src.initial_pos < src.initial.len() => {
+                Leftover::Initial {
+                    from: src.initial_pos,
+                }
             }
-        } else {
-            Leftover::Spare {
+            Inner::Streamed { src, .. } => Leftover::Spare {
                 from: src.pos,
                 to: src.end,
-            }
+            },
+            Inner::Received(_) | Inner::Taken => Leftover::Initial { from: 0 },
         }
     }
 
     /// Bytes this body read from the socket.
     pub(crate) fn bytes_in(&self) -> u64 {
-        self.src.bytes_in
+        match &self.inner {
+            Inner::Streamed { src, .. } => src.bytes_in,
+            Inner::Received(_) | Inner::Taken => 0,
+        }
     }
 
     /// Sends `100 Continue` now (the first read does it otherwise).
     pub(crate) fn send_continue(&mut self) -> io::Result<()> {
-        self.expect = Continue::Sent;
-        // The worker flushed earlier responses before calling the handler, so this interim
-        // response cannot overtake them.
-        (&*self.src.stream).write_all(CONTINUE)
+        match &mut self.inner {
+            Inner::Streamed { src, expect, .. } => {
+                *expect = Continue::Sent;
+                // The worker flushed earlier responses before calling the handler, so this
+                // interim response cannot overtake them.
+                (&*src.stream).write_all(CONTINUE)
+            }
+            Inner::Received(_) | Inner::Taken => Ok(()),
+        }
     }
 }
 
@@ -272,23 +329,38 @@ impl Read for Body<'_> {
         if out.is_empty() {
             return Ok(0);
         }
-        if self.expect == Continue::Pending {
+        if self.continue_pending() {
             if let Err(e) = self.send_continue() {
-                self.decoder.fail(BodyError::Incomplete);
+                if let Inner::Streamed { decoder, .. } = &mut self.inner {
+                    decoder.fail(BodyError::Incomplete);
+                }
                 return Err(e);
             }
         }
-        self.decoder
-            .decode(&mut self.src, out)
-            .map_err(BodyError::to_io)
+        match &mut self.inner {
+            Inner::Streamed { src, decoder, .. } => {
+                decoder.decode(src, out).map_err(BodyError::to_io)
+            }
+            Inner::Received(reader) => reader.read(out),
+            Inner::Taken => Ok(0),
+        }
     }
 }
 
 impl std::fmt::Debug for Body<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body")
-            .field("decoder", &self.decoder)
-            .field("received", &self.decoder.received())
-            .finish_non_exhaustive()
+        match &self.inner {
+            Inner::Streamed { decoder, .. } => f
+                .debug_struct("Body")
+                .field("decoder", decoder)
+                .field("received", &decoder.received())
+                .finish_non_exhaustive(),
+            Inner::Received(reader) => f
+                .debug_struct("Body")
+                .field("received", &true)
+                .field("remaining", &reader.remaining())
+                .finish(),
+            Inner::Taken => f.debug_struct("Body").field("taken", &true).finish(),
+        }
     }
 }

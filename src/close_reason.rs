@@ -38,6 +38,13 @@ pub enum CloseReason {
     /// The handler left more of the body unread than `max_drain` and `linger_time` allow to
     /// discard, or answered without reading a body held back for `100 Continue`.
     BodyUnread,
+    /// A body policy refused the request body: the response was sent without reading it.
+    BodyRefused,
+    /// The body came slower than `min_body_rate`, or the client took the response slower
+    /// than `min_response_rate`, past the grace period.
+    TooSlow,
+    /// The budget of buffered request bodies (memory or disk) was spent: answered `503`.
+    OverBudget,
     /// The request asked for it: `Connection: close`, or HTTP/1.0 without `keep-alive`.
     RequestedByClient,
     /// The handler's response carried `Connection: close`.
@@ -61,7 +68,7 @@ pub enum CloseReason {
 
 impl CloseReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 23;
 
     /// Every reason, in the order [`Stats::closes`](crate::Stats::closes) lists them.
     pub const ALL: [CloseReason; CloseReason::COUNT] = [
@@ -76,6 +83,9 @@ impl CloseReason {
         CloseReason::BadBody,
         CloseReason::BodyIncomplete,
         CloseReason::BodyUnread,
+        CloseReason::BodyRefused,
+        CloseReason::TooSlow,
+        CloseReason::OverBudget,
         CloseReason::RequestedByClient,
         CloseReason::RequestedByHandler,
         CloseReason::CloseDelimited,
@@ -106,6 +116,9 @@ impl CloseReason {
             CloseReason::BadBody => "bad_body",
             CloseReason::BodyIncomplete => "body_incomplete",
             CloseReason::BodyUnread => "body_unread",
+            CloseReason::BodyRefused => "body_refused",
+            CloseReason::TooSlow => "too_slow",
+            CloseReason::OverBudget => "over_budget",
             CloseReason::RequestedByClient => "requested_by_client",
             CloseReason::RequestedByHandler => "requested_by_handler",
             CloseReason::CloseDelimited => "close_delimited",
@@ -134,6 +147,9 @@ impl CloseReason {
             CloseReason::BadBody => "the request body was malformed, too large or too slow",
             CloseReason::BodyIncomplete => "the client stopped in the middle of the request body",
             CloseReason::BodyUnread => "the handler left too much of the request body unread",
+            CloseReason::BodyRefused => "the request body was refused unread",
+            CloseReason::TooSlow => "the client sent or read slower than the minimum rate",
+            CloseReason::OverBudget => "the budget for buffered request bodies was spent",
             CloseReason::RequestedByClient => "the request asked to close the connection",
             CloseReason::RequestedByHandler => "the response asked to close the connection",
             CloseReason::CloseDelimited => "the response body is delimited by the close",

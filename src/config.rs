@@ -116,6 +116,36 @@ pub struct Config {
     /// Largest request body accepted, by `Content-Length` or by counting chunked data.
     /// Default 1 GiB; a larger body is answered `413 Content Too Large`.
     pub max_body: u64,
+    /// Largest request body received before its handler runs
+    /// ([`BodyPolicy::ReceiveFirst`](crate::BodyPolicy::ReceiveFirst), the default): larger
+    /// ones are answered `413` unless the body policy streams them. Default 64 MiB; at most
+    /// [`max_body`](Config::max_body).
+    pub max_buffered_body: u64,
+    /// Bytes of a received body kept in memory, per connection; the rest goes to an unnamed
+    /// temporary file in [`spill_dir`](Config::spill_dir). Default 64 KiB (nginx's
+    /// `client_body_buffer_size` is 8-16 KiB, waitress's `inbuf_overflow` 512 KiB).
+    pub body_buffer: usize,
+    /// Bytes of received bodies held in memory by all connections together; past it, bodies
+    /// spill to disk. Default 64 MiB: a thousand connections with a full `body_buffer` each.
+    pub max_buffered_memory: u64,
+    /// Bytes of received bodies spilled to disk by all connections together; past it, a
+    /// request is answered `503` and its connection closed. Default 1 GiB.
+    pub max_spill: u64,
+    /// Where spill files are made (each is unlinked as soon as it is made, so none is left
+    /// behind). Default: the system's temporary directory (`std::env::temp_dir()`).
+    pub spill_dir: Option<std::path::PathBuf>,
+    /// Slowest a request body may arrive while the server waits for it, in bytes per second,
+    /// after [`min_rate_grace`](Config::min_rate_grace) from the head (or from
+    /// `100 Continue`): slower is answered `408` and closed. Default 240, as Kestrel's
+    /// `MinRequestBodyDataRate`; 0 disables.
+    pub min_body_rate: u64,
+    /// Slowest a client may take a response while the server waits for it (a blocked write),
+    /// in bytes per second, after `min_rate_grace`: slower is cut and closed. Only time spent
+    /// waiting on the client counts, never a handler or a reader slow to produce. Default 240,
+    /// as Kestrel's `MinResponseDataRate`; 0 disables.
+    pub min_response_rate: u64,
+    /// The grace before the minimum rates apply. Default 5 s, as Kestrel.
+    pub min_rate_grace: Duration,
     /// Unread request body the server will read and discard so the connection can be reused,
     /// counted on the wire (chunk framing included). Default 64 KiB; beyond it, or past
     /// [`linger_time`](Config::linger_time), the connection is closed instead.
@@ -171,6 +201,14 @@ impl Default for Config {
             max_headers: 100,
             max_head: 64 * 1024,
             max_body: 1 << 30,
+            max_buffered_body: 64 << 20,
+            body_buffer: 64 * 1024,
+            max_buffered_memory: 64 << 20,
+            max_spill: 1 << 30,
+            spill_dir: None,
+            min_body_rate: 240,
+            min_response_rate: 240,
+            min_rate_grace: Duration::from_secs(5),
             max_drain: 64 * 1024,
             linger_bytes: 64 * 1024,
             linger_time: Duration::from_secs(2),
@@ -197,6 +235,7 @@ impl Config {
             &mut self.linger_time,
             &mut self.shutdown_grace,
             &mut self.lend_after,
+            &mut self.min_rate_grace,
         ] {
             *timeout = (*timeout).min(MAX_TIMEOUT);
         }
@@ -205,6 +244,7 @@ impl Config {
         self.max_header_line = self.max_header_line.max(64);
         self.max_head = self.max_head.max(self.max_request_line + 64).max(1024);
         self.max_requests_per_connection = self.max_requests_per_connection.max(1);
+        self.max_buffered_body = self.max_buffered_body.min(self.max_body);
         self
     }
 }

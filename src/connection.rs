@@ -37,21 +37,40 @@ use std::time::{Duration, Instant};
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::http1::decode::Decoder;
+use crate::received::Receiving;
 
 /// Where a connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// Just accepted: its socket options are set on the first visit.
     New,
     /// Waiting for, or reading, a request head (and, with a whole head buffered, running
     /// the exchange it starts). Partial bytes travel in `pending`.
     ReadHead,
+    /// Receiving a request body before its handler runs, into the connection's own store
+    /// (`receiving`), bytes not yet decoded in `pending`.
+    ReceiveBody,
+    /// The body is received: run the handler on the stored head and body.
+    Handle,
+    /// Reading and discarding what a handler left unread of a streamed body, after its
+    /// response, within `max_drain` and `linger_time`.
+    Drain(Box<Drain>),
     /// A response that ends the connection was sent: stop sending, read and discard what the
     /// client still sends until it closes (bounded in bytes and time, as gunicorn does), so no
     /// reset destroys the response.
     Linger(Linger),
     /// Done, for this reason: the socket is closed and the reason counted.
     Close(CloseReason),
+}
+
+/// A drain in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drain {
+    pub(crate) decoder: Decoder,
+    /// Bytes on the wire still allowed.
+    pub(crate) budget: u64,
+    pub(crate) deadline: Instant,
 }
 
 /// A lingering close in progress.
@@ -86,6 +105,8 @@ pub(crate) struct Connection {
     pub(crate) swept: bool,
     /// An idle connection is not glanced at again before this (see `worker::wait`).
     pub(crate) next_glance: Instant,
+    /// The body being received (`ReceiveBody`) or received (`Handle`).
+    pub(crate) receiving: Option<Box<Receiving>>,
 }
 
 impl Connection {
@@ -102,6 +123,7 @@ impl Connection {
             read_timeout: None,
             swept: false,
             next_glance: accepted_at,
+            receiving: None,
         }
     }
 

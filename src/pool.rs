@@ -23,6 +23,7 @@ use crate::config::{Config, WhenFull};
 use crate::connection::Connection;
 use crate::gate::Gate;
 use crate::handler::Handler;
+use crate::received::Budgets;
 use crate::shared::{Job, Shared};
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
 use crate::worker::{Outcome, Worker};
@@ -63,6 +64,11 @@ impl Pool {
             gate: Gate::new(config.active_workers, config.workers),
             epoch: Instant::now(),
             queue: rx.clone(),
+            budgets: Arc::new(Budgets::new(
+                config.max_buffered_memory,
+                config.max_spill,
+                config.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+            )),
             handler,
             config,
         });

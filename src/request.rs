@@ -8,11 +8,129 @@ use std::io::{self, Read};
 use std::net::SocketAddr;
 
 use crate::body::Body;
-use crate::http1::head::{Head, Version, split_target};
+use crate::http1::head::{BodyLength, Head, Version, split_target};
 use crate::stats::{Snapshot, Stats};
 
-/// An HTTP request, as a handler sees it: the head borrowed from the worker's buffer, and the
-/// body as a reader.
+/// A request's head: method, target, version and header fields, borrowed from the buffer
+/// they arrived in. A [`Request`] dereferences to its head; a body policy sees the head alone,
+/// before any body byte is read (see [`Handler::body_policy`](crate::Handler::body_policy)).
+///
+/// ```
+/// use basehttp::{BodyPolicy, Request, RequestHead, Response, Server};
+/// fn policy(head: &RequestHead) -> BodyPolicy {
+///     match head.path() {
+///         "/upload" => BodyPolicy::Stream,
+///         _ if head.content_length().is_some_and(|n| n > 1 << 20) => BodyPolicy::refuse(413),
+///         _ => BodyPolicy::ReceiveFirst,
+///     }
+/// }
+/// let server = Server::bind("127.0.0.1:0")?
+///     .body_policy(policy)
+///     .spawn(|req: &mut Request| Response::text(req.path().to_string()))?;
+/// # server.shutdown();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct RequestHead<'a> {
+    method: &'a str,
+    target: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    version: Version,
+    headers: &'a [httparse::Header<'a>],
+    body: BodyLength,
+}
+
+impl<'a> RequestHead<'a> {
+    /// The head `http1::head::parse` checked.
+    pub(crate) fn new(head: &Head<'a, 'a>) -> RequestHead<'a> {
+        let (path, query) = split_target(head.target);
+        RequestHead {
+            method: head.method,
+            target: head.target,
+            path,
+            query,
+            version: head.version,
+            headers: head.headers,
+            body: head.info.body,
+        }
+    }
+
+    /// The method, exactly as sent (methods are case-sensitive): `GET`, `POST`, …
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target as sent: `/search?q=rust`, `http://example.com/a`, or `*`.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The path, still percent-encoded: `/search` for `/search?q=rust`, `/a` for the
+    /// absolute-form `http://example.com/a`, `*` for `OPTIONS *`.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The query string after `?`, still percent-encoded, if the target has one.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The request's HTTP version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The first header field with this name (compared case-insensitively), if its value is
+    /// valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.header_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first header field with this name (compared case-insensitively), as raw bytes.
+    pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// Every header field in the order received, as `(name, value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        self.headers.iter().map(|h| (h.name, h.value))
+    }
+
+    /// The body's length as declared by `Content-Length`: `Some(0)` without a body, `None`
+    /// for a chunked body (its length is known only once it has arrived).
+    pub fn content_length(&self) -> Option<u64> {
+        match self.body {
+            BodyLength::None => Some(0),
+            BodyLength::Length(n) => Some(n),
+            BodyLength::Chunked => None,
+        }
+    }
+
+    /// True if the request has a body (a non-zero `Content-Length`, or chunked).
+    pub fn has_body(&self) -> bool {
+        self.content_length() != Some(0)
+    }
+}
+
+impl std::fmt::Debug for RequestHead<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An HTTP request, as a handler sees it: the head borrowed from the worker's buffer (its
+/// accessors come from [`RequestHead`], which a request dereferences to), and the body as a
+/// reader.
 ///
 /// ```
 /// use basehttp::{Request, Response};
@@ -26,12 +144,7 @@ use crate::stats::{Snapshot, Stats};
 /// # let _ = handler;
 /// ```
 pub struct Request<'a> {
-    method: &'a str,
-    target: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-    version: Version,
-    headers: &'a [httparse::Header<'a>],
+    head: RequestHead<'a>,
     peer: SocketAddr,
     worker: usize,
     body: Body<'a>,
@@ -41,20 +154,14 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// The request with this head and body, on `worker` of `server`.
     pub(crate) fn new(
-        head: &Head<'a, 'a>,
+        head: RequestHead<'a>,
         peer: SocketAddr,
         worker: usize,
         body: Body<'a>,
         server: &'a dyn Snapshot,
     ) -> Request<'a> {
-        let (path, query) = split_target(head.target);
         Request {
-            method: head.method,
-            target: head.target,
-            path,
-            query,
-            version: head.version,
-            headers: head.headers,
+            head,
             peer,
             worker,
             body,
@@ -62,50 +169,9 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The method, exactly as sent (methods are case-sensitive): `GET`, `POST`, …
-    pub fn method(&self) -> &str {
-        self.method
-    }
-
-    /// The request target as sent: `/search?q=rust`, `http://example.com/a`, or `*`.
-    pub fn target(&self) -> &str {
-        self.target
-    }
-
-    /// The path, still percent-encoded: `/search` for `/search?q=rust`, `/a` for the
-    /// absolute-form `http://example.com/a`, `*` for `OPTIONS *`.
-    pub fn path(&self) -> &str {
-        self.path
-    }
-
-    /// The query string after `?`, still percent-encoded, if the target has one.
-    pub fn query(&self) -> Option<&str> {
-        self.query
-    }
-
-    /// The request's HTTP version.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The first header field with this name (compared case-insensitively), if its value is
-    /// valid UTF-8.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.header_bytes(name)
-            .and_then(|v| std::str::from_utf8(v).ok())
-    }
-
-    /// The first header field with this name (compared case-insensitively), as raw bytes.
-    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-    }
-
-    /// Every header field in the order received, as `(name, value)`.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|h| (h.name, h.value))
+    /// The request's head.
+    pub fn head(&self) -> &RequestHead<'a> {
+        &self.head
     }
 
     /// The client's address.
@@ -174,12 +240,20 @@ impl<'a> Request<'a> {
     }
 }
 
+impl<'a> std::ops::Deref for Request<'a> {
+    type Target = RequestHead<'a>;
+
+    fn deref(&self) -> &RequestHead<'a> {
+        &self.head
+    }
+}
+
 impl std::fmt::Debug for Request<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("target", &self.target)
-            .field("version", &self.version)
+            .field("method", &self.head.method)
+            .field("target", &self.head.target)
+            .field("version", &self.head.version)
             .field("peer", &self.peer)
             .finish_non_exhaustive()
     }

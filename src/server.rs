@@ -6,8 +6,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::config::{Config, WhenFull};
-use crate::handler::Handler;
+use crate::handler::{BodyPolicy, Handler, WithPolicy};
 use crate::pool::Pool;
+use crate::request::RequestHead;
 use crate::stats::Stats;
 
 /// A bound, not yet running server: set it up, then [`spawn`](Server::spawn) or
@@ -23,10 +24,23 @@ use crate::stats::Stats;
 ///     })
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     config: Config,
+    policy: Option<Box<Policy>>,
+}
+
+/// A body policy set with [`Server::body_policy`].
+type Policy = dyn Fn(&RequestHead<'_>) -> BodyPolicy + Send + Sync;
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("config", &self.config)
+            .field("body_policy", &self.policy.is_some())
+            .finish()
+    }
 }
 
 impl Server {
@@ -42,6 +56,7 @@ impl Server {
         Server {
             listener,
             config: Config::default(),
+            policy: None,
         }
     }
 
@@ -75,6 +90,29 @@ impl Server {
         self
     }
 
+    /// Decides, from a request's head, what to do with its body before the handler runs
+    /// (see [`BodyPolicy`]); it replaces the handler's own
+    /// [`Handler::body_policy`]. Called only for requests that have a body.
+    ///
+    /// ```
+    /// use basehttp::{BodyPolicy, Request, Response, Server};
+    /// let server = Server::bind("127.0.0.1:0")?
+    ///     .body_policy(|head| match head.path() {
+    ///         "/upload" => BodyPolicy::Stream,
+    ///         _ => BodyPolicy::ReceiveFirst,
+    ///     })
+    ///     .spawn(|_req: &mut Request| Response::text("ok"))?;
+    /// # server.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn body_policy(
+        mut self,
+        policy: impl Fn(&RequestHead<'_>) -> BodyPolicy + Send + Sync + 'static,
+    ) -> Server {
+        self.policy = Some(Box::new(policy));
+        self
+    }
+
     /// The configuration as it stands.
     pub fn current_config(&self) -> &Config {
         &self.config
@@ -104,7 +142,11 @@ impl Server {
     /// ```
     pub fn spawn(self, handler: impl Handler) -> io::Result<ServerHandle> {
         let local_addr = self.listener.local_addr()?;
-        let pool = Pool::start(self.listener, self.config.normalized(), Box::new(handler))?;
+        let handler: Box<dyn Handler> = match self.policy {
+            Some(policy) => Box::new(WithPolicy { handler, policy }),
+            None => Box::new(handler),
+        };
+        let pool = Pool::start(self.listener, self.config.normalized(), handler)?;
         Ok(ServerHandle {
             pool,
             local_addr,

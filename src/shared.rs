@@ -4,6 +4,7 @@
 //!
 //! Plain data with a few accessors; the threads that use it live in `pool`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::gate::Gate;
 use crate::handler::Handler;
+use crate::received::Budgets;
 use crate::stats::{self, ListenerSlot, Snapshot, Stats, WorkerSlot};
 
 /// What travels on the channel.
@@ -39,6 +41,8 @@ pub(crate) struct Shared {
     /// When the pool started: the clock the gate's monitor and the timings read.
     pub(crate) epoch: Instant,
     pub(crate) queue: Receiver<Job>,
+    /// What received request bodies may use of memory and disk, and use now.
+    pub(crate) budgets: Arc<Budgets>,
 }
 
 impl Shared {
@@ -78,9 +82,12 @@ impl Shared {
         stats::snapshot(
             &self.listener_slot,
             &self.worker_slots,
-            self.queue_len(),
-            self.config.queue,
-            self.micros_since_start(),
+            stats::Gauges {
+                queue_depth: self.queue_len(),
+                queue_capacity: self.config.queue,
+                bodies: self.budgets.in_use(),
+                now: self.micros_since_start(),
+            },
         )
     }
 }

@@ -299,6 +299,12 @@ pub struct Stats {
     /// Connections closed since start, for each [`CloseReason`] in the order of
     /// [`CloseReason::ALL`] (zero counts included).
     pub closes: Vec<(CloseReason, u64)>,
+    /// Bytes of request bodies received ahead of their handlers and held in memory right
+    /// now (within [`Config::max_buffered_memory`](crate::Config::max_buffered_memory)).
+    pub body_memory: u64,
+    /// Bytes of request bodies spilled to disk right now (within
+    /// [`Config::max_spill`](crate::Config::max_spill)).
+    pub body_disk: u64,
 }
 
 /// What can take a snapshot of a running server's counters (the pool's shared state), for
@@ -307,13 +313,23 @@ pub(crate) trait Snapshot: Sync {
     fn snapshot(&self) -> Stats;
 }
 
-pub(crate) fn snapshot(
-    listener: &ListenerSlot,
-    workers: &[WorkerSlot],
-    queue_depth: usize,
-    queue_capacity: usize,
-    now: u64,
-) -> Stats {
+/// The figures a snapshot takes from outside the slots: the queue and the body budgets.
+pub(crate) struct Gauges {
+    pub(crate) queue_depth: usize,
+    pub(crate) queue_capacity: usize,
+    /// Bytes of received bodies in memory and on disk.
+    pub(crate) bodies: (u64, u64),
+    /// Microseconds since the pool started.
+    pub(crate) now: u64,
+}
+
+pub(crate) fn snapshot(listener: &ListenerSlot, workers: &[WorkerSlot], gauges: Gauges) -> Stats {
+    let Gauges {
+        queue_depth,
+        queue_capacity,
+        bodies,
+        now,
+    } = gauges;
     let sum = |f: fn(&WorkerSlot) -> &AtomicU64| workers.iter().map(|w| f(w).load(Relaxed)).sum();
     let accepted = listener.accepted.load(Relaxed);
     let rejected = listener.rejected.load(Relaxed);
@@ -352,6 +368,8 @@ pub(crate) fn snapshot(
                 (r, n)
             })
             .collect(),
+        body_memory: bodies.0,
+        body_disk: bodies.1,
     }
 }
 

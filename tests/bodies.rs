@@ -8,7 +8,7 @@ use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use basehttp::{Config, Request, Response};
+use basehttp::{BodyPolicy, Config, Request, RequestHead, Response, Server, ServerHandle};
 use support::{Client, HELLO, assert_refused};
 
 /// [`support::routes`] plus `/status?code=N`: status N with a body it must not carry if N is
@@ -24,12 +24,27 @@ fn handler(req: &mut Request) -> Response {
     support::routes(req)
 }
 
-fn server() -> basehttp::ServerHandle {
-    support::start(Config::default(), handler)
+/// The routes these tests are about streaming choose it: `/echo-stream` answers while the
+/// body arrives, `/ignore-body` never reads it (so it is drained, or the connection closed,
+/// and `100 Continue` is never sent). Every other body is received first, the default.
+fn policy(head: &RequestHead) -> BodyPolicy {
+    match head.path() {
+        "/echo-stream" | "/ignore-body" => BodyPolicy::Stream,
+        _ => BodyPolicy::ReceiveFirst,
+    }
 }
 
-fn server_with(config: Config) -> basehttp::ServerHandle {
-    support::start(config, handler)
+fn server() -> ServerHandle {
+    server_with(Config::default())
+}
+
+fn server_with(config: Config) -> ServerHandle {
+    Server::bind("127.0.0.1:0")
+        .expect("bind")
+        .config(config)
+        .body_policy(policy)
+        .spawn(handler)
+        .expect("spawn")
 }
 
 #[test]

@@ -153,7 +153,7 @@ enum State {
 }
 
 /// A request body's decoder: how much is left, or where in the chunked coding it stands.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Decoder {
     state: State,
     /// Body bytes delivered so far, checked against `max_body` for chunked bodies.
@@ -206,6 +206,28 @@ impl Decoder {
     /// Stops the body with this error (the connection failed outside the decoder).
     pub(crate) fn fail(&mut self, e: BodyError) {
         self.state = State::Failed(e);
+    }
+
+    /// Decodes the body bytes among `bytes` into `out`, advancing `bytes` past what it used:
+    /// for a body received in pieces. `Ok(0)` when `bytes` ran out before the body's end (the
+    /// decoder keeps its place for the next piece; see [`is_complete`](Self::is_complete)),
+    /// or at the end; an error once the body failed.
+    pub(crate) fn decode_buffered(
+        &mut self,
+        bytes: &mut &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, BodyError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        match self.decode_inner(bytes, out) {
+            Err(BodyError::Incomplete) => Ok(0),
+            Err(e) => {
+                self.state = State::Failed(e);
+                Err(e)
+            }
+            ok => ok,
+        }
     }
 
     /// Decodes body bytes from `src` into `out`: `Ok(0)` at the body's end (or for an empty
@@ -264,7 +286,7 @@ impl Decoder {
 
     /// Advances the chunked decoder over framing bytes until it reaches data or the end.
     fn step_chunked<S: Source + ?Sized>(
-        &self,
+        &mut self,
         src: &mut S,
         mut chunk: Chunk,
     ) -> Result<State, BodyError> {
@@ -273,6 +295,8 @@ impl Decoder {
                 return Ok(State::Chunked(chunk));
             }
             if src.buffered().is_empty() {
+                // Keep the place: a source fed in pieces may have no more for now.
+                self.state = State::Chunked(chunk);
                 src.refill()?;
             }
             let b = src.buffered()[0];

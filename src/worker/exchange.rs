@@ -1,14 +1,15 @@
-//! One exchange: a request whose whole head is buffered, and its response. Its steps are
-//! typed states, each a function:
+//! One exchange: a request whose whole head is buffered (and, received first, its body), and
+//! its response. Its steps are typed states, each a function:
 //!
 //! ```text
-//!   Handle ──► Drain ──► Write ──► After::{KeepAlive, Linger, Abort}
+//!   Handle ──► settle ──► Write ──► After::{KeepAlive, Drain, Linger, Abort}
 //! ```
 //!
-//! - [`handle`]: runs the handler (a panic costs a `500`), the body streamed to it as it
-//!   reads; then answers a failed body with its status;
-//! - [`drain`]: discards what the handler left of the body, or decides to close (an echoed
-//!   body is not drained: it is read as it is sent);
+//! - [`handle`]: runs the handler (a panic costs a `500`), or takes the response a body policy
+//!   refused the body with; then answers a failed body with its status;
+//! - [`settle`]: decides what becomes of the body the handler left: echoed (from the store if
+//!   it was received, else read as it is sent), drained after the response (the `Drain`
+//!   phase), or a reason to close;
 //! - [`write`]: encodes the head, sends the body, logs the access line and the latency.
 //!
 //! The request borrows the worker's buffer, so an exchange runs within one turn on one
@@ -18,16 +19,18 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::Relaxed;
 
+use std::net::{SocketAddr, TcpStream};
+
 use super::writer::{Output, write_counted};
 use super::{Clock, Ctx, is_client_error, log_io_error};
 use crate::access_log;
-use crate::body::{Body, Leftover, SocketSource};
+use crate::body::{Body, Leftover};
 use crate::close_reason::CloseReason;
-use crate::connection::Connection;
-use crate::http1::decode::BodyError;
+use crate::http1::decode::Decoder;
 use crate::http1::encode::{self, CONTINUE};
 use crate::http1::head::{Head, Version};
-use crate::request::Request;
+use crate::received::Rest;
+use crate::request::{Request, RequestHead};
 use crate::response::{Payload, Response};
 use crate::stats::WorkerState;
 
@@ -36,6 +39,8 @@ use crate::stats::WorkerState;
 pub(super) enum After {
     /// Persistent: read the next request.
     KeepAlive,
+    /// Persistent, once what the handler left of the body is drained with this decoder.
+    Drain(Decoder),
     /// The response was sent and ends the connection: linger, then close.
     Linger(CloseReason),
     /// The connection is broken or cannot be trusted: close it now.
@@ -45,8 +50,8 @@ pub(super) enum After {
 /// What an exchange leaves for the connection.
 pub(super) struct Exchanged {
     pub(super) after: After,
-    /// Where the bytes after the request are, if the response went out (then the
-    /// connection's request count, idle time and head clock have moved on).
+    /// Where the bytes after what the body used are, if the response went out (then the
+    /// connection has answered one more request).
     pub(super) leftover: Option<Leftover>,
     /// When the response was done, in microseconds since the pool started.
     pub(super) done: u64,
@@ -60,6 +65,16 @@ impl Exchanged {
             done: 0,
         }
     }
+}
+
+/// The connection an exchange runs on: borrowed in parts, since a streamed body borrows the
+/// rest of it.
+#[derive(Clone, Copy)]
+pub(super) struct Link<'b> {
+    pub(super) stream: &'b TcpStream,
+    pub(super) peer: SocketAddr,
+    /// Requests answered on the connection before this one.
+    pub(super) served: u32,
 }
 
 /// What the handler step gave the next steps.
@@ -82,16 +97,29 @@ struct Facts<'b> {
     head_request: bool,
 }
 
-/// Runs the exchange for `head`, parsed from `data`; `spare` is the buffer past the received
-/// bytes, where a body is read.
+/// What becomes of the body after the handler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Nothing is left of it (or the connection closes anyway).
+    Done,
+    /// The response echoes it as it is read from the connection.
+    Echo,
+    /// What is left is drained after the response.
+    Drain,
+}
+
+/// Runs the exchange for `head`, whose bytes start `data`, with `body`: the handler's, or the
+/// response a body policy gave instead (`refused`: the body is then never read).
+#[allow(clippy::too_many_arguments)] // the parts of one request, each borrowed differently
 pub(super) fn run<'b>(
     ctx: Ctx<'_>,
     output: &mut Output,
     clock: &mut Clock,
-    conn: &'b mut Connection,
-    head: Head<'_, 'b>,
+    link: Link<'b>,
+    head: &Head<'_, 'b>,
     data: &'b [u8],
-    spare: &'b mut [u8],
+    body: Body<'b>,
+    refused: Option<Response>,
 ) -> Exchanged {
     let facts = Facts {
         line: access_log::request_line(data),
@@ -100,39 +128,34 @@ pub(super) fn run<'b>(
     };
     // `100 Continue` is written straight to the socket when the handler first reads the
     // body; responses still buffered must leave before it.
-    if head.info.expect_continue && !output.buf.is_empty() {
-        let sent = write_counted(&conn.stream, &output.buf, ctx);
+    if body.continue_pending() && refused.is_none() && !output.buf.is_empty() {
+        let sent = write_counted(link.stream, &output.buf, ctx);
         output.buf.clear();
         if sent.is_err() {
             return Exchanged::ended(After::Abort(CloseReason::SocketError));
         }
     }
-    let close = persistence(ctx, conn, &head);
-    let served = conn.served;
-    let stream = &conn.stream;
-    let peer = conn.peer;
-    let mut handled = {
-        let config = &ctx.shared.config;
-        let source = SocketSource::new(
-            stream,
-            &data[head.len..],
-            spare,
-            &mut conn.read_timeout,
-            config.body_timeout,
-        );
-        let body = Body::new(
-            source,
-            head.info.body,
-            config.max_body,
-            head.info.expect_continue,
-        );
-        let request = Request::new(&head, peer, ctx.id, body, ctx.shared);
-        handle(ctx, clock, request, facts.line, close)
+    let close = persistence(ctx, link, head);
+    let mut handled = match refused {
+        Some(response) => {
+            let now = ctx.shared.micros_since_start();
+            Handled {
+                response,
+                body,
+                close: Some(CloseReason::BodyRefused),
+                started: now,
+                finished: now,
+            }
+        }
+        None => {
+            let request = Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
+            handle(ctx, clock, request, facts.line, close)
+        }
     };
     if let Some(e) = handled.body.error() {
         match e.status() {
             Some(status) => {
-                log::debug!("{peer}: {e}");
+                log::debug!("{}: {e}", link.peer);
                 handled.close = Some(CloseReason::BadBody);
                 handled.response = Response::error(status);
             }
@@ -147,14 +170,11 @@ pub(super) fn run<'b>(
             }
         }
     }
-    let echo = match drain(ctx, &mut handled, facts) {
-        Ok(echo) => echo,
+    let settled = match settle(ctx, &mut handled, facts) {
+        Ok(settled) => settled,
         Err(after) => return Exchanged::ended(after),
     };
-    let (after, leftover, done) = write(ctx, output, clock, stream, handled, facts, echo);
-    if leftover.is_some() {
-        conn.served = served + 1;
-    }
+    let (after, leftover, done) = write(ctx, output, clock, link.stream, handled, facts, settled);
     Exchanged {
         after,
         leftover,
@@ -163,13 +183,13 @@ pub(super) fn run<'b>(
 }
 
 /// Whether the connection may stay open after this request, before the handler has a say.
-fn persistence(ctx: Ctx<'_>, conn: &Connection, head: &Head<'_, '_>) -> Option<CloseReason> {
+fn persistence(ctx: Ctx<'_>, link: Link<'_>, head: &Head<'_, '_>) -> Option<CloseReason> {
     let (shared, config) = (ctx.shared, &ctx.shared.config);
     if !head.info.keep_alive {
         Some(CloseReason::RequestedByClient)
     } else if config.keep_alive.is_zero() {
         Some(CloseReason::KeepAliveOff)
-    } else if conn.served + 1 >= config.max_requests_per_connection {
+    } else if link.served + 1 >= config.max_requests_per_connection {
         Some(CloseReason::MaxRequests)
     } else if shared.shutting_down() {
         Some(CloseReason::Shutdown)
@@ -228,16 +248,25 @@ fn handle<'b>(
     }
 }
 
-/// `Drain`: what the handler left of the body must go before the next request is read.
-/// Returns whether the response echoes the body instead (it is then read as it is sent), or
-/// the end of the exchange when `100 Continue` cannot be sent.
-fn drain(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<bool, After> {
+/// Decides what becomes of the body the handler left: an echo (from the store when the body
+/// was received first), a drain after the response, or a close. Returns the end of the
+/// exchange when `100 Continue` cannot be sent.
+fn settle(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<Settled, After> {
     let config = &ctx.shared.config;
     let body = &mut handled.body;
     let echo = handled.response.echoes_body()
         && !facts.head_request
         && !encode::bodyless_status(handled.response.status())
         && body.error().is_none();
+    if echo && body.is_received() {
+        // Echoed from the store: an ordinary body the writer can send in pieces.
+        handled.response.payload = match body.take_received_rest() {
+            Some(Rest::Bytes(bytes)) => Payload::Bytes(bytes),
+            Some(Rest::File { file, len }) => Payload::File { file, len },
+            None => Payload::Empty,
+        };
+        return Ok(Settled::Done);
+    }
     if echo {
         handled.response.payload = Payload::RequestBody {
             len: if body.is_complete() {
@@ -250,20 +279,26 @@ fn drain(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<bo
         if body.continue_pending() && body.send_continue().is_err() {
             return Err(After::Abort(CloseReason::SocketError));
         }
-    } else if !body.is_complete() && body.error().is_none() {
-        // (A failed body already decided the close: there is nothing to drain.)
-        let drainable = !body.continue_pending()
-            && body
-                .remaining_length()
-                .is_none_or(|n| n <= config.max_drain);
-        if !drainable || !body.drain(config.max_drain, config.linger_time) {
-            handled.close = Some(CloseReason::BodyUnread);
-        }
-        if let Some(BodyError::Malformed | BodyError::TooLarge) = body.error() {
-            handled.close = Some(CloseReason::BadBody);
-        }
+        return Ok(Settled::Echo);
     }
-    Ok(echo)
+    if body.is_complete() || body.is_received() || body.error().is_some() || handled.close.is_some()
+    {
+        // (A failed body already decided the close; a closing connection's unread body is
+        // discarded by the lingering close.)
+        return Ok(Settled::Done);
+    }
+    // Only a rest of known length is drained: the response, which goes out first, must say
+    // whether the connection stays open, and a chunked rest could outgrow `max_drain`.
+    let drainable = !body.continue_pending()
+        && body
+            .remaining_length()
+            .is_some_and(|n| n <= config.max_drain);
+    if drainable {
+        Ok(Settled::Drain)
+    } else {
+        handled.close = Some(CloseReason::BodyUnread);
+        Ok(Settled::Done)
+    }
 }
 
 /// `Write`: checks the response, encodes its head into the output buffer and sends its body
@@ -274,10 +309,10 @@ fn write(
     ctx: Ctx<'_>,
     output: &mut Output,
     clock: &mut Clock,
-    stream: &std::net::TcpStream,
+    stream: &TcpStream,
     handled: Handled<'_>,
     facts: Facts<'_>,
-    echo: bool,
+    settled: Settled,
 ) -> (After, Option<Leftover>, u64) {
     let shared = ctx.shared;
     let Handled {
@@ -318,7 +353,7 @@ fn write(
     // (the client sees a short body, never a corrupted next response).
     let payload = response.payload;
     let sent = catch_unwind(AssertUnwindSafe(|| {
-        if echo {
+        if settled == Settled::Echo {
             writer.echo(&mut body, encoded.framing)
         } else {
             writer.send_body(payload, encoded.framing)
@@ -350,16 +385,17 @@ fn write(
     };
     log_access(ctx, facts.line, status, size, timings.log);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
-    let leftover = body.into_leftover();
+    let leftover = body.leftover();
     if output.buf.is_empty() {
         ctx.slot.set_state(WorkerState::Reading);
     }
     // Otherwise the worker stays `Writing` until the buffered responses are flushed: a
     // client slow to take them holds a worker blocked in a write, and the run gate must lend
     // its place.
-    let after = match close {
-        Some(reason) => After::Linger(reason),
-        None => After::KeepAlive,
+    let after = match (close, body.decoder()) {
+        (Some(reason), _) => After::Linger(reason),
+        (None, Some(decoder)) if settled == Settled::Drain => After::Drain(decoder),
+        (None, _) => After::KeepAlive,
     };
     (after, Some(leftover), done)
 }

@@ -17,6 +17,7 @@
 //! length.
 
 mod exchange;
+mod receive;
 mod wait;
 mod writer;
 
@@ -25,11 +26,18 @@ use std::net::Shutdown;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use crate::access_log;
+use crate::body::{Body, SocketSource};
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Linger, Phase};
+use crate::handler::BodyPolicy;
 use crate::http1::encode;
 use crate::http1::head::{self, Refusal};
+use crate::http1::head::{BodyLength, HeadInfo};
+use crate::request::RequestHead;
+use crate::response::Response;
 use crate::shared::Shared;
 use crate::stats::{WorkerSlot, WorkerState};
 use exchange::After;
@@ -153,9 +161,15 @@ impl<'s> Worker<'s> {
         conn.pending = Vec::new();
         let mut answered = false;
         loop {
-            let next = match conn.phase {
+            let next = match std::mem::replace(&mut conn.phase, Phase::ReadHead) {
                 Phase::New => Next::Phase(self.configure(&conn)),
                 Phase::ReadHead => self.read_head(&mut conn, &mut answered),
+                Phase::ReceiveBody => {
+                    conn.phase = Phase::ReceiveBody;
+                    self.receive_body(&mut conn)
+                }
+                Phase::Handle => self.handle_received(&mut conn, &mut answered),
+                Phase::Drain(drain) => self.drain(&mut conn, *drain),
                 Phase::Linger(linger) => self.linger(&mut conn, linger),
                 Phase::Close(reason) => return self.finish(conn, reason),
             };
@@ -203,11 +217,12 @@ impl<'s> Worker<'s> {
                         }
                         continue;
                     }
-                    Parsed::Answered(After::Linger(reason)) => {
-                        return Next::Phase(self.start_linger(conn, reason));
+                    Parsed::Answered(after) => {
+                        *answered = true;
+                        return Next::Phase(self.after_exchange(conn, after));
                     }
-                    Parsed::Answered(After::Abort(reason)) => {
-                        return Next::Phase(self.abort(reason));
+                    Parsed::Receive { head_len, info } => {
+                        return Next::Phase(self.start_receiving(conn, head_len, info));
                     }
                     Parsed::Tls => return Next::Phase(self.quiet_close(conn, CloseReason::Tls)),
                     Parsed::Partial => {}
@@ -259,14 +274,63 @@ impl<'s> Worker<'s> {
             head::Parsed::Refused(refusal) => return Parsed::Refused(refusal),
         };
         let head_len = head.len;
+        let config = &self.ctx.shared.config;
+        let mut refused = None;
+        let mut max_body = config.max_body;
+        let mut expect_continue = head.info.expect_continue;
+        if !matches!(head.info.body, BodyLength::None | BodyLength::Length(0)) {
+            match policy(self.ctx, &head) {
+                BodyPolicy::Stream => {}
+                BodyPolicy::Refuse(response) => refused = Some(response),
+                BodyPolicy::ReceiveFirst => match head.info.body {
+                    BodyLength::Length(n) if n > config.max_buffered_body => {
+                        refused = Some(Response::error(413));
+                    }
+                    length
+                        if receive::body_is_buffered(
+                            &data[head_len..],
+                            length,
+                            config.max_buffered_body,
+                        ) =>
+                    {
+                        // All here already: read from the buffer, never waiting on the client.
+                        max_body = config.max_buffered_body;
+                        expect_continue = false;
+                    }
+                    _ => {
+                        return Parsed::Receive {
+                            head_len,
+                            info: head.info,
+                        };
+                    }
+                },
+            }
+        }
+        if refused.is_some() {
+            expect_continue = false;
+        }
+        let link = exchange::Link {
+            stream: &conn.stream,
+            peer: conn.peer,
+            served: conn.served,
+        };
+        let source = SocketSource::new(
+            &conn.stream,
+            &data[head_len..],
+            spare,
+            &mut conn.read_timeout,
+            config.body_timeout,
+        );
+        let body = Body::new(source, head.info.body, max_body, expect_continue);
         let exchanged = exchange::run(
             self.ctx,
             &mut self.output,
             &mut self.clock,
-            conn,
-            head,
+            link,
+            &head,
             data,
-            spare,
+            body,
+            refused,
         );
         if let Some(leftover) = exchanged.leftover {
             // Find the bytes after this request: the next pipelined request, if any.
@@ -278,9 +342,7 @@ impl<'s> Worker<'s> {
                     input.filled += to;
                 }
             }
-            let now = self.ctx.shared.instant_at(exchanged.done);
-            conn.idle_since = now;
-            conn.head_started = (input.start < input.filled).then_some(now);
+            self.answered(conn, exchanged.done);
         }
         Parsed::Answered(exchanged.after)
     }
@@ -318,20 +380,45 @@ impl<'s> Worker<'s> {
 
     /// Answers a refused head with a short error, then lingers.
     fn refuse(&mut self, conn: &Connection, refusal: Refusal) -> Phase {
-        let line = access_log::request_line(self.input.unprocessed());
         log::debug!("{}: {} {}", conn.peer, refusal.status, refusal.reason);
+        let reason = if refusal.status == 408 {
+            CloseReason::HeaderTimeout
+        } else {
+            CloseReason::BadRequest
+        };
+        let input = &self.input;
+        let line = access_log::request_line(&input.buf[input.start..input.filled]).to_vec();
+        self.answer_error(conn, &line, refusal, reason)
+    }
+
+    /// Sends the server's short error for `refusal`, logged under `line`, then lingers.
+    fn answer_error(
+        &mut self,
+        conn: &Connection,
+        line: &[u8],
+        refusal: Refusal,
+        reason: CloseReason,
+    ) -> Phase {
         let size = encode::write_error(&mut self.output.buf, refusal.status, refusal.reason);
         access_log::log(line, refusal.status, size as u64);
         self.ctx.slot.served.fetch_add(1, Relaxed);
         if self.flush(conn).is_err() {
             return self.abort(CloseReason::SocketError);
         }
-        let reason = if refusal.status == 408 {
-            CloseReason::HeaderTimeout
-        } else {
-            CloseReason::BadRequest
-        };
         self.start_linger(conn, reason)
+    }
+
+    /// Notes a request answered on `conn`, its response done at `done` (µs since the start).
+    fn answered(&mut self, conn: &mut Connection, done: u64) {
+        conn.served += 1;
+        let now = self.ctx.shared.instant_at(done);
+        conn.idle_since = now;
+        conn.head_started = (self.input.start < self.input.filled).then_some(now);
+    }
+
+    /// Counts `n` bytes read from a client.
+    fn count_in(&self, n: usize) {
+        self.ctx.slot.bytes_in.fetch_add(n as u64, Relaxed);
     }
 
     /// Closes after a response the client must read: sends what is buffered, stops sending,
@@ -411,6 +498,21 @@ enum Parsed {
     Refused(Refusal),
     /// The client opened with a TLS handshake.
     Tls,
+    /// A head of `head_len` bytes whose body is received before the handler runs.
+    Receive { head_len: usize, info: HeadInfo },
+}
+
+/// The body policy for `head`; a panic in it is answered `500`.
+fn policy(ctx: Ctx<'_>, head: &head::Head<'_, '_>) -> BodyPolicy {
+    let head = RequestHead::new(head);
+    catch_unwind(AssertUnwindSafe(|| ctx.shared.handler.body_policy(&head))).unwrap_or_else(|_| {
+        log::error!(
+            "the body policy panicked on {} {}",
+            head.method(),
+            head.target()
+        );
+        BodyPolicy::refuse(500)
+    })
 }
 
 /// Logs an I/O error: broken pipes, resets and timeouts are the client's doing and go to the

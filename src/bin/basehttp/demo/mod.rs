@@ -106,6 +106,20 @@ impl Demo {
 }
 
 impl basehttp::Handler for Demo {
+    /// `/echo` streams: it answers while the body is still arriving (and shows what streaming
+    /// costs: a slow upload holds a worker). `/echo?buffered=1` receives the body first, like
+    /// every other route, so the two can be compared under a slow client.
+    fn body_policy(&self, head: &basehttp::RequestHead<'_>) -> basehttp::BodyPolicy {
+        let buffered = head
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "buffered=1"));
+        if head.path() == "/echo" && !buffered {
+            basehttp::BodyPolicy::Stream
+        } else {
+            basehttp::BodyPolicy::ReceiveFirst
+        }
+    }
+
     fn handle(&self, req: &mut Request<'_>) -> Response {
         let path = req.path();
         // The benchmark endpoint first, with nothing else on its path.
@@ -162,8 +176,8 @@ impl basehttp::Handler for Demo {
                 Err(e) => return bad_request(&e),
             },
             "/echo" => {
-                if query.is_some() {
-                    return bad_request("/echo takes no parameters");
+                if query.is_some_and(|q| q != "buffered=1") {
+                    return bad_request("/echo takes no parameters but buffered=1");
                 }
                 let kind = req
                     .header("content-type")

@@ -95,6 +95,11 @@ pub fn render(s: &Snapshot) -> String {
     out.push_str("},");
     let _ = write!(
         out,
+        "\"body_memory\":{},\"body_disk\":{},",
+        st.body_memory, st.body_disk
+    );
+    let _ = write!(
+        out,
         "\"limits\":{{\"ms\":{MAX_MS},\"chunks\":{MAX_CHUNKS},\"stream_ms\":{MAX_STREAM_MS}}},\
          \"per_worker\":["
     );
