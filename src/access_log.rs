@@ -17,6 +17,7 @@
 
 use std::fmt;
 
+use crate::close_reason::CloseReason;
 use crate::date;
 
 /// The log target of access lines.
@@ -104,6 +105,51 @@ pub(crate) fn log_timed(line: &[u8], status: u16, size: u64, t: Timings) {
     }
 }
 
+/// An access line kept until its response is all out (a response that waited in the queue
+/// for a slow client): its size is then the body bytes actually sent.
+pub(crate) struct Entry {
+    pub(crate) line: Vec<u8>,
+    pub(crate) status: u16,
+    pub(crate) timings: Timings,
+}
+
+/// Logs a kept access line with `size` body bytes sent, timed if `timed`; a response cut
+/// short says why: `"GET /big HTTP/1.1" 200 81920 cut=too_slow`.
+pub(crate) fn log_entry(timed: bool, entry: &Entry, size: u64, cut: Option<CloseReason>) {
+    if !log::log_enabled!(target: TARGET, log::Level::Info) {
+        return;
+    }
+    let when = date::now_log();
+    let when = String::from_utf8_lossy(&when);
+    let line = Escaped(&entry.line);
+    let cut = Cut(cut);
+    let t = entry.timings;
+    if timed {
+        log::info!(
+            target: TARGET,
+            "[{when}] \"{line}\" {} {size}{cut} worker={} queued={} took={}",
+            entry.status,
+            t.worker,
+            Millis(t.queued),
+            Millis(t.took)
+        );
+    } else {
+        log::info!(target: TARGET, "[{when}] \"{line}\" {} {size}{cut}", entry.status);
+    }
+}
+
+/// ` cut=<reason>` for a response cut short, nothing otherwise.
+struct Cut(Option<CloseReason>);
+
+impl fmt::Display for Cut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(reason) => write!(f, " cut={}", reason.name()),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +161,12 @@ mod tests {
             shown,
             "GET /a\\x0d\\x0a[01/Jan/2026] \\\"x\\\" HTTP/1.1\\x1b[31m"
         );
+    }
+
+    #[test]
+    fn cut_responses_say_why() {
+        assert_eq!(Cut(Some(CloseReason::TooSlow)).to_string(), " cut=too_slow");
+        assert_eq!(Cut(None).to_string(), "");
     }
 
     #[test]

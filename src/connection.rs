@@ -39,6 +39,7 @@ use crate::close_reason::CloseReason;
 use crate::config::Config;
 use crate::http1::decode::Decoder;
 use crate::received::Receiving;
+use crate::sending::Sending;
 
 /// Where a connection stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub(crate) enum Phase {
     /// Reading and discarding what a handler left unread of a streamed body, after its
     /// response, within `max_drain` and `linger_time`.
     Drain(Box<Drain>),
+    /// Sending a response the client is slow to take (`sending`).
+    Write,
     /// A response that ends the connection was sent: stop sending, read and discard what the
     /// client still sends until it closes (bounded in bytes and time, as gunicorn does), so no
     /// reset destroys the response.
@@ -107,6 +110,8 @@ pub(crate) struct Connection {
     pub(crate) next_glance: Instant,
     /// The body being received (`ReceiveBody`) or received (`Handle`).
     pub(crate) receiving: Option<Box<Receiving>>,
+    /// The response part way out (`Write`).
+    pub(crate) sending: Option<Box<Sending>>,
 }
 
 impl Connection {
@@ -124,6 +129,7 @@ impl Connection {
             swept: false,
             next_glance: accepted_at,
             receiving: None,
+            sending: None,
         }
     }
 

@@ -57,6 +57,7 @@ mod pool;
 mod received;
 mod request;
 mod response;
+mod sending;
 mod server;
 mod shared;
 #[cfg(target_os = "linux")]
@@ -99,9 +100,17 @@ pub mod bench_internals {
     }
 
     /// Serialises a response head, and a body of up to 16 KiB, into `out` the way a worker
-    /// does for an HTTP/1.1 keep-alive request.
+    /// does for an HTTP/1.1 keep-alive request (with the default `Keep-Alive: timeout=5`).
     pub fn write_response(out: &mut Vec<u8>, res: &Response) {
-        encode::write_head(out, &res.head(), crate::Version::Http11, false, false);
+        let keep_alive = b"Keep-Alive: timeout=5\r\n";
+        encode::write_head_with(
+            out,
+            &res.head(),
+            crate::Version::Http11,
+            false,
+            false,
+            keep_alive,
+        );
         match &res.payload {
             crate::response::Payload::Static(b) => out.extend_from_slice(b),
             crate::response::Payload::Bytes(b) => out.extend_from_slice(b),

@@ -23,6 +23,7 @@ use crate::config::{Config, WhenFull};
 use crate::connection::Connection;
 use crate::gate::Gate;
 use crate::handler::Handler;
+use crate::http1::encode::keep_alive_header;
 use crate::received::Budgets;
 use crate::shared::{Job, Shared};
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
@@ -69,6 +70,11 @@ impl Pool {
                 config.max_spill,
                 config.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
             )),
+            keep_alive_header: if config.keep_alive.is_zero() {
+                Box::default()
+            } else {
+                keep_alive_header(config.keep_alive).into_boxed_slice()
+            },
             handler,
             config,
         });

@@ -63,6 +63,8 @@ pub struct Response {
     content_type: Option<Cow<'static, str>>,
     headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     pub(crate) payload: Payload,
+    /// The body's reader must stay on the worker that called the handler.
+    pinned: bool,
 }
 
 fn bytes_of(body: Cow<'static, str>) -> Payload {
@@ -80,6 +82,7 @@ impl Response {
             content_type: None,
             headers: Vec::new(),
             payload: Payload::Empty,
+            pinned: false,
         }
     }
 
@@ -165,6 +168,27 @@ impl Response {
     /// ```
     pub fn echo_body() -> Response {
         Response::new(200).with_payload(Payload::RequestBody { len: None })
+    }
+
+    /// Keeps the body on the worker thread that ran the handler. By default a body the client
+    /// is slow to take goes on from the queue, on whichever worker picks the connection up
+    /// next, so a slow reader holds no worker; a reader that must be advanced on the thread
+    /// that made it (a Python WSGI iterable, say, tied to a thread-local database connection)
+    /// asks to stay, and the worker then waits for the client in place, within
+    /// `write_timeout` and `min_response_rate`.
+    ///
+    /// ```
+    /// let res = basehttp::Response::reader(std::io::empty()).pin_to_worker();
+    /// # let _ = res;
+    /// ```
+    pub fn pin_to_worker(mut self) -> Response {
+        self.pinned = true;
+        self
+    }
+
+    /// True if the body must stay on the worker that ran the handler.
+    pub(crate) fn pinned(&self) -> bool {
+        self.pinned
     }
 
     /// True for a response made by [`echo_body`](Self::echo_body).

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) queue: Receiver<Job>,
     /// What received request bodies may use of memory and disk, and use now.
     pub(crate) budgets: Arc<Budgets>,
+    /// `Keep-Alive: timeout=N` for persistent responses (empty when keep-alive is off).
+    pub(crate) keep_alive_header: Box<[u8]>,
 }
 
 impl Shared {

@@ -69,9 +69,11 @@ impl SplicePipe {
     }
 
     /// Sends `len` bytes of `file`, from its current position, to `stream`. Returns the bytes
-    /// sent: fewer than `len` if the file ended early. After an error the pipe may hold bytes:
-    /// the caller must drop it.
-    pub(crate) fn send(&self, file: File, len: u64, mut stream: &TcpStream) -> io::Result<u64> {
+    /// sent: fewer than `len` if the file ended early. A send that stops part way (a socket
+    /// that would block, or an error) gives back the file, what it sent, and the bytes that
+    /// were already in the pipe, read back out of it: the pipe is empty again either way, so
+    /// no byte is lost or left for another connection.
+    pub(crate) fn send(&self, file: File, len: u64, mut stream: &TcpStream) -> Result<u64, Stop> {
         let mut source = PipeReader::from(OwnedFd::from(file));
         let mut sent = 0;
         while sent < len {
@@ -85,17 +87,50 @@ impl SplicePipe {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && part.limit() < chunk => {
                     chunk - part.limit()
                 }
-                Err(e) => return Err(e),
+                Err(error) => return Err(self.stop(source, sent, 0, error)),
             };
             // Exactly `moved` bytes are in the pipe: this cannot wait for more.
-            let out = io::copy(&mut (&self.reader).take(moved), &mut stream)?;
-            if out != moved {
-                return Err(io::ErrorKind::WriteZero.into());
+            let mut out = (&self.reader).take(moved);
+            match io::copy(&mut out, &mut stream) {
+                Ok(n) if n == moved => sent += moved,
+                Ok(n) => {
+                    let error = io::ErrorKind::WriteZero.into();
+                    return Err(self.stop(source, sent + n, moved - n, error));
+                }
+                Err(error) => {
+                    let left = out.limit();
+                    return Err(self.stop(source, sent + (moved - left), left, error));
+                }
             }
-            sent += moved;
         }
         Ok(sent)
     }
+
+    /// Ends a send part way: reads the `in_pipe` bytes still in the pipe back out of it.
+    fn stop(&self, source: PipeReader, sent: u64, in_pipe: u64, error: io::Error) -> Stop {
+        let mut back = vec![0u8; in_pipe as usize];
+        let drained = (&self.reader).read_exact(&mut back);
+        Stop {
+            file: File::from(OwnedFd::from(source)),
+            sent,
+            in_pipe: back,
+            error,
+            pipe_ok: drained.is_ok(),
+        }
+    }
+}
+
+/// Where a send that stopped part way stands.
+pub(crate) struct Stop {
+    /// The file, positioned after the bytes sent and the bytes in `in_pipe`.
+    pub(crate) file: File,
+    /// Bytes that reached the socket.
+    pub(crate) sent: u64,
+    /// Bytes read from the file that did not reach the socket, in order.
+    pub(crate) in_pipe: Vec<u8>,
+    pub(crate) error: io::Error,
+    /// The pipe is empty and reusable.
+    pipe_ok: bool,
 }
 
 /// A worker's pipe, made on its first large file and remade after an error (which may leave
@@ -114,7 +149,7 @@ impl Splicer {
         file: File,
         len: u64,
         stream: &TcpStream,
-    ) -> Result<io::Result<u64>, File> {
+    ) -> Result<Result<u64, Stop>, File> {
         if self.pipe.is_none() && !self.unavailable {
             match SplicePipe::new() {
                 Ok(pipe) => self.pipe = Some(pipe),
@@ -130,8 +165,10 @@ impl Splicer {
             return Err(file);
         };
         let result = pipe.send(file, len, stream);
-        if result.is_err() {
-            self.pipe = None;
+        if let Err(stop) = &result {
+            if !stop.pipe_ok {
+                self.pipe = None;
+            }
         }
         Ok(result)
     }
@@ -175,7 +212,7 @@ mod tests {
             client.read_to_end(&mut got).unwrap();
             got
         });
-        let sent = pipe.send(file, len, &server).unwrap();
+        let sent = pipe.send(file, len, &server).map_err(|s| s.error).unwrap();
         drop(server);
         std::fs::remove_file(&path).unwrap();
         (sent, reader.join().unwrap())

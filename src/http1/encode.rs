@@ -63,12 +63,28 @@ pub(crate) fn bodyless_status(status: u16) -> bool {
 /// Appends the response head to `out`. `close` says whether the connection closes after this
 /// response; a body of unknown length to an HTTP/1.0 client forces it. For a `HEAD` request
 /// the head is the same (`Content-Length` included) and the framing is `None`.
+#[cfg(test)]
 pub(crate) fn write_head(
     out: &mut Vec<u8>,
     res: &ResponseHead<'_>,
     version: Version,
     head_request: bool,
     close: bool,
+) -> Encoded {
+    write_head_with(out, res, version, head_request, close, b"")
+}
+
+/// [`write_head`], adding `keep_alive` (a whole header line such as
+/// `Keep-Alive: timeout=5\r\n`, or nothing) to a response after which the connection stays
+/// open: clients that honour it (Node's agent, undici) stop reusing an idle connection before
+/// the server closes it.
+pub(crate) fn write_head_with(
+    out: &mut Vec<u8>,
+    res: &ResponseHead<'_>,
+    version: Version,
+    head_request: bool,
+    close: bool,
+    keep_alive: &[u8],
 ) -> Encoded {
     let framing = match res.body_len {
         _ if bodyless_status(res.status) => Framing::None,
@@ -118,8 +134,11 @@ pub(crate) fn write_head(
     }
     if close {
         out.extend_from_slice(b"Connection: close\r\n");
-    } else if version == Version::Http10 {
-        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    } else {
+        if version == Version::Http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(keep_alive);
     }
     out.extend_from_slice(b"\r\n");
     Encoded {
@@ -161,6 +180,15 @@ pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, reason: &str) -> usize
         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{status} {text}: {reason}\n"
     );
     len
+}
+
+/// The `Keep-Alive` header line advertising an idle timeout of `timeout` (whole seconds,
+/// rounded down, so a client gives up on an idle connection before the server does).
+pub(crate) fn keep_alive_header(timeout: std::time::Duration) -> Vec<u8> {
+    let mut line = b"Keep-Alive: timeout=".to_vec();
+    put_decimal(&mut line, timeout.as_secs());
+    line.extend_from_slice(b"\r\n");
+    line
 }
 
 /// A status code as three ASCII digits (codes above 999 show as 999).

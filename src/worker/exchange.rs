@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use std::net::{SocketAddr, TcpStream};
 
-use super::writer::{Output, write_counted};
+use super::writer::{Output, SendError, write_waiting};
 use super::{Clock, Ctx, is_client_error, log_io_error};
 use crate::access_log;
 use crate::body::{Body, Leftover};
@@ -32,10 +32,10 @@ use crate::http1::head::{Head, Version};
 use crate::received::Rest;
 use crate::request::{Request, RequestHead};
 use crate::response::{Payload, Response};
+use crate::sending::{Sending, Then};
 use crate::stats::WorkerState;
 
 /// How the connection goes on after an exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum After {
     /// Persistent: read the next request.
     KeepAlive,
@@ -45,6 +45,8 @@ pub(super) enum After {
     Linger(CloseReason),
     /// The connection is broken or cannot be trusted: close it now.
     Abort(CloseReason),
+    /// The client is slow to take the response: send the rest from the `Write` phase.
+    Write(Box<Sending>),
 }
 
 /// What an exchange leaves for the connection.
@@ -129,7 +131,7 @@ pub(super) fn run<'b>(
     // `100 Continue` is written straight to the socket when the handler first reads the
     // body; responses still buffered must leave before it.
     if body.continue_pending() && refused.is_none() && !output.buf.is_empty() {
-        let sent = write_counted(link.stream, &output.buf, ctx);
+        let sent = write_waiting(link.stream, &output.buf, ctx);
         output.buf.clear();
         if sent.is_err() {
             return Exchanged::ended(After::Abort(CloseReason::SocketError));
@@ -338,12 +340,13 @@ fn write(
     ctx.slot.set_busy(WorkerState::Writing, finished);
     let status = response.status();
     let mut writer = output.writer(stream, ctx);
-    let encoded = encode::write_head(
+    let encoded = encode::write_head_with(
         writer.out(),
         &response.head(),
         facts.version,
         facts.head_request,
         close.is_some(),
+        &shared.keep_alive_header,
     );
     if encoded.close && close.is_none() {
         close = Some(CloseReason::CloseDelimited);
@@ -351,28 +354,47 @@ fn write(
     // A handler's body reader runs here, after the handler returned: a panic in it is caught
     // like one in the handler. The head is already on its way, so the connection is closed
     // (the client sees a short body, never a corrupted next response).
+    let movable = !response.pinned();
     let payload = response.payload;
     let sent = catch_unwind(AssertUnwindSafe(|| {
         if settled == Settled::Echo {
-            writer.echo(&mut body, encoded.framing)
+            writer
+                .echo(&mut body, encoded.framing)
+                .map_err(SendError::Failed)
         } else {
-            writer.send_body(payload, encoded.framing)
+            writer.send_body(payload, encoded.framing, movable)
         }
     }))
     .unwrap_or_else(|panic| {
-        Err(io::Error::other(format!(
+        Err(SendError::Failed(io::Error::other(format!(
             "the response body reader panicked: {}",
             panic_message(&panic)
-        )))
+        ))))
     });
-    if sent.is_err() {
+    if let Err(SendError::Failed(_)) = sent {
         output.buf.clear();
     }
     let timings = account(ctx, output, clock, started, finished);
     let done = timings.done;
+    let then = match (close, body.decoder()) {
+        (Some(reason), _) => Then::Linger(reason),
+        (None, Some(decoder)) if settled == Settled::Drain => Then::Drain(decoder),
+        (None, _) => Then::KeepAlive,
+    };
     let size = match sent {
         Ok(size) => size,
-        Err(e) => {
+        Err(SendError::Blocked(mut sending)) => {
+            // The rest goes out from the `Write` phase, which logs the line when it is done.
+            sending.then = then;
+            sending.entry = Some(access_log::Entry {
+                line: facts.line.to_vec(),
+                status,
+                timings: timings.log,
+            });
+            ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
+            return (After::Write(sending), Some(body.leftover()), done);
+        }
+        Err(SendError::Failed(e)) => {
             log_io_error("sending a response", &e);
             log_access(ctx, facts.line, status, 0, timings.log);
             let reason = if is_client_error(&e) && e.kind() != io::ErrorKind::UnexpectedEof {
@@ -392,10 +414,10 @@ fn write(
     // Otherwise the worker stays `Writing` until the buffered responses are flushed: a
     // client slow to take them holds a worker blocked in a write, and the run gate must lend
     // its place.
-    let after = match (close, body.decoder()) {
-        (Some(reason), _) => After::Linger(reason),
-        (None, Some(decoder)) if settled == Settled::Drain => After::Drain(decoder),
-        (None, _) => After::KeepAlive,
+    let after = match then {
+        Then::Linger(reason) => After::Linger(reason),
+        Then::Drain(decoder) => After::Drain(decoder),
+        Then::KeepAlive => After::KeepAlive,
     };
     (after, Some(leftover), done)
 }

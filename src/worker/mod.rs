@@ -18,6 +18,7 @@
 
 mod exchange;
 mod receive;
+mod send;
 mod wait;
 mod writer;
 
@@ -170,6 +171,7 @@ impl<'s> Worker<'s> {
                 }
                 Phase::Handle => self.handle_received(&mut conn, &mut answered),
                 Phase::Drain(drain) => self.drain(&mut conn, *drain),
+                Phase::Write => self.write_phase(&mut conn),
                 Phase::Linger(linger) => self.linger(&mut conn, linger),
                 Phase::Close(reason) => return self.finish(conn, reason),
             };
@@ -183,10 +185,12 @@ impl<'s> Worker<'s> {
     /// `New`: sets the socket options on the connection's first visit.
     fn configure(&self, conn: &Connection) -> Phase {
         // Responses are coalesced here, so Nagle's algorithm would only add delay.
+        // A short send timeout: a write to a client slow to read comes back to the worker
+        // (`writer`); `write_timeout` is counted by the writer itself.
         let ok = conn.stream.set_nodelay(true).is_ok()
             && conn
                 .stream
-                .set_write_timeout(Some(self.ctx.shared.config.write_timeout))
+                .set_write_timeout(Some(writer::WRITE_SLICE))
                 .is_ok();
         if ok {
             Phase::ReadHead

@@ -275,6 +275,10 @@ impl Worker<'_> {
             })),
             After::Linger(reason) => self.start_linger(conn, reason),
             After::Abort(reason) => self.abort(reason),
+            After::Write(sending) => {
+                conn.sending = Some(sending);
+                Phase::Write
+            }
         }
     }
 }

@@ -4,16 +4,25 @@
 //! Small responses are appended to the output buffer, so pipelined answers leave in one
 //! `write`; large and streamed bodies flush it and go straight to the socket (files spliced
 //! zero-copy on Linux). Every `write` and every byte is counted in the worker's stats slot.
-//! This module decides nothing about HTTP beyond the chunked coding of streamed bodies.
+//!
+//! Sockets carry a short send timeout ([`WRITE_SLICE`]), so a write to a client slow to read
+//! comes back instead of holding the worker. A body then stops where it is and becomes a
+//! [`Sending`] (its unsent bytes, the file and offset, or the reader): the worker goes on with
+//! it by the pool's waiting rules, and the connection can wait in the queue with it
+//! (`worker::send`). Heads and buffered small responses wait in place instead, bounded by
+//! `write_timeout` and `min_response_rate`. This module decides nothing about HTTP beyond
+//! the chunked coding of streamed bodies.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use super::Ctx;
 use crate::body::Body;
 use crate::http1::encode::{self, CHUNK_PREFIX, Framing, LAST_CHUNK};
 use crate::response::Payload;
+use crate::sending::{Rest, Sending};
 use crate::stats::WorkerState;
 
 /// Response bodies up to this size are copied into the output buffer, so pipelined responses
@@ -22,21 +31,24 @@ pub(super) const COALESCE_MAX: usize = 16 * 1024;
 /// Buffered responses are flushed once they reach this size, pipelined or not.
 pub(super) const OUT_FLUSH: usize = 64 * 1024;
 /// Size of each chunk read from a streamed response body.
-const STREAM_CHUNK: usize = 16 * 1024;
+pub(super) const STREAM_CHUNK: usize = 16 * 1024;
+/// The sockets' send timeout: how long one `write` may wait for a client to make room before
+/// it comes back to the worker (the kernel rounds it up to its tick).
+pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(10);
 
 #[cfg(target_os = "linux")]
 use crate::splice::Splicer;
 
-/// Elsewhere files go through `io::copy`'s own path.
+/// Elsewhere files go through plain reads and writes.
 #[cfg(not(target_os = "linux"))]
 #[derive(Default)]
-struct Splicer;
+pub(super) struct Splicer;
 
 /// What a worker keeps for writing from one connection to the next: the output buffer and
 /// the pipe that large files are spliced through.
 pub(super) struct Output {
     pub(super) buf: Vec<u8>,
-    splicer: Splicer,
+    pub(super) splicer: Splicer,
 }
 
 impl Output {
@@ -56,6 +68,27 @@ impl Output {
             ctx,
         }
     }
+}
+
+/// Why a body stopped before its end.
+pub(super) enum SendError {
+    /// The client is slow to take it: go on with what is left.
+    Blocked(Box<Sending>),
+    Failed(io::Error),
+}
+
+impl From<io::Error> for SendError {
+    fn from(e: io::Error) -> SendError {
+        SendError::Failed(e)
+    }
+}
+
+/// True for the errors of a write that timed out waiting for room (or a non-blocking one).
+pub(super) fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Writes responses to one connection's socket.
@@ -88,72 +121,139 @@ impl Writer<'_> {
         result
     }
 
-    /// Writes and clears the output buffer.
+    /// Writes and clears the output buffer, waiting in place for a slow client.
     pub(super) fn write_out(&mut self) -> io::Result<()> {
-        let result = write_counted(self.stream, self.out, self.ctx);
+        let result = write_waiting(self.stream, self.out, self.ctx);
         self.out.clear();
         result
     }
 
     /// Sends a response body after its head (which is in the output buffer), framed as the
-    /// head said. Returns the body bytes sent.
-    pub(super) fn send_body(&mut self, payload: Payload, framing: Framing) -> io::Result<u64> {
+    /// head said; `movable` if the body may be carried on by another worker. Returns the
+    /// body bytes sent, or where it stopped.
+    pub(super) fn send_body(
+        &mut self,
+        payload: Payload,
+        framing: Framing,
+        movable: bool,
+    ) -> Result<u64, SendError> {
         if framing == Framing::None {
             return Ok(0);
         }
         match payload {
             // Sent by `echo`, which has the body; nothing to send without it.
             Payload::Empty | Payload::RequestBody { .. } => Ok(0),
-            Payload::Static(bytes) => self.send_bytes(bytes),
-            Payload::Bytes(bytes) => self.send_bytes(&bytes),
+            Payload::Static(bytes) if bytes.len() <= COALESCE_MAX => Ok(self.coalesce(bytes)),
+            Payload::Bytes(bytes) if bytes.len() <= COALESCE_MAX => Ok(self.coalesce(&bytes)),
+            Payload::Static(bytes) => {
+                self.write_out()?;
+                match self.write_some(bytes) {
+                    Ok(n) if n == bytes.len() => Ok(n as u64),
+                    Ok(n) => Err(self.blocked(n as u64, Rest::Static(&bytes[n..]))),
+                    Err(e) if would_block(&e) => Err(self.blocked(0, Rest::Static(bytes))),
+                    Err(e) => Err(SendError::Failed(e)),
+                }
+            }
+            Payload::Bytes(bytes) => {
+                self.write_out()?;
+                let len = bytes.len();
+                match self.write_some(&bytes) {
+                    Ok(n) if n == len => Ok(len as u64),
+                    Ok(n) => Err(self.blocked(n as u64, Rest::Bytes(bytes, n))),
+                    Err(e) if would_block(&e) => Err(self.blocked(0, Rest::Bytes(bytes, 0))),
+                    Err(e) => Err(SendError::Failed(e)),
+                }
+            }
             Payload::File { file, len } if len <= COALESCE_MAX as u64 => {
                 self.send_small_file(file, len as usize)
             }
             Payload::File { file, len } => self.send_file(file, len),
-            Payload::Reader {
-                reader,
-                len: Some(len),
-            } => self.send_exact(reader, len),
-            Payload::Reader { reader, len: None } if framing == Framing::Chunked => {
-                self.send_chunked(reader)
-            }
-            Payload::Reader { mut reader, .. } => {
+            Payload::Reader { reader, len } => {
+                let chunked = len.is_none() && framing == Framing::Chunked;
+                if !movable {
+                    return self.send_reader_here(reader, len, chunked);
+                }
                 self.write_out()?;
-                let mut to = CountingStream {
-                    stream: self.stream,
-                    ctx: self.ctx,
-                };
-                io::copy(&mut reader, &mut to)
+                Err(self.blocked(
+                    0,
+                    Rest::Reader {
+                        reader,
+                        left: len,
+                        chunked,
+                    },
+                ))
             }
         }
     }
 
+    /// Appends a small body to the buffer, to leave with the next flush.
+    fn coalesce(&mut self, bytes: &[u8]) -> u64 {
+        self.out.extend_from_slice(bytes);
+        bytes.len() as u64
+    }
+
     /// Sends the rest of the request body back as the response body (see
-    /// [`Response::echo_body`](crate::Response::echo_body)), framed as the head said.
+    /// [`Response::echo_body`](crate::Response::echo_body)), framed as the head said. The
+    /// body is read from this connection as it is sent, so this waits in place.
     pub(super) fn echo(&mut self, body: &mut Body<'_>, framing: Framing) -> io::Result<u64> {
+        self.write_out()?;
         match framing {
-            Framing::Length(len) => self.send_exact(body, len),
-            Framing::Chunked => self.send_chunked(body),
+            Framing::Length(len) => self.copy_here(body, Some(len), false),
+            Framing::Chunked => self.copy_here(body, None, true),
             Framing::None | Framing::Close => Ok(0),
         }
     }
 
-    fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<u64> {
-        if bytes.len() <= COALESCE_MAX {
-            self.out.extend_from_slice(bytes);
-        } else {
-            self.write_out()?;
-            write_counted(self.stream, bytes, self.ctx)?;
+    /// Sends a reader that must stay on this worker, waiting in place for a slow client.
+    fn send_reader_here(
+        &mut self,
+        reader: Box<dyn Read + Send>,
+        len: Option<u64>,
+        chunked: bool,
+    ) -> Result<u64, SendError> {
+        self.write_out()?;
+        Ok(self.copy_here(reader, len, chunked)?)
+    }
+
+    /// Copies `reader` to the socket, `len` bytes exactly if given, chunked if asked, one
+    /// chunk per read and each chunk in one `write`, waiting in place. The last chunk stays
+    /// in the buffer, to leave with the next flush.
+    fn copy_here(
+        &mut self,
+        mut reader: impl Read,
+        len: Option<u64>,
+        chunked: bool,
+    ) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let want = len.map_or(STREAM_CHUNK, |l| {
+                (l - total).min(STREAM_CHUNK as u64) as usize
+            });
+            if want == 0 {
+                return Ok(total);
+            }
+            let n = read_chunk(&mut reader, self.out, want, chunked)?;
+            if n == 0 {
+                self.out.clear();
+                if let Some(len) = len {
+                    return Err(ended_early(total, len));
+                }
+                if chunked {
+                    self.out.extend_from_slice(LAST_CHUNK);
+                }
+                return Ok(total);
+            }
+            write_waiting(self.stream, self.out, self.ctx)?;
+            self.out.clear();
+            total += n as u64;
         }
-        Ok(bytes.len() as u64)
     }
 
     /// Appends a small file to the buffer, to leave with its head in one `write`: for a file
     /// of a few KiB, `read` into the buffer costs less than a second `write` plus a splice
     /// (and a pipelined burst of small files leaves in one `write`). A file that shrank since
-    /// its length was taken ends the connection after the head and what was read, as
-    /// `send_exact` does.
-    fn send_small_file(&mut self, mut file: std::fs::File, len: usize) -> io::Result<u64> {
+    /// its length was taken ends the connection after the head and what was read.
+    fn send_small_file(&mut self, mut file: std::fs::File, len: usize) -> Result<u64, SendError> {
         let start = self.out.len();
         self.out.resize(start + len, 0);
         let mut filled = 0;
@@ -164,129 +264,252 @@ impl Writer<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.out.truncate(start);
-                    return Err(e);
+                    return Err(e.into());
                 }
             }
         }
         if filled < len {
             self.out.truncate(start + filled);
             self.write_out()?;
-            return Err(ended_early(filled as u64, len as u64));
+            return Err(ended_early(filled as u64, len as u64).into());
         }
         Ok(len as u64)
     }
 
     /// Sends a large file after its head: spliced through the worker's pipe on Linux
-    /// (zero-copy; see `splice`), else with `io::copy`.
-    fn send_file(&mut self, file: std::fs::File, len: u64) -> io::Result<u64> {
-        #[cfg(target_os = "linux")]
-        let file = {
-            self.write_out()?;
-            match self.splicer.send(file, len, self.stream) {
-                Ok(result) => return self.finish_exact(result?, len),
-                Err(file) => file,
-            }
-        };
-        #[cfg(not(target_os = "linux"))]
-        let _ = &self.splicer;
-        self.send_exact(file, len)
-    }
-
-    /// Sends exactly `len` bytes from `reader`; a reader that ends early is an error, which
-    /// closes the connection (the client sees a short body, never a corrupted next response).
-    fn send_exact(&mut self, reader: impl Read, len: u64) -> io::Result<u64> {
+    /// (zero-copy; see `splice`), else read and written in pieces.
+    fn send_file(&mut self, file: std::fs::File, len: u64) -> Result<u64, SendError> {
         self.write_out()?;
-        // Std's `io::copy` from a `File` to a `TcpStream` is a plain read/write loop; files
-        // take `send_file` (splice) on Linux and come here elsewhere.
-        let mut dst = self.stream;
-        let n = io::copy(&mut reader.take(len), &mut dst)?;
-        self.finish_exact(n, len)
+        match self.splice(file, len) {
+            Ok(n) => Ok(n),
+            Err(SpliceEnd::Blocked {
+                sent,
+                in_pipe,
+                file,
+                left,
+            }) => {
+                let mut sending = self.blocked_box(sent, Rest::File { file, left });
+                sending.bytes = in_pipe;
+                Err(SendError::Blocked(sending))
+            }
+            Err(SpliceEnd::Failed(e)) => Err(SendError::Failed(e)),
+        }
     }
 
-    /// Counts `n` body bytes sent in one go (a copy or a splice) and checks that all `len`
-    /// left: a body that ended early is an error, which closes the connection.
+    /// Splices `len` bytes of `file` to the socket; counts what went.
+    pub(super) fn splice(&mut self, file: std::fs::File, len: u64) -> Result<u64, SpliceEnd> {
+        #[cfg(target_os = "linux")]
+        let file = match self.splicer.send(file, len, self.stream) {
+            Ok(Ok(n)) => return self.finish_exact(n, len).map_err(SpliceEnd::Failed),
+            Ok(Err(stop)) => {
+                self.count(stop.sent);
+                let left = len - stop.sent - stop.in_pipe.len() as u64;
+                if would_block(&stop.error) {
+                    return Err(SpliceEnd::Blocked {
+                        sent: stop.sent,
+                        in_pipe: stop.in_pipe,
+                        file: stop.file,
+                        left,
+                    });
+                }
+                return Err(SpliceEnd::Failed(stop.error));
+            }
+            Err(file) => file,
+        };
+        let _ = &self.splicer;
+        self.read_and_write(file, len)
+    }
+
+    /// Sends a file without a pipe: a piece at a time through the output buffer.
+    fn read_and_write(&mut self, mut file: std::fs::File, len: u64) -> Result<u64, SpliceEnd> {
+        let mut sent = 0;
+        while sent < len {
+            let want = (len - sent).min(STREAM_CHUNK as u64) as usize;
+            self.out.clear();
+            self.out.resize(want, 0);
+            let n = file.read(&mut self.out[..]).map_err(SpliceEnd::Failed)?;
+            if n == 0 {
+                self.out.clear();
+                return Err(SpliceEnd::Failed(ended_early(sent, len)));
+            }
+            self.out.truncate(n);
+            match self.write_some(self.out) {
+                Ok(w) if w == n => sent += n as u64,
+                Ok(w) => {
+                    let in_pipe = self.out[w..].to_vec();
+                    self.out.clear();
+                    let left = len - sent - n as u64;
+                    return Err(SpliceEnd::Blocked {
+                        sent: sent + w as u64,
+                        in_pipe,
+                        file,
+                        left,
+                    });
+                }
+                Err(e) if would_block(&e) => {
+                    let in_pipe = std::mem::take(self.out);
+                    *self.out = Vec::with_capacity(OUT_FLUSH + COALESCE_MAX);
+                    let left = len - sent - n as u64;
+                    return Err(SpliceEnd::Blocked {
+                        sent,
+                        in_pipe,
+                        file,
+                        left,
+                    });
+                }
+                Err(e) => return Err(SpliceEnd::Failed(e)),
+            }
+        }
+        self.out.clear();
+        Ok(sent)
+    }
+
+    /// Counts `n` body bytes sent in one go (a splice) and checks that all `len` left: a body
+    /// that ended early is an error, which closes the connection.
     fn finish_exact(&mut self, n: u64, len: u64) -> io::Result<u64> {
-        self.ctx.slot.writes.fetch_add(1, Relaxed);
-        self.ctx.slot.bytes_out.fetch_add(n, Relaxed);
+        self.count(n);
         if n < len {
             return Err(ended_early(n, len));
         }
         Ok(n)
     }
 
-    /// Sends a reader in the chunked coding, one chunk per read, each chunk in one `write`.
-    /// The last chunk stays in the buffer, to leave with the next flush.
-    fn send_chunked(&mut self, mut reader: impl Read) -> io::Result<u64> {
-        self.write_out()?;
-        let mut total = 0u64;
-        loop {
-            self.out.clear();
-            self.out.resize(CHUNK_PREFIX + STREAM_CHUNK, 0);
-            let n = match reader.read(&mut self.out[CHUNK_PREFIX..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.out.clear();
-                    return Err(e);
-                }
-            };
-            if n == 0 {
-                self.out.clear();
-                self.out.extend_from_slice(LAST_CHUNK);
-                return Ok(total);
-            }
-            self.out[..CHUNK_PREFIX].copy_from_slice(&encode::chunk_prefix(n));
-            self.out.truncate(CHUNK_PREFIX + n);
-            self.out.extend_from_slice(b"\r\n");
-            write_counted(self.stream, self.out, self.ctx)?;
-            total += n as u64;
-        }
+    fn count(&self, n: u64) {
+        self.ctx.slot.writes.fetch_add(1, Relaxed);
+        self.ctx.slot.bytes_out.fetch_add(n, Relaxed);
+    }
+
+    /// One `write` of (part of) `bytes`, counted.
+    pub(super) fn write_some(&self, bytes: &[u8]) -> io::Result<usize> {
+        write_counted_once(self.stream, bytes, self.ctx)
+    }
+
+    /// The body stopped because the client is slow, `sent` of its bytes gone, with `rest` to
+    /// follow.
+    fn blocked(&mut self, sent: u64, rest: Rest) -> SendError {
+        SendError::Blocked(self.blocked_box(sent, rest))
+    }
+
+    fn blocked_box(&mut self, sent: u64, rest: Rest) -> Box<Sending> {
+        let mut sending = Box::new(Sending::new(Vec::new(), rest, 0));
+        sending.body_sent = sent;
+        sending
     }
 }
 
-fn ended_early(sent: u64, len: u64) -> io::Error {
+/// How a splice ended early.
+pub(super) enum SpliceEnd {
+    /// The client is slow: `sent` bytes went, `in_pipe` were read from the file but not sent,
+    /// and `left` more follow in `file`.
+    Blocked {
+        sent: u64,
+        in_pipe: Vec<u8>,
+        file: std::fs::File,
+        left: u64,
+    },
+    Failed(io::Error),
+}
+
+/// Reads up to `want` bytes of `reader` into `out` (cleared first), framed as a chunk if
+/// `chunked`: its size line before, CRLF after. Returns the data bytes read (0 at the end).
+pub(super) fn read_chunk(
+    reader: &mut impl Read,
+    out: &mut Vec<u8>,
+    want: usize,
+    chunked: bool,
+) -> io::Result<usize> {
+    let prefix = if chunked { CHUNK_PREFIX } else { 0 };
+    out.clear();
+    out.resize(prefix + want, 0);
+    let n = loop {
+        match reader.read(&mut out[prefix..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.clear();
+                return Err(e);
+            }
+        }
+    };
+    if n == 0 {
+        out.clear();
+        return Ok(0);
+    }
+    out.truncate(prefix + n);
+    if chunked {
+        out[..CHUNK_PREFIX].copy_from_slice(&encode::chunk_prefix(n));
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(n)
+}
+
+pub(super) fn ended_early(sent: u64, len: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
         format!("response body ended after {sent} of {len} bytes"),
     )
 }
 
-/// Writes `bytes` fully, counting `write` calls and bytes for the stats.
-pub(super) fn write_counted(
-    mut stream: &TcpStream,
-    mut bytes: &[u8],
-    ctx: Ctx<'_>,
-) -> io::Result<()> {
-    while !bytes.is_empty() {
+/// One `write`, counted; interrupted writes are retried.
+fn write_counted_once(mut stream: &TcpStream, bytes: &[u8], ctx: Ctx<'_>) -> io::Result<usize> {
+    loop {
         ctx.slot.writes.fetch_add(1, Relaxed);
         match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 ctx.slot.bytes_out.fetch_add(n as u64, Relaxed);
-                bytes = &bytes[n..];
+                return Ok(n);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Writes `bytes` fully, counting `write` calls and bytes for the stats. A client slow to make
+/// room is waited for in place, up to `write_timeout` without progress, and is cut once,
+/// past `min_rate_grace` of waiting, it takes less than `min_response_rate`.
+pub(super) fn write_waiting(stream: &TcpStream, mut bytes: &[u8], ctx: Ctx<'_>) -> io::Result<()> {
+    let config = &ctx.shared.config;
+    let mut waiting: Option<(Instant, u64)> = None;
+    let mut last_progress = None;
+    while !bytes.is_empty() {
+        let tried = Instant::now();
+        match write_counted_once(stream, bytes, ctx) {
+            Ok(n) => {
+                bytes = &bytes[n..];
+                if let Some((_, sent)) = &mut waiting {
+                    *sent += n as u64;
+                    last_progress = Some(Instant::now());
+                }
+            }
+            Err(e) if would_block(&e) => {
+                let now = Instant::now();
+                let (since, sent) = *waiting.get_or_insert((now, 0));
+                let stalled = now.saturating_duration_since(last_progress.unwrap_or(since));
+                if stalled >= config.write_timeout
+                    || ctx.shared.shutting_down() && stalled >= config.shutdown_grace
+                {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                let waited = now.saturating_duration_since(since);
+                let rate = config.min_response_rate;
+                if rate > 0
+                    && waited > config.min_rate_grace
+                    && (sent as f64) < rate as f64 * waited.as_secs_f64()
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client reads too slowly",
+                    ));
+                }
+                if tried.elapsed() < Duration::from_millis(1) {
+                    // A non-blocking socket answers at once: wait rather than spin.
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
-}
-
-/// A writer that counts bytes and writes into the stats.
-struct CountingStream<'a> {
-    stream: &'a TcpStream,
-    ctx: Ctx<'a>,
-}
-
-impl Write for CountingStream<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = (&*self.stream).write(buf)?;
-        self.ctx.slot.writes.fetch_add(1, Relaxed);
-        self.ctx.slot.bytes_out.fetch_add(n as u64, Relaxed);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }

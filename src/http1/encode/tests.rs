@@ -507,3 +507,25 @@ fn three_status_digits() {
         assert_eq!(&status_digits(status), digits, "{status}");
     }
 }
+
+#[test]
+fn persistent_responses_advertise_the_keep_alive_timeout() {
+    let res = ResponseHead {
+        status: 200,
+        content_type: None,
+        headers: &[],
+        body_len: Some(0),
+    };
+    let line = keep_alive_header(std::time::Duration::from_millis(5999));
+    assert_eq!(line, b"Keep-Alive: timeout=5\r\n");
+    for (version, close, shown) in [
+        (Version::Http11, false, true),
+        (Version::Http10, false, true),
+        (Version::Http11, true, false),
+    ] {
+        let mut out = Vec::new();
+        write_head_with(&mut out, &res, version, false, close, &line);
+        let head = String::from_utf8(out).unwrap();
+        assert_eq!(head.contains("Keep-Alive: timeout=5\r\n"), shown, "{head}");
+    }
+}
