@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -46,4 +47,82 @@ fn an_idle_connection_lives_its_keep_alive_beside_a_hundred_others() {
     }
     // The most recent of the others is still open and served.
     assert_eq!(others.last_mut().unwrap().get("/hello").status, 200);
+}
+
+/// 20 connections stall mid-body (10 of 1,000 bytes sent); with the default body policy their
+/// bodies are received in the queue, not on a worker, so a fresh GET is answered at once
+/// (before, it waited `body_timeout`, 30 s, per eight of them).
+#[test]
+fn stalled_uploads_hold_no_worker() {
+    let server = start(basehttp::Config::default(), routes);
+    let addr = server.local_addr();
+    let stalled: Vec<_> = (0..20)
+        .map(|_| {
+            let mut s = support::connect(addr);
+            s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789")
+                .unwrap();
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let resp = Client::new(addr).get("/hello");
+    let waited = started.elapsed();
+    assert_eq!(resp.body, b"Hello, World!");
+    eprintln!("a GET beside 20 stalled uploads: answered in {waited:?}");
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+    // The stalled uploads are still being received: they finish and are answered.
+    for mut s in stalled.into_iter().take(3) {
+        s.write_all(&[b'x'; 990]).unwrap();
+        let mut reader = std::io::BufReader::new(s);
+        let resp = support::read_one(&mut reader, false).unwrap();
+        assert_eq!(resp.body.len(), 1000);
+    }
+}
+
+/// 100 clients read a 50 MB file slowly (they read nothing at all); their responses wait in
+/// the queue with their files, not on workers, so a fresh GET is answered at once.
+#[test]
+fn slow_readers_of_a_large_file_hold_no_worker() {
+    let dir = support::TempDir::new("slow-readers");
+    let big = vec![b'z'; 50 << 20];
+    dir.write("big.bin", &big);
+    dir.write("small.txt", "small");
+    let files = basehttp::StaticFiles::new(dir.path()).unwrap();
+    let server = start(basehttp::Config::default(), files);
+    let addr = server.local_addr();
+    let readers: Vec<_> = (0..100)
+        .map(|_| {
+            let mut s = support::connect(addr);
+            s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let resp = Client::new(addr).get("/small.txt");
+    let waited = started.elapsed();
+    assert_eq!(resp.body, b"small");
+    eprintln!("a GET beside 100 slow readers of 50 MB: answered in {waited:?}");
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+    // A slow reader that starts reading gets the whole file, byte for byte.
+    let mut reader = std::io::BufReader::new(readers.into_iter().next().unwrap());
+    let resp = support::read_one(&mut reader, false).unwrap();
+    assert_eq!(resp.body.len(), big.len());
+    assert!(resp.body == big);
+}
+
+/// Persistent responses say how long an idle connection is kept, so clients that honour it
+/// (Node's `fetch`, its agent) stop reusing one before the server closes it.
+#[test]
+fn persistent_responses_advertise_the_keep_alive_timeout() {
+    let server = start(config(2), routes);
+    let mut client = Client::new(server.local_addr());
+    let resp = client.get("/hello");
+    assert_eq!(resp.header("keep-alive"), Some("timeout=5"));
+    let closing = support::exchange(
+        server.local_addr(),
+        b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(closing.header("keep-alive"), None);
 }
