@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
-use basehttp::{Request, Response, Server};
+use basehttp::{BodyPolicy, Request, Response, Server};
 
 /// Yields `3\n`, `2\n`, `1\n`, `liftoff\n`, one a second.
 struct Countdown(u32);
@@ -37,8 +37,14 @@ impl Read for Countdown {
 fn main() -> io::Result<()> {
     let stats_slot: Arc<std::sync::OnceLock<basehttp::ServerHandle>> = Arc::default();
     let stats_view = stats_slot.clone();
-    let handle = Server::bind("127.0.0.1:8000")?.spawn(move |req: &mut Request| {
-        match (req.method(), req.path()) {
+    // `/count` reads its body as it arrives (nothing stored); every other body is received
+    // first, the default.
+    let handle = Server::bind("127.0.0.1:8000")?
+        .body_policy(|head| match head.path() {
+            "/count" => BodyPolicy::Stream,
+            _ => BodyPolicy::ReceiveFirst,
+        })
+        .spawn(move |req: &mut Request| match (req.method(), req.path()) {
             ("PUT" | "POST", "/count") => match io::copy(req.body(), &mut io::sink()) {
                 Ok(n) => Response::text(format!("{n} bytes\n")),
                 Err(e) => Response::text(format!("{e}\n")).with_status(400),
@@ -49,8 +55,7 @@ fn main() -> io::Result<()> {
                 None => Response::error(503),
             },
             _ => Response::error(404),
-        }
-    })?;
+        })?;
     println!("Listening on http://{}/", handle.local_addr());
     let _ = stats_slot.set(handle);
     loop {

@@ -20,10 +20,10 @@ use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use crate::handler::Handler;
+use crate::handler::{BodyPolicy, Handler};
 use crate::http1::encode::reason_phrase;
 use crate::http1::lex::is_token_byte;
-use crate::request::Request;
+use crate::request::{Request, RequestHead};
 use crate::response::Response;
 use range::ByteRange;
 
@@ -241,6 +241,18 @@ impl StaticFilesBuilder {
 }
 
 impl Handler for StaticFiles {
+    /// Files are only read, never written, so a body is never wanted: a method other than
+    /// `GET`, `HEAD` (or `OPTIONS` with CORS) is answered `405` before any of its body is
+    /// read (no `100 Continue`, no wait on a slow upload); a `GET` that carries a body has it
+    /// drained after the response, within `max_drain`, as before.
+    fn body_policy(&self, head: &RequestHead<'_>) -> BodyPolicy {
+        match head.method() {
+            "GET" | "HEAD" => BodyPolicy::Stream,
+            "OPTIONS" if self.cors => BodyPolicy::Stream,
+            _ => BodyPolicy::Refuse(error_page(405).with_header("Allow", self.allow())),
+        }
+    }
+
     fn handle(&self, req: &mut Request<'_>) -> Response {
         let mut res = self.answer(req);
         if self.cors {
