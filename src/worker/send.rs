@@ -56,8 +56,10 @@ impl Worker<'_> {
             if sending.too_slow(now, config.min_response_rate, config.min_rate_grace) {
                 return Next::Phase(self.cut(&sending, CloseReason::TooSlow));
             }
+            // While shutting down a response is finished in place, within `shutdown_grace`:
+            // handed back, it would only meet the workers' stop messages.
             let share = self.ctx.shared.queue_len() / config.active_workers + 1;
-            if self.pressure() && self.misses < share {
+            if self.pressure() && !shutting_down && self.misses < share {
                 self.misses += 1;
                 if !conn.swept {
                     if conn.stream.set_nonblocking(true).is_err() {
