@@ -69,9 +69,11 @@ pub struct Config {
     /// lent to a parked worker. Default 200 µs: far above a fast handler, far below a database
     /// call.
     pub lend_after: Duration,
-    /// Connections that may wait for a worker. Default 1024: waiting connections are cheap
-    /// (a socket and a few words), and idle keep-alive connections cycle through this queue.
-    /// At most [`MAX_QUEUE`].
+    /// Connections that may wait for a worker. Default 4096: waiting connections are cheap
+    /// (a socket and a few words, and the channel allocates about 200 bytes per slot up
+    /// front: 0.8 MB), and every connection that waits on its client waits here too: idle
+    /// keep-alive connections, uploads being received, responses a slow reader is taking. A
+    /// thousand slow clients then leave room for newcomers. At most [`MAX_QUEUE`].
     pub queue: usize,
     /// What to do with a new connection when `queue` connections already wait.
     pub when_full: WhenFull,
@@ -188,7 +190,7 @@ impl Default for Config {
             workers: 8,
             active_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             lend_after: Duration::from_micros(200),
-            queue: 1024,
+            queue: 4096,
             when_full: WhenFull::Block,
             keep_alive: Duration::from_secs(5),
             max_requests_per_connection: 1000,

@@ -39,7 +39,7 @@ Files:
 
 Server:
   -w, --workers N          worker threads (default 8)
-  -q, --queue N            connections that may wait for a worker (default 1024)
+  -q, --queue N            connections that may wait for a worker (default 4096)
       --when-full POLICY   block or reject when the queue is full (default block)
       --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
   -h, --help               print this help
