@@ -48,6 +48,11 @@ pub(crate) struct SocketSource<'a> {
     /// The socket's current read timeout, cached so it is set only when it changes.
     pub(crate) read_timeout: &'a mut Option<Duration>,
     pub(crate) body_timeout: Duration,
+    /// `min_body_rate` and its grace: reads that wait on a client slower than this fail.
+    pub(crate) min_rate: u64,
+    pub(crate) rate_grace: Duration,
+    /// Time spent waiting in socket reads (only that counts against the rate).
+    pub(crate) waited: Duration,
     /// Bytes read from the socket by this body, for the stats.
     pub(crate) bytes_in: u64,
     /// Body bytes consumed so far, framing included: what draining is bounded by.
@@ -61,7 +66,7 @@ impl<'a> SocketSource<'a> {
         initial: &'a [u8],
         spare: &'a mut [u8],
         read_timeout: &'a mut Option<Duration>,
-        body_timeout: Duration,
+        config: &crate::Config,
     ) -> SocketSource<'a> {
         SocketSource {
             stream,
@@ -71,20 +76,37 @@ impl<'a> SocketSource<'a> {
             pos: 0,
             end: 0,
             read_timeout,
-            body_timeout,
+            body_timeout: config.body_timeout,
+            min_rate: config.min_body_rate,
+            rate_grace: config.min_rate_grace,
+            waited: Duration::ZERO,
             bytes_in: 0,
             consumed: 0,
         }
     }
 
-    /// Reads the socket into `into`, with the body timeout.
+    /// Reads the socket into `into`, within the body timeout and the minimum rate (counted
+    /// over the time spent waiting here, not the time the handler takes between reads).
     fn read_socket(&mut self, into: &mut [u8]) -> Result<usize, BodyError> {
-        if *self.read_timeout != Some(self.body_timeout) {
-            self.stream
-                .set_read_timeout(Some(self.body_timeout))
-                .map_err(|_| BodyError::Incomplete)?;
-            *self.read_timeout = Some(self.body_timeout);
+        let mut timeout = self.body_timeout;
+        if self.min_rate > 0 {
+            let on_schedule = Duration::from_secs_f64(self.bytes_in as f64 / self.min_rate as f64);
+            let allowed = on_schedule.max(self.rate_grace).saturating_sub(self.waited);
+            timeout = timeout.min(allowed.max(Duration::from_millis(1)));
         }
+        if *self.read_timeout != Some(timeout) {
+            self.stream
+                .set_read_timeout(Some(timeout))
+                .map_err(|_| BodyError::Incomplete)?;
+            *self.read_timeout = Some(timeout);
+        }
+        let started = std::time::Instant::now();
+        let result = self.read_once(into);
+        self.waited += started.elapsed();
+        result
+    }
+
+    fn read_once(&mut self, into: &mut [u8]) -> Result<usize, BodyError> {
         loop {
             match (&*self.stream).read(into) {
                 Ok(0) => return Err(BodyError::Incomplete),

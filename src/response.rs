@@ -145,14 +145,17 @@ impl Response {
         })
     }
 
-    /// `200 OK` whose body is the request's own body (what the handler left unread of it),
-    /// streamed back as it arrives: with `Content-Length` when the request had one, chunked
-    /// when the request was chunked. The body is never held whole; with
-    /// `Expect: 100-continue`, `100 Continue` goes out before this response's head.
+    /// `200 OK` whose body is the request's own body (what the handler left unread of it).
     ///
-    /// A client that sends its whole body before reading anything can only do so up to what
-    /// the two sockets' buffers hold (megabytes on loopback); `curl` and browsers read as
-    /// they send.
+    /// A body received before the handler ran (the default body policy) is sent back from
+    /// the connection's store, with `Content-Length`, like any body in memory or in a file (a
+    /// client slow to take it holds no worker). A streamed body
+    /// ([`BodyPolicy::Stream`](crate::BodyPolicy::Stream)) is sent back as it arrives: with
+    /// `Content-Length` when the request had one, chunked when the request was chunked; it is
+    /// never held whole, and with `Expect: 100-continue`, `100 Continue` goes out before this
+    /// response's head. A client that sends its whole streamed body before reading anything
+    /// can only do so up to what the two sockets' buffers hold (megabytes on loopback); `curl`
+    /// and browsers read as they send.
     ///
     /// ```
     /// use std::io::{Read, Write};

@@ -159,3 +159,33 @@ fn the_file_server_refuses_uploads_without_waiting_for_them() {
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(1), "waited {waited:?}");
 }
+
+/// A streamed body is held to the minimum rate too, counted only over the time the server
+/// waits on the client: a trickle is cut with `408`, freeing its worker.
+#[test]
+fn a_streamed_trickle_is_cut_by_the_minimum_rate() {
+    let mut c = config(2);
+    c.min_rate_grace = Duration::from_millis(300);
+    let server = basehttp::Server::bind("127.0.0.1:0")
+        .unwrap()
+        .config(c)
+        .body_policy(|_| basehttp::BodyPolicy::Stream)
+        .spawn(routes)
+        .unwrap();
+    let mut s = support::connect(server.local_addr());
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\nab")
+        .unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut out);
+    assert!(
+        out.starts_with(b"HTTP/1.1 408 "),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

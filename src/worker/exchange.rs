@@ -24,12 +24,12 @@ use std::net::{SocketAddr, TcpStream};
 use super::writer::{Output, SendError, write_waiting};
 use super::{Clock, Ctx, is_client_error, log_io_error};
 use crate::access_log;
-use crate::body::{Body, Leftover};
+use crate::body::{Body, Leftover, SocketSource};
 use crate::close_reason::CloseReason;
 use crate::http1::decode::Decoder;
 use crate::http1::encode::{self, CONTINUE};
 use crate::http1::head::{Head, Version};
-use crate::received::Rest;
+use crate::received::{Rest, StoreReader};
 use crate::request::{Request, RequestHead};
 use crate::response::{Payload, Response};
 use crate::sending::{Sending, Then};
@@ -39,8 +39,9 @@ use crate::stats::WorkerState;
 pub(super) enum After {
     /// Persistent: read the next request.
     KeepAlive,
-    /// Persistent, once what the handler left of the body is drained with this decoder.
-    Drain(Decoder),
+    /// Persistent, once what the handler left of the body is drained with this decoder
+    /// (boxed: it is rare, and `After` is returned for every request).
+    Drain(Box<Decoder>),
     /// The response was sent and ends the connection: linger, then close.
     Linger(CloseReason),
     /// The connection is broken or cannot be trusted: close it now.
@@ -110,9 +111,23 @@ enum Settled {
     Drain,
 }
 
-/// Runs the exchange for `head`, whose bytes start `data`, with `body`: the handler's, or the
-/// response a body policy gave instead (`refused`: the body is then never read).
-#[allow(clippy::too_many_arguments)] // the parts of one request, each borrowed differently
+/// The body an exchange runs with (small, so passing it costs the hot path nothing).
+pub(super) enum Given<'b> {
+    /// Read from the connection: the bytes after the head in `data`, then `spare` (the free
+    /// buffer past them), then the socket. `refused`: the body policy's answer instead of the
+    /// handler's; the body is then never read.
+    Socket {
+        spare: &'b mut [u8],
+        read_timeout: &'b mut Option<std::time::Duration>,
+        max_body: u64,
+        expect_continue: bool,
+        refused: Option<Box<Response>>,
+    },
+    /// Received before the handler runs.
+    Received(StoreReader),
+}
+
+/// Runs the exchange for `head`, whose bytes start `data`, with the body `given`.
 pub(super) fn run<'b>(
     ctx: Ctx<'_>,
     output: &mut Output,
@@ -120,9 +135,24 @@ pub(super) fn run<'b>(
     link: Link<'b>,
     head: &Head<'_, 'b>,
     data: &'b [u8],
-    body: Body<'b>,
-    refused: Option<Response>,
+    given: Given<'b>,
 ) -> Exchanged {
+    let (body, refused) = match given {
+        Given::Socket {
+            spare,
+            read_timeout,
+            max_body,
+            expect_continue,
+            refused,
+        } => {
+            let config = &ctx.shared.config;
+            let source =
+                SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
+            let expect = expect_continue && refused.is_none();
+            (Body::new(source, head.info.body, max_body, expect), refused)
+        }
+        Given::Received(reader) => (Body::received(reader), None),
+    };
     let facts = Facts {
         line: access_log::request_line(data),
         version: head.version,
@@ -142,7 +172,7 @@ pub(super) fn run<'b>(
         Some(response) => {
             let now = ctx.shared.micros_since_start();
             Handled {
-                response,
+                response: *response,
                 body,
                 close: Some(CloseReason::BodyRefused),
                 started: now,
@@ -376,10 +406,10 @@ fn write(
     }
     let timings = account(ctx, output, clock, started, finished);
     let done = timings.done;
-    let then = match (close, body.decoder()) {
-        (Some(reason), _) => Then::Linger(reason),
-        (None, Some(decoder)) if settled == Settled::Drain => Then::Drain(decoder),
-        (None, _) => Then::KeepAlive,
+    let then = match close {
+        Some(reason) => Then::Linger(reason),
+        None if settled == Settled::Drain => body.decoder().map_or(Then::KeepAlive, Then::Drain),
+        None => Then::KeepAlive,
     };
     let size = match sent {
         Ok(size) => size,
@@ -396,12 +426,17 @@ fn write(
         }
         Err(SendError::Failed(e)) => {
             log_io_error("sending a response", &e);
-            log_access(ctx, facts.line, status, 0, timings.log);
             let reason = if is_client_error(&e) && e.kind() != io::ErrorKind::UnexpectedEof {
                 CloseReason::SocketError
             } else {
                 CloseReason::ResponseBodyFailed
             };
+            let entry = access_log::Entry {
+                line: facts.line.to_vec(),
+                status,
+                timings: timings.log,
+            };
+            access_log::log_entry(shared.config.log_timings, &entry, 0, Some(reason));
             return (After::Abort(reason), None, done);
         }
     };
@@ -416,7 +451,7 @@ fn write(
     // its place.
     let after = match then {
         Then::Linger(reason) => After::Linger(reason),
-        Then::Drain(decoder) => After::Drain(decoder),
+        Then::Drain(decoder) => After::Drain(Box::new(decoder)),
         Then::KeepAlive => After::KeepAlive,
     };
     (after, Some(leftover), done)

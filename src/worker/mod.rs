@@ -30,7 +30,6 @@ use std::time::Instant;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::access_log;
-use crate::body::{Body, SocketSource};
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Linger, Phase};
 use crate::handler::BodyPolicy;
@@ -285,10 +284,10 @@ impl<'s> Worker<'s> {
         if !matches!(head.info.body, BodyLength::None | BodyLength::Length(0)) {
             match policy(self.ctx, &head) {
                 BodyPolicy::Stream => {}
-                BodyPolicy::Refuse(response) => refused = Some(response),
+                BodyPolicy::Refuse(response) => refused = Some(Box::new(response)),
                 BodyPolicy::ReceiveFirst => match head.info.body {
                     BodyLength::Length(n) if n > config.max_buffered_body => {
-                        refused = Some(Response::error(413));
+                        refused = Some(Box::new(Response::error(413)));
                     }
                     length
                         if receive::body_is_buffered(
@@ -310,22 +309,18 @@ impl<'s> Worker<'s> {
                 },
             }
         }
-        if refused.is_some() {
-            expect_continue = false;
-        }
         let link = exchange::Link {
             stream: &conn.stream,
             peer: conn.peer,
             served: conn.served,
         };
-        let source = SocketSource::new(
-            &conn.stream,
-            &data[head_len..],
+        let given = exchange::Given::Socket {
             spare,
-            &mut conn.read_timeout,
-            config.body_timeout,
-        );
-        let body = Body::new(source, head.info.body, max_body, expect_continue);
+            read_timeout: &mut conn.read_timeout,
+            max_body,
+            expect_continue,
+            refused,
+        };
         let exchanged = exchange::run(
             self.ctx,
             &mut self.output,
@@ -333,8 +328,7 @@ impl<'s> Worker<'s> {
             link,
             &head,
             data,
-            body,
-            refused,
+            given,
         );
         if let Some(leftover) = exchanged.leftover {
             // Find the bytes after this request: the next pipelined request, if any.

@@ -12,7 +12,6 @@ use super::exchange::{self, After, Link};
 use super::wait::Got;
 use super::{Next, Worker};
 use crate::access_log;
-use crate::body::Body;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Drain, Phase};
 use crate::http1::decode::{BodyError, Decoder};
@@ -166,8 +165,8 @@ impl Worker<'_> {
             // It parsed when it arrived; the same bytes cannot fail now.
             _ => return Next::Phase(self.abort(CloseReason::BadRequest)),
         };
-        let body = match store.into_reader() {
-            Ok(reader) => Body::received(reader),
+        let reader = match store.into_reader() {
+            Ok(reader) => reader,
             Err(e) => {
                 log::error!("reading a stored request body: {e}");
                 return Next::Phase(self.abort(CloseReason::OverBudget));
@@ -185,8 +184,7 @@ impl Worker<'_> {
             link,
             &head,
             &head_bytes,
-            body,
-            None,
+            exchange::Given::Received(reader),
         );
         // The bytes after the body are already where the next head is read from.
         if exchanged.leftover.is_some() {
@@ -269,7 +267,7 @@ impl Worker<'_> {
         match after {
             After::KeepAlive => Phase::ReadHead,
             After::Drain(decoder) => Phase::Drain(Box::new(Drain {
-                decoder,
+                decoder: *decoder,
                 budget: self.ctx.shared.config.max_drain,
                 deadline: Instant::now() + self.ctx.shared.config.linger_time,
             })),

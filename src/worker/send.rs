@@ -58,8 +58,7 @@ impl Worker<'_> {
             }
             // While shutting down a response is finished in place, within `shutdown_grace`:
             // handed back, it would only meet the workers' stop messages.
-            let share = self.ctx.shared.queue_len() / config.active_workers + 1;
-            if self.pressure() && !shutting_down && self.misses < share {
+            if self.pressure() && !shutting_down && self.misses < self.share() {
                 self.misses += 1;
                 if !conn.swept {
                     if conn.stream.set_nonblocking(true).is_err() {

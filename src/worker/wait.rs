@@ -95,13 +95,7 @@ impl Worker<'_> {
             return Wait::GiveWay;
         }
         let deadline = conn.head_deadline(filled, &shared.config);
-        let got = if Instant::now() >= deadline {
-            // Time ran out while the connection waited in the queue; a request that arrived
-            // meanwhile is still served.
-            self.glance(conn, filled, limit)
-        } else {
-            self.read_within(conn, filled, limit, deadline)
-        };
+        let got = self.read_within(conn, filled, limit, deadline);
         match got {
             Got::Bytes(n) => {
                 if filled == 0 {
@@ -128,13 +122,22 @@ impl Worker<'_> {
         }
     }
 
+    /// How many silent connections this worker glances at in a row before it waits properly:
+    /// its share of the queue, so the running workers together sweep it once.
+    pub(super) fn share(&self) -> usize {
+        let shared = self.ctx.shared;
+        shared.queue_len() / shared.config.active_workers + 1
+    }
+
     /// True for an idle, swept connection whose next glance is not due while others wait: it
     /// is handed back without a system call, and counts as a silent one.
     fn not_due(&mut self, conn: &Connection) -> bool {
-        let shared = self.ctx.shared;
-        let share = shared.queue_len() / shared.config.active_workers + 1;
-        if conn.swept && self.misses < share && self.pressure() && Instant::now() < conn.next_glance
-        {
+        // Only a swept connection can be not due: that is checked first, so a kept-alive
+        // connection served in a row reads neither the queue nor the clock here.
+        if !conn.swept {
+            return false;
+        }
+        if self.misses < self.share() && self.pressure() && Instant::now() < conn.next_glance {
             self.misses += 1;
             return true;
         }
@@ -150,8 +153,8 @@ impl Worker<'_> {
         deadline: Instant,
     ) -> Got {
         let shared = self.ctx.shared;
-        let share = shared.queue_len() / shared.config.active_workers + 1;
-        if conn.swept && self.pressure() && self.misses < share {
+        // `swept` first: a connection read in a row reads the queue's length not at all here.
+        if conn.swept && self.pressure() && self.misses < self.share() {
             match (&conn.stream).read(&mut self.input.buf[at..until]) {
                 Ok(0) => return Got::Closed(CloseReason::ClientClosed),
                 Ok(n) => {
@@ -177,8 +180,15 @@ impl Worker<'_> {
             }
         }
         let mut slice = FIRST_SLICE;
+        let mut first = true;
         loop {
             let now = Instant::now();
+            if first && now >= deadline && !shared.shutting_down() {
+                // Time ran out while the connection waited in the queue; bytes that arrived
+                // meanwhile are still taken (one non-blocking read).
+                return self.glance(conn, at, until);
+            }
+            first = false;
             if now >= deadline || shared.shutting_down() {
                 return Got::Stopped;
             }

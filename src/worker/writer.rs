@@ -473,8 +473,8 @@ pub(super) fn write_waiting(stream: &TcpStream, mut bytes: &[u8], ctx: Ctx<'_>) 
     let config = &ctx.shared.config;
     let mut waiting: Option<(Instant, u64)> = None;
     let mut last_progress = None;
+    let mut last_block: Option<Instant> = None;
     while !bytes.is_empty() {
-        let tried = Instant::now();
         match write_counted_once(stream, bytes, ctx) {
             Ok(n) => {
                 bytes = &bytes[n..];
@@ -503,10 +503,14 @@ pub(super) fn write_waiting(stream: &TcpStream, mut bytes: &[u8], ctx: Ctx<'_>) 
                         "the client reads too slowly",
                     ));
                 }
-                if tried.elapsed() < Duration::from_millis(1) {
-                    // A non-blocking socket answers at once: wait rather than spin.
+                // A non-blocking socket answers at once: wait rather than spin. (The clock is
+                // read only once a write blocks, never on the way of a write that goes.)
+                if last_block
+                    .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_millis(1))
+                {
                     std::thread::sleep(Duration::from_millis(1));
                 }
+                last_block = Some(now);
             }
             Err(e) => return Err(e),
         }
