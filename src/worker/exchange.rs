@@ -137,49 +137,57 @@ pub(super) fn run<'b>(
     data: &'b [u8],
     given: Given<'b>,
 ) -> Exchanged {
-    let (body, refused) = match given {
-        Given::Socket {
-            spare,
-            read_timeout,
-            max_body,
-            expect_continue,
-            refused,
-        } => {
-            let config = &ctx.shared.config;
-            let source =
-                SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
-            let expect = expect_continue && refused.is_none();
-            (Body::new(source, head.info.body, max_body, expect), refused)
-        }
-        Given::Received(reader) => (Body::received(reader), None),
-    };
     let facts = Facts {
         line: access_log::request_line(data),
         version: head.version,
         head_request: head.method == "HEAD",
     };
-    // `100 Continue` is written straight to the socket when the handler first reads the
-    // body; responses still buffered must leave before it.
-    if body.continue_pending() && refused.is_none() && !output.buf.is_empty() {
-        let sent = write_waiting(link.stream, &output.buf, ctx);
-        output.buf.clear();
-        if sent.is_err() {
-            return Exchanged::ended(After::Abort(CloseReason::SocketError));
-        }
-    }
     let close = persistence(ctx, link, head);
-    let mut handled = match refused {
-        Some(response) => {
+    let config = &ctx.shared.config;
+    let mut handled = match given {
+        Given::Socket {
+            spare,
+            read_timeout,
+            max_body,
+            expect_continue,
+            refused: None,
+        } => {
+            // `100 Continue` is written straight to the socket when the handler first reads
+            // the body; responses still buffered must leave before it.
+            if expect_continue && !output.buf.is_empty() {
+                let sent = write_waiting(link.stream, &output.buf, ctx);
+                output.buf.clear();
+                if sent.is_err() {
+                    return Exchanged::ended(After::Abort(CloseReason::SocketError));
+                }
+            }
+            let source =
+                SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
+            let body = Body::new(source, head.info.body, max_body, expect_continue);
+            let request = Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
+            handle(ctx, clock, request, facts.line, close)
+        }
+        Given::Socket {
+            spare,
+            read_timeout,
+            max_body,
+            refused: Some(response),
+            ..
+        } => {
+            // Never read: the body policy answered instead of the handler.
+            let source =
+                SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
             let now = ctx.shared.micros_since_start();
             Handled {
                 response: *response,
-                body,
+                body: Body::new(source, head.info.body, max_body, false),
                 close: Some(CloseReason::BodyRefused),
                 started: now,
                 finished: now,
             }
         }
-        None => {
+        Given::Received(reader) => {
+            let body = Body::received(reader);
             let request = Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
             handle(ctx, clock, request, facts.line, close)
         }
