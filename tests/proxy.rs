@@ -33,10 +33,29 @@ fn wait_listening(addr: SocketAddr) {
     }
 }
 
-/// A basehttp process on `port`, and a count of the requests it logged.
+/// A basehttp process on `port`, and a count of the requests it logged. Dropping it kills
+/// the process, also when an assertion fails first.
 struct Instance {
     child: Child,
     served: Arc<AtomicU64>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The nginx process: one process only (`master_process off`), so killing it leaves no
+/// worker behind; dropped, it is killed, also when an assertion fails first.
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn instance(port: u16) -> Instance {
@@ -70,6 +89,7 @@ fn nginx_config(dir: &std::path::Path, listen: u16, upstreams: [u16; 2]) -> Stri
     format!(
         "{user}worker_processes 1;\n\
          daemon off;\n\
+         master_process off;\n\
          pid {d}/nginx.pid;\n\
          error_log {d}/error.log warn;\n\
          events {{ worker_connections 1024; }}\n\
@@ -116,13 +136,15 @@ fn nginx_balances_two_instances_and_loses_nothing_when_one_dies() {
     let mut instances = ports.map(instance);
     let front = support::free_port();
     std::fs::write(dir.join("nginx.conf"), nginx_config(&dir, front, ports)).unwrap();
-    let mut proxy = Command::new(nginx)
-        .args(["-p", &dir.display().to_string(), "-c"])
-        .arg(dir.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nginx");
+    let mut proxy = Proxy(
+        Command::new(nginx)
+            .args(["-p", &dir.display().to_string(), "-c"])
+            .arg(dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nginx"),
+    );
     let front_addr: SocketAddr = ([127, 0, 0, 1], front).into();
     wait_listening(front_addr);
 
@@ -171,8 +193,8 @@ fn nginx_balances_two_instances_and_loses_nothing_when_one_dies() {
         c.join().unwrap();
     }
     let served = instances.each_ref().map(|i| i.served.load(Relaxed));
-    let _ = proxy.kill();
-    let _ = proxy.wait();
+    let _ = proxy.0.kill();
+    let _ = proxy.0.wait();
     let _ = instances[1].child.kill();
     let _ = instances[1].child.wait();
     let errors = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
