@@ -1,27 +1,74 @@
-//! The access log: one line per response at info level under the target `basehttp::access`,
-//! in Django runserver's shape:
+//! The access log: one line per response, in Django runserver's shape:
 //!
 //! ```text
 //! [22/Nov/2026 04:34:37] "GET /hello HTTP/1.1" 200 13
 //! ```
 //!
 //! With [`Config::log_timings`](crate::Config::log_timings) each line also names the worker
-//! and where the time went:
+//! and where the time went; a response cut short says why:
 //!
 //! ```text
 //! [22/Nov/2026 04:34:37] "GET /sleep?ms=50 HTTP/1.1" 200 5 worker=3 queued=0.2ms took=50.3ms
+//! [22/Nov/2026 04:34:38] "GET /big.iso HTTP/1.1" 200 81920 cut=too_slow
 //! ```
 //!
+//! Lines go where [`AccessLog`] says: through the `log` crate (the library's default: info
+//! level, target `basehttp::access`), or written by the server itself to standard error, the
+//! fast way (the binary's): each worker formats its lines into its own buffer, and the buffer
+//! leaves in whole lines, one `write` of at most `PIPE_BUF` bytes at a time (so lines from
+//! different workers never interleave), when it fills, before a handler expected to block,
+//! and, from a flusher thread, at most [`FLUSH_EVERY`] after its oldest line was written; a
+//! graceful stop flushes every buffer.
+//!
 //! The request line is written with control characters and non-ASCII bytes escaped (`\x0a`),
-//! so a client cannot forge log lines. Nothing is formatted unless the target is enabled.
+//! so a client cannot forge log lines. Nothing is formatted unless the log is on.
 
 use std::fmt;
+use std::io::Write;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::close_reason::CloseReason;
 use crate::date;
+use crate::http1::encode::status_digits;
+use crate::http1::lex::put_decimal;
 
 /// The log target of access lines.
 pub const TARGET: &str = "basehttp::access";
+
+/// Where access lines go.
+///
+/// ```
+/// let mut config = basehttp::Config::default();
+/// assert!(matches!(config.access_log, basehttp::AccessLog::Log));
+/// config.access_log = basehttp::AccessLog::Stderr { color: false };
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AccessLog {
+    /// Through the `log` crate, at info level under the target [`TARGET`], for the logger the
+    /// program installed (and filtered as it says, e.g. by `RUST_LOG`). The default.
+    #[default]
+    Log,
+    /// Written by the server to standard error in whole lines from per-worker buffers: a
+    /// line costs a few hundred instructions and no lock but its worker's own, and leaves at
+    /// most [`FLUSH_EVERY`] later. `color` colors each line by status, as runserver does
+    /// (2xx plain, 304 dim, other 3xx cyan, 4xx yellow, 5xx red).
+    Stderr {
+        /// Color by status with ANSI escapes (for a terminal).
+        color: bool,
+    },
+    /// No access lines.
+    Off,
+}
+
+/// The longest a fast-written line waits in its worker's buffer.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// A buffer is written once it holds this much: `PIPE_BUF`, the largest write a pipe takes
+/// whole, so lines written by different workers to one pipe never mix.
+const PIPE_BUF: usize = 4096;
+/// The request line is cut to this many bytes before escaping (the status says why).
+const MAX_LINE: usize = 1024;
 
 /// Bytes shown with control characters, quotes, backslashes and non-ASCII escaped.
 struct Escaped<'a>(&'a [u8]);
@@ -39,28 +86,39 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// Appends `bytes` escaped as [`Escaped`] shows them.
+fn put_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\';
+    if bytes.iter().all(|&b| plain(b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let start = out.len();
+    for &b in bytes {
+        if out.len() - start >= MAX_LINE {
+            break; // a line stays well under PIPE_BUF, however escaped
+        }
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            _ if plain(b) => out.push(b),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]),
+        }
+    }
+}
+
 /// The first line of a head (without its line ending), as far as it goes.
 pub(crate) fn request_line(head: &[u8]) -> &[u8] {
     let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
     let line = &head[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     // A request line longer than this is cut in the log; the status says why.
-    &line[..line.len().min(1024)]
-}
-
-/// Logs one access line, if `basehttp::access` is enabled at info level.
-pub(crate) fn log(line: &[u8], status: u16, size: u64) {
-    if log::log_enabled!(target: TARGET, log::Level::Info) {
-        let when = date::now_log();
-        log::info!(
-            target: TARGET,
-            "[{}] \"{}\" {} {}",
-            String::from_utf8_lossy(&when),
-            Escaped(line),
-            status,
-            size
-        );
-    }
+    &line[..line.len().min(MAX_LINE)]
 }
 
 /// A duration in microseconds shown in milliseconds: two decimals below 1 ms, one above.
@@ -77,7 +135,7 @@ impl fmt::Display for Millis {
     }
 }
 
-/// Where a request's time went, for [`log_timed`].
+/// Where a request's time went, for `Config::log_timings`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timings {
     pub(crate) worker: usize,
@@ -85,24 +143,6 @@ pub(crate) struct Timings {
     pub(crate) queued: u64,
     /// Microseconds from the handler's start to the response written.
     pub(crate) took: u64,
-}
-
-/// Logs one access line followed by the worker and the timings.
-pub(crate) fn log_timed(line: &[u8], status: u16, size: u64, t: Timings) {
-    if log::log_enabled!(target: TARGET, log::Level::Info) {
-        let when = date::now_log();
-        log::info!(
-            target: TARGET,
-            "[{}] \"{}\" {} {} worker={} queued={} took={}",
-            String::from_utf8_lossy(&when),
-            Escaped(line),
-            status,
-            size,
-            t.worker,
-            Millis(t.queued),
-            Millis(t.took)
-        );
-    }
 }
 
 /// An access line kept until its response is all out (a response that waited in the queue
@@ -113,29 +153,16 @@ pub(crate) struct Entry {
     pub(crate) timings: Timings,
 }
 
-/// Logs a kept access line with `size` body bytes sent, timed if `timed`; a response cut
-/// short says why: `"GET /big HTTP/1.1" 200 81920 cut=too_slow`.
-pub(crate) fn log_entry(timed: bool, entry: &Entry, size: u64, cut: Option<CloseReason>) {
-    if !log::log_enabled!(target: TARGET, log::Level::Info) {
-        return;
-    }
-    let when = date::now_log();
-    let when = String::from_utf8_lossy(&when);
-    let line = Escaped(&entry.line);
-    let cut = Cut(cut);
-    let t = entry.timings;
-    if timed {
-        log::info!(
-            target: TARGET,
-            "[{when}] \"{line}\" {} {size}{cut} worker={} queued={} took={}",
-            entry.status,
-            t.worker,
-            Millis(t.queued),
-            Millis(t.took)
-        );
-    } else {
-        log::info!(target: TARGET, "[{when}] \"{line}\" {} {size}{cut}", entry.status);
-    }
+/// One access line's parts.
+pub(crate) struct Line<'a> {
+    pub(crate) request: &'a [u8],
+    pub(crate) status: u16,
+    /// Body bytes sent.
+    pub(crate) size: u64,
+    /// Shown when the configuration asks for timings.
+    pub(crate) timings: Option<Timings>,
+    /// Why the response was cut short, if it was.
+    pub(crate) cut: Option<CloseReason>,
 }
 
 /// ` cut=<reason>` for a response cut short, nothing otherwise.
@@ -150,17 +177,190 @@ impl fmt::Display for Cut {
     }
 }
 
+/// The timings' suffix, or nothing.
+struct Timed(Option<Timings>);
+
+impl fmt::Display for Timed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => write!(
+                f,
+                " worker={} queued={} took={}",
+                t.worker,
+                Millis(t.queued),
+                Millis(t.took)
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The SGR parameters of an access line's color, as runserver colors by status.
+fn color_of(status: u16) -> Option<&'static [u8]> {
+    match status {
+        304 => Some(b"2"),
+        300..=399 => Some(b"36"),
+        400..=499 => Some(b"33"),
+        500..=599 => Some(b"31"),
+        _ => None,
+    }
+}
+
+/// A worker's buffer of fast-written lines.
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    /// When the oldest line in `bytes` was written.
+    oldest: Option<Instant>,
+}
+
+impl Buffer {
+    /// Writes the buffer out in whole lines, each `write` at most `PIPE_BUF` bytes.
+    fn flush(&mut self) {
+        let mut rest = &self.bytes[..];
+        let mut err = std::io::stderr().lock();
+        while !rest.is_empty() {
+            let cut = if rest.len() <= PIPE_BUF {
+                rest.len()
+            } else {
+                // The last line end within PIPE_BUF (every line is shorter than it).
+                rest[..PIPE_BUF]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(PIPE_BUF, |i| i + 1)
+            };
+            if err.write_all(&rest[..cut]).is_err() {
+                break;
+            }
+            rest = &rest[cut..];
+        }
+        self.bytes.clear();
+        self.oldest = None;
+    }
+}
+
+/// The server's access log: the mode, and each worker's buffer for the fast writer.
+pub(crate) struct Sink {
+    mode: AccessLog,
+    buffers: Box<[Mutex<Buffer>]>,
+}
+
+impl Sink {
+    pub(crate) fn new(mode: AccessLog, workers: usize) -> Sink {
+        let buffers = match mode {
+            AccessLog::Stderr { .. } => (0..workers).map(|_| Mutex::default()).collect(),
+            _ => Box::default(),
+        };
+        Sink { mode, buffers }
+    }
+
+    /// True if lines are written by the server itself (a flusher thread is wanted).
+    pub(crate) fn buffered(&self) -> bool {
+        matches!(self.mode, AccessLog::Stderr { .. })
+    }
+
+    /// Writes one access line for `worker`.
+    pub(crate) fn write(&self, worker: usize, line: &Line<'_>) {
+        match self.mode {
+            AccessLog::Off => {}
+            AccessLog::Log => {
+                if log::log_enabled!(target: TARGET, log::Level::Info) {
+                    let when = date::now_log();
+                    log::info!(
+                        target: TARGET,
+                        "[{}] \"{}\" {} {}{}{}",
+                        String::from_utf8_lossy(&when),
+                        Escaped(line.request),
+                        line.status,
+                        line.size,
+                        Cut(line.cut),
+                        Timed(line.timings)
+                    );
+                }
+            }
+            AccessLog::Stderr { color } => {
+                let Some(slot) = self.buffers.get(worker) else {
+                    return;
+                };
+                let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                format_line(&mut buffer.bytes, line, color);
+                if buffer.oldest.is_none() {
+                    buffer.oldest = Some(Instant::now());
+                }
+                // Written before the next line could push it past one pipe-atomic write.
+                if buffer.bytes.len() > PIPE_BUF - 2 * MAX_LINE {
+                    buffer.flush();
+                }
+            }
+        }
+    }
+
+    /// Writes out `worker`'s buffered lines now (before a handler expected to block).
+    pub(crate) fn flush(&self, worker: usize) {
+        if let Some(slot) = self.buffers.get(worker) {
+            let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if buffer.oldest.is_some() {
+                buffer.flush();
+            }
+        }
+    }
+
+    /// Writes out every buffer whose oldest line is `age` old or older (all of them for
+    /// `Duration::ZERO`).
+    pub(crate) fn flush_older(&self, age: Duration) {
+        let now = Instant::now();
+        for slot in &self.buffers {
+            let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if buffer
+                .oldest
+                .is_some_and(|t| now.saturating_duration_since(t) >= age)
+            {
+                buffer.flush();
+            }
+        }
+    }
+}
+
+/// Appends one access line to `out`, colored by status if asked.
+fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
+    let sgr = if color { color_of(line.status) } else { None };
+    if let Some(sgr) = sgr {
+        out.extend_from_slice(b"\x1b[");
+        out.extend_from_slice(sgr);
+        out.push(b'm');
+    }
+    out.push(b'[');
+    out.extend_from_slice(&date::now_log());
+    out.extend_from_slice(b"] \"");
+    put_escaped(out, line.request);
+    out.extend_from_slice(b"\" ");
+    out.extend_from_slice(&status_digits(line.status));
+    out.push(b' ');
+    put_decimal(out, line.size);
+    if line.cut.is_some() || line.timings.is_some() {
+        let _ = write!(out, "{}{}", Cut(line.cut), Timed(line.timings));
+    }
+    if sgr.is_some() {
+        out.extend_from_slice(b"\x1b[0m");
+    }
+    out.push(b'\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn control_characters_are_escaped() {
-        let shown = Escaped(b"GET /a\r\n[01/Jan/2026] \"x\" HTTP/1.1\x1b[31m").to_string();
+        let raw = b"GET /a\r\n[01/Jan/2026] \"x\" HTTP/1.1\x1b[31m";
+        let shown = Escaped(raw).to_string();
         assert_eq!(
             shown,
             "GET /a\\x0d\\x0a[01/Jan/2026] \\\"x\\\" HTTP/1.1\\x1b[31m"
         );
+        let mut out = Vec::new();
+        put_escaped(&mut out, raw);
+        assert_eq!(out, shown.as_bytes(), "the fast writer escapes alike");
     }
 
     #[test]
@@ -183,5 +383,38 @@ mod tests {
             b"GET / HTTP/1.1"
         );
         assert_eq!(request_line(b"GET /partial"), b"GET /partial");
+    }
+
+    #[test]
+    fn fast_lines_have_runserver_shape_and_color() {
+        let timings = Timings {
+            worker: 3,
+            queued: 200,
+            took: 50_312,
+        };
+        let line = |status, timings, cut| Line {
+            request: b"GET /a HTTP/1.1",
+            status,
+            size: 13,
+            timings,
+            cut,
+        };
+        let mut out = Vec::new();
+        format_line(&mut out, &line(200, None, None), true);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with('['), "{text}");
+        assert!(text.ends_with("] \"GET /a HTTP/1.1\" 200 13\n"), "{text}");
+        let mut out = Vec::new();
+        format_line(
+            &mut out,
+            &line(404, Some(timings), Some(CloseReason::TooSlow)),
+            true,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("\x1b[33m["), "{text}");
+        assert!(
+            text.ends_with("\" 404 13 cut=too_slow worker=3 queued=0.20ms took=50.3ms\x1b[0m\n"),
+            "{text}"
+        );
     }
 }

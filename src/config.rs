@@ -170,6 +170,9 @@ pub struct Config {
     /// Default `false`: the access line keeps Django runserver's exact shape. `basehttp demo`
     /// turns it on.
     pub log_timings: bool,
+    /// Where access lines go: through the `log` crate (the default), written by the server to
+    /// standard error the fast way, or nowhere. See [`AccessLog`](crate::AccessLog).
+    pub access_log: crate::AccessLog,
 }
 
 /// The hard cap on [`Config::max_headers`]: the header array lives on each worker's stack.
@@ -216,6 +219,7 @@ impl Default for Config {
             linger_time: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(5),
             log_timings: false,
+            access_log: crate::AccessLog::Log,
         }
     }
 }

@@ -66,7 +66,9 @@ mod static_files;
 mod stats;
 mod worker;
 
-pub use access_log::TARGET as ACCESS_LOG_TARGET;
+pub use access_log::{
+    AccessLog, FLUSH_EVERY as ACCESS_LOG_FLUSH_EVERY, TARGET as ACCESS_LOG_TARGET,
+};
 pub use body::Body;
 pub use close_reason::CloseReason;
 pub use config::{Config, MAX_HEADERS_LIMIT, MAX_QUEUE, MAX_TIMEOUT, MAX_WORKERS, WhenFull};

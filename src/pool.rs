@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::access_log::{FLUSH_EVERY, Sink};
 use crate::close_reason::CloseReason;
 use crate::config::{Config, WhenFull};
 use crate::connection::Connection;
@@ -47,6 +48,7 @@ pub(crate) struct Pool {
     tx: Sender<Job>,
     listener: Option<thread::JoinHandle<()>>,
     monitor: Option<thread::JoinHandle<()>>,
+    flusher: Option<thread::JoinHandle<()>>,
     workers: Vec<thread::JoinHandle<()>>,
 }
 
@@ -75,6 +77,7 @@ impl Pool {
             } else {
                 keep_alive_header(config.keep_alive).into_boxed_slice()
             },
+            access: Sink::new(config.access_log, config.workers),
             handler,
             config,
         });
@@ -104,6 +107,21 @@ impl Pool {
         } else {
             None
         };
+        let flusher = if shared.access.buffered() {
+            let shared = shared.clone();
+            Some(
+                thread::Builder::new()
+                    .name("basehttp-log".into())
+                    .spawn(move || {
+                        while !shared.shutting_down() {
+                            thread::sleep(FLUSH_EVERY / 2);
+                            shared.access.flush_older(FLUSH_EVERY / 2);
+                        }
+                    })?,
+            )
+        } else {
+            None
+        };
         let listener = {
             let (shared, tx) = (shared.clone(), tx.clone());
             thread::Builder::new()
@@ -115,6 +133,7 @@ impl Pool {
             tx,
             listener: Some(listener),
             monitor,
+            flusher,
             workers,
         })
     }
@@ -160,6 +179,11 @@ impl Pool {
                 );
             }
         }
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+        // No access line is lost on a graceful stop.
+        self.shared.access.flush_older(Duration::ZERO);
         // Connections handed back after the last worker stopped.
         while let Ok(job) = self.shared.queue.try_recv() {
             if let Job::Conn(conn) = job {

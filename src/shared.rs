@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+use crate::access_log::Sink;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::gate::Gate;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) budgets: Arc<Budgets>,
     /// `Keep-Alive: timeout=N` for persistent responses (empty when keep-alive is off).
     pub(crate) keep_alive_header: Box<[u8]>,
+    /// Where access lines go, with the workers' buffers for the fast writer.
+    pub(crate) access: Sink,
 }
 
 impl Shared {

@@ -254,8 +254,10 @@ fn handle<'b>(
     clock.turn_started.get_or_insert(started);
     if clock.expect_blocking {
         // The last handler on this worker blocked: give the place up now rather than after
-        // `lend_after`, so blocking handlers do not queue for places.
+        // `lend_after`, so blocking handlers do not queue for places; and let the access
+        // lines already written go before this one blocks.
         shared.gate.lend(ctx.id);
+        shared.access.flush(ctx.id);
     }
     let handled = catch_unwind(AssertUnwindSafe(|| shared.handler.handle(&mut request)));
     let finished = shared.micros_since_start();
@@ -439,16 +441,11 @@ fn write(
             } else {
                 CloseReason::ResponseBodyFailed
             };
-            let entry = access_log::Entry {
-                line: facts.line.to_vec(),
-                status,
-                timings: timings.log,
-            };
-            access_log::log_entry(shared.config.log_timings, &entry, 0, Some(reason));
+            log_access(ctx, facts.line, status, 0, timings.log, Some(reason));
             return (After::Abort(reason), None, done);
         }
     };
-    log_access(ctx, facts.line, status, size, timings.log);
+    log_access(ctx, facts.line, status, size, timings.log, None);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
     let leftover = body.leftover();
     if output.buf.is_empty() {
@@ -495,12 +492,22 @@ fn account(ctx: Ctx<'_>, output: &Output, clock: &mut Clock, started: u64, finis
 }
 
 /// Logs an answered request's access line, with its timings if the configuration asks.
-fn log_access(ctx: Ctx<'_>, line: &[u8], status: u16, size: u64, timings: access_log::Timings) {
-    if ctx.shared.config.log_timings {
-        access_log::log_timed(line, status, size, timings);
-    } else {
-        access_log::log(line, status, size);
-    }
+pub(super) fn log_access(
+    ctx: Ctx<'_>,
+    request: &[u8],
+    status: u16,
+    size: u64,
+    timings: access_log::Timings,
+    cut: Option<CloseReason>,
+) {
+    let line = access_log::Line {
+        request,
+        status,
+        size,
+        timings: ctx.shared.config.log_timings.then_some(timings),
+        cut,
+    };
+    ctx.shared.access.write(ctx.id, &line);
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {

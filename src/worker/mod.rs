@@ -398,7 +398,14 @@ impl<'s> Worker<'s> {
         reason: CloseReason,
     ) -> Phase {
         let size = encode::write_error(&mut self.output.buf, refusal.status, refusal.reason);
-        access_log::log(line, refusal.status, size as u64);
+        let entry = access_log::Line {
+            request: line,
+            status: refusal.status,
+            size: size as u64,
+            timings: None,
+            cut: None,
+        };
+        self.ctx.shared.access.write(self.ctx.id, &entry);
         self.ctx.slot.served.fetch_add(1, Relaxed);
         if self.flush(conn).is_err() {
             return self.abort(CloseReason::SocketError);

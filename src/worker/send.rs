@@ -13,9 +13,9 @@
 use std::io;
 use std::time::Instant;
 
+use super::exchange::log_access;
 use super::writer::{SpliceEnd, read_chunk, would_block};
 use super::{Next, Worker, log_io_error};
-use crate::access_log;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Drain, Phase};
 use crate::http1::encode::LAST_CHUNK;
@@ -183,10 +183,13 @@ impl Worker<'_> {
     /// The response is all out: log it, and go on as the exchange decided.
     fn sent(&mut self, conn: &mut Connection, sending: Sending) -> Phase {
         if let Some(entry) = &sending.entry {
-            access_log::log_entry(
-                self.ctx.shared.config.log_timings,
-                entry,
-                sending.body_sent,
+            let size = sending.body_sent;
+            log_access(
+                self.ctx,
+                &entry.line,
+                entry.status,
+                size,
+                entry.timings,
                 None,
             );
         }
@@ -211,10 +214,13 @@ impl Worker<'_> {
     /// is closed.
     fn cut(&mut self, sending: &Sending, reason: CloseReason) -> Phase {
         if let Some(entry) = &sending.entry {
-            access_log::log_entry(
-                self.ctx.shared.config.log_timings,
-                entry,
-                sending.body_sent,
+            let size = sending.body_sent;
+            log_access(
+                self.ctx,
+                &entry.line,
+                entry.status,
+                size,
+                entry.timings,
                 Some(reason),
             );
         }

@@ -77,10 +77,11 @@ fn main() -> ExitCode {
 /// shuts down gracefully (a second one exits at once).
 pub fn run_server<H: Handler>(
     addr: &str,
-    config: Config,
+    mut config: Config,
     make: impl FnOnce(&Config) -> H,
     banner: impl FnOnce(&ServerHandle) -> String,
 ) -> ExitCode {
+    config.access_log = access_log_mode();
     let addr = match cli::resolve(addr) {
         Ok(addr) => addr,
         Err(e) => {
@@ -191,6 +192,17 @@ fn init_logging(quiet: bool) {
             }
         })
         .init();
+}
+
+/// Access lines the fast way (the server's own per-worker buffers, written to stderr in whole
+/// lines), colored on a terminal unless `NO_COLOR`; none if `--quiet` or `RUST_LOG` turned
+/// the access target off (the logger decides that once, at start).
+fn access_log_mode() -> basehttp::AccessLog {
+    if !log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info) {
+        return basehttp::AccessLog::Off;
+    }
+    let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    basehttp::AccessLog::Stderr { color }
 }
 
 /// The SGR parameters for an access line (`[date] "request" status size`), as runserver
