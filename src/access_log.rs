@@ -86,22 +86,33 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// Bytes shown as they are in a logged request line: printable ASCII but `"` and `\`.
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// Appends `bytes` escaped as [`Escaped`] shows them.
 fn put_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\';
-    if bytes.iter().all(|&b| plain(b)) {
-        out.extend_from_slice(bytes);
-        return;
-    }
+    let plain = bytes
+        .iter()
+        .position(|&b| !PLAIN[b as usize])
+        .unwrap_or(bytes.len());
+    out.extend_from_slice(&bytes[..plain]);
     let start = out.len();
-    for &b in bytes {
+    for &b in &bytes[plain..] {
         if out.len() - start >= MAX_LINE {
             break; // a line stays well under PIPE_BUF, however escaped
         }
         match b {
             b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            _ if plain(b) => out.push(b),
+            _ if PLAIN[b as usize] => out.push(b),
             _ => out.extend_from_slice(&[
                 b'\\',
                 b'x',
@@ -124,14 +135,33 @@ pub(crate) fn request_line(head: &[u8]) -> &[u8] {
 /// A duration in microseconds shown in milliseconds: two decimals below 1 ms, one above.
 struct Millis(u64);
 
+impl Millis {
+    /// Appends the value, rounded, in integer arithmetic (a float's formatting would cost
+    /// more than the rest of the line).
+    fn put(&self, out: &mut Vec<u8>) {
+        let (units, hundredths) = if self.0 < 995 {
+            (0, (self.0 + 5) / 10)
+        } else {
+            let tenths = (self.0 + 50) / 100;
+            put_decimal(out, tenths / 10);
+            out.push(b'.');
+            out.push(b'0' + (tenths % 10) as u8);
+            out.extend_from_slice(b"ms");
+            return;
+        };
+        put_decimal(out, units);
+        out.push(b'.');
+        out.push(b'0' + (hundredths / 10) as u8);
+        out.push(b'0' + (hundredths % 10) as u8);
+        out.extend_from_slice(b"ms");
+    }
+}
+
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0 as f64 / 1000.0;
-        if self.0 < 1000 {
-            write!(f, "{ms:.2}ms")
-        } else {
-            write!(f, "{ms:.1}ms")
-        }
+        let mut out = Vec::with_capacity(12);
+        self.put(&mut out);
+        f.write_str(&String::from_utf8_lossy(&out))
     }
 }
 
@@ -323,6 +353,7 @@ impl Sink {
 
 /// Appends one access line to `out`, colored by status if asked.
 fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
+    out.reserve(line.request.len() + 128);
     let sgr = if color { color_of(line.status) } else { None };
     if let Some(sgr) = sgr {
         out.extend_from_slice(b"\x1b[");
@@ -337,8 +368,17 @@ fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
     out.extend_from_slice(&status_digits(line.status));
     out.push(b' ');
     put_decimal(out, line.size);
-    if line.cut.is_some() || line.timings.is_some() {
-        let _ = write!(out, "{}{}", Cut(line.cut), Timed(line.timings));
+    if let Some(reason) = line.cut {
+        out.extend_from_slice(b" cut=");
+        out.extend_from_slice(reason.name().as_bytes());
+    }
+    if let Some(t) = line.timings {
+        out.extend_from_slice(b" worker=");
+        put_decimal(out, t.worker as u64);
+        out.extend_from_slice(b" queued=");
+        Millis(t.queued).put(out);
+        out.extend_from_slice(b" took=");
+        Millis(t.took).put(out);
     }
     if sgr.is_some() {
         out.extend_from_slice(b"\x1b[0m");
@@ -373,7 +413,12 @@ mod tests {
     fn millis() {
         assert_eq!(Millis(200).to_string(), "0.20ms");
         assert_eq!(Millis(7).to_string(), "0.01ms");
+        assert_eq!(Millis(0).to_string(), "0.00ms");
+        assert_eq!(Millis(994).to_string(), "0.99ms");
+        assert_eq!(Millis(995).to_string(), "1.0ms");
         assert_eq!(Millis(50_312).to_string(), "50.3ms");
+        assert_eq!(Millis(50_350).to_string(), "50.4ms");
+        assert_eq!(Millis(12_345_678).to_string(), "12345.7ms");
     }
 
     #[test]
