@@ -189,3 +189,52 @@ fn a_streamed_trickle_is_cut_by_the_minimum_rate() {
         started.elapsed()
     );
 }
+
+/// Streamed responses wait in the queue too: 20 clients that do not read a 20 MB streamed
+/// body hold no worker, and one that reads gets every chunk; a reader pinned to its worker
+/// (`Response::pin_to_worker`) still arrives whole, its worker waiting in place.
+#[test]
+fn slow_readers_of_streamed_responses_hold_no_worker() {
+    use std::io::Read;
+    const LEN: u64 = 20 << 20;
+    let handler = |req: &mut basehttp::Request| match req.path() {
+        "/stream" => basehttp::Response::reader(std::io::repeat(b'y').take(LEN)),
+        "/pinned" => basehttp::Response::reader(std::io::repeat(b'p').take(LEN)).pin_to_worker(),
+        _ => basehttp::Response::text("quick"),
+    };
+    let server = start(config(4), handler);
+    let addr = server.local_addr();
+    let readers: Vec<_> = (0..20)
+        .map(|_| {
+            let mut s = support::connect(addr);
+            s.write_all(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(Client::new(addr).get("/").body, b"quick");
+    let waited = started.elapsed();
+    // (Each fills its socket's send buffer first, a few MB on loopback, so more readers only
+    // make this start later, not the GET wait longer once they are parked.)
+    eprintln!("a GET beside 20 slow readers of a streamed 20 MB: answered in {waited:?}");
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+    for path in ["/stream", "/pinned"] {
+        let mut reader = match path {
+            "/stream" => {
+                std::io::BufReader::new(readers.iter().next().unwrap().try_clone().unwrap())
+            }
+            _ => {
+                let mut s = support::connect(addr);
+                write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                std::io::BufReader::new(s)
+            }
+        };
+        let resp = support::read_one(&mut reader, false).unwrap();
+        assert_eq!(resp.header("transfer-encoding"), Some("chunked"), "{path}");
+        assert_eq!(resp.body.len() as u64, LEN, "{path}");
+        let byte = if path == "/stream" { b'y' } else { b'p' };
+        assert!(resp.body.iter().all(|&b| b == byte), "{path}");
+    }
+}
