@@ -26,6 +26,7 @@ use crate::gate::Gate;
 use crate::handler::Handler;
 use crate::http1::encode::keep_alive_header;
 use crate::received::Budgets;
+use crate::server::WorkerWrap;
 use crate::shared::{Job, Shared};
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
 use crate::worker::{Outcome, Worker};
@@ -57,6 +58,7 @@ impl Pool {
         listener: TcpListener,
         config: Config,
         handler: Box<dyn Handler>,
+        wrap: Option<Arc<WorkerWrap>>,
     ) -> io::Result<Pool> {
         let (tx, rx) = crossbeam_channel::bounded(config.queue + config.workers);
         let shared = Arc::new(Shared {
@@ -84,10 +86,22 @@ impl Pool {
         let mut workers = Vec::with_capacity(shared.config.workers);
         for id in 0..shared.config.workers {
             let (shared, rx, tx) = (shared.clone(), rx.clone(), tx.clone());
+            let wrap = wrap.clone();
             workers.push(
                 thread::Builder::new()
                     .name(format!("basehttp-worker-{id}"))
-                    .spawn(move || worker_loop(id, &shared, &rx, &tx))?,
+                    .spawn(move || match wrap {
+                        None => worker_loop(id, &shared, &rx, &tx),
+                        Some(wrap) => {
+                            // The loop runs once, however often the wrapper calls it.
+                            let mut ran = false;
+                            wrap(&mut || {
+                                if !std::mem::replace(&mut ran, true) {
+                                    worker_loop(id, &shared, &rx, &tx);
+                                }
+                            });
+                        }
+                    })?,
             );
         }
         let monitor = if shared.gate.enabled() {

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, WhenFull};
@@ -28,10 +29,14 @@ pub struct Server {
     listener: TcpListener,
     config: Config,
     policy: Option<Box<Policy>>,
+    wrap: Option<Arc<WorkerWrap>>,
 }
 
 /// A body policy set with [`Server::body_policy`].
 type Policy = dyn Fn(&RequestHead<'_>) -> BodyPolicy + Send + Sync;
+
+/// A wrapper around each worker thread's loop, set with [`Server::wrap_worker`].
+pub(crate) type WorkerWrap = dyn Fn(&mut dyn FnMut()) + Send + Sync;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for Server {
             .field("listener", &self.listener)
             .field("config", &self.config)
             .field("body_policy", &self.policy.is_some())
+            .field("wrap_worker", &self.wrap.is_some())
             .finish()
     }
 }
@@ -57,6 +63,7 @@ impl Server {
             listener,
             config: Config::default(),
             policy: None,
+            wrap: None,
         }
     }
 
@@ -113,6 +120,48 @@ impl Server {
         self
     }
 
+    /// Runs each worker thread's whole loop inside `wrap`: on every worker thread, once, at
+    /// its start, the server calls `wrap(run)`, where `run` is the worker's loop (waiting for
+    /// connections and serving them until the server stops). `wrap` must call `run` exactly
+    /// once; a second call returns at once, and a `wrap` that never calls it leaves that
+    /// worker idle. The thread ends when `wrap` returns.
+    ///
+    /// This is the place for per-thread set-up and tear-down around everything a worker does:
+    /// attaching the thread to an embedded interpreter once for its life, a thread-local
+    /// database connection, a profiler's scope. The handler then sees the thread-locals set
+    /// here on every request that worker serves.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::io::{Read, Write};
+    /// use basehttp::{Request, Response, Server};
+    ///
+    /// thread_local!(static TAG: Cell<u32> = const { Cell::new(0) });
+    ///
+    /// let server = Server::bind("127.0.0.1:0")?
+    ///     .workers(1)
+    ///     .wrap_worker(|run| {
+    ///         TAG.set(42); // set up, on the worker thread, before it serves anything
+    ///         run();
+    ///         TAG.set(0); // tear down, after its last request
+    ///     })
+    ///     .spawn(|_req: &mut Request| Response::text(format!("tag {}", TAG.get())))?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert!(answer.ends_with("\r\n\r\ntag 42"));
+    /// server.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wrap_worker(
+        mut self,
+        wrap: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static,
+    ) -> Server {
+        self.wrap = Some(Arc::new(wrap));
+        self
+    }
+
     /// The configuration as it stands.
     pub fn current_config(&self) -> &Config {
         &self.config
@@ -146,7 +195,7 @@ impl Server {
             Some(policy) => Box::new(WithPolicy { handler, policy }),
             None => Box::new(handler),
         };
-        let pool = Pool::start(self.listener, self.config.normalized(), handler)?;
+        let pool = Pool::start(self.listener, self.config.normalized(), handler, self.wrap)?;
         Ok(ServerHandle {
             pool,
             local_addr,
