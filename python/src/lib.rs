@@ -1,0 +1,225 @@
+//! `basehttp._native`: basehttp's thread pool serving a Python WSGI application (PEP 3333).
+//!
+//! Each worker thread attaches to the interpreter once for its whole life, through
+//! [`Server::wrap_worker`], and detaches at once around the worker's loop: it holds the GIL
+//! only while it calls Python (building `environ`, calling the application, advancing its
+//! iterable), never while it waits for a connection or does socket I/O. Because the thread
+//! keeps one Python thread state for its life, `threading.local()` values (Django's database
+//! connections) persist from one request to the next on the same worker.
+
+mod wsgi;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use basehttp::{AccessLog, Server, ServerHandle, WhenFull};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub use wsgi::Wsgi;
+
+/// The worker's loop, carried into `py.detach`.
+struct WorkerLoop<'a>(&'a mut dyn FnMut());
+
+// SAFETY: `detach` runs its closure on the calling thread; `Send` is asked of it only as a
+// guard against carrying GIL-bound references into code that runs without the GIL. The worker
+// loop holds no Python reference: it re-attaches (`Python::attach`) whenever it calls Python.
+unsafe impl Send for WorkerLoop<'_> {}
+
+impl WorkerLoop<'_> {
+    fn run(self) {
+        (self.0)()
+    }
+}
+
+/// Attaches the worker thread to the interpreter once, then runs its loop detached.
+fn attach_for_life(run: &mut dyn FnMut()) {
+    let run = WorkerLoop(run);
+    Python::attach(|py| py.detach(move || run.run()));
+}
+
+/// A running server, as `basehttp.start` returns it.
+#[pyclass(module = "basehttp._native", name = "Handle", weakref)]
+struct Handle {
+    inner: Mutex<Option<ServerHandle>>,
+    addr: SocketAddr,
+    gil_wait: Arc<AtomicU64>,
+    workers: usize,
+    queue: usize,
+    when_full: &'static str,
+    keep_alive: f64,
+}
+
+#[pymethods]
+impl Handle {
+    /// The bound address as `(host, port)`, with the real port when bound to port 0.
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        (self.addr.ip().to_string(), self.addr.port())
+    }
+
+    /// The pool's settings in force: workers, queue, when_full, keep_alive (seconds).
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("workers", self.workers)?;
+        d.set_item("queue", self.queue)?;
+        d.set_item("when_full", self.when_full)?;
+        d.set_item("keep_alive", self.keep_alive)?;
+        Ok(d)
+    }
+
+    /// A snapshot of the server's counters, and `gil_wait`: the seconds workers spent in
+    /// total waiting to attach to the interpreter.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("gil_wait", self.gil_wait.load(Relaxed) as f64 / 1e9)?;
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        d.set_item("running", guard.is_some())?;
+        if let Some(handle) = guard.as_ref() {
+            let s = handle.stats();
+            d.set_item("workers", s.workers)?;
+            d.set_item("busy_workers", s.busy_workers)?;
+            d.set_item("queue_depth", s.queue_depth)?;
+            d.set_item("queue_capacity", s.queue_capacity)?;
+            d.set_item("accepted", s.accepted)?;
+            d.set_item("rejected", s.rejected)?;
+            d.set_item("served", s.served)?;
+            d.set_item("active_connections", s.active_connections)?;
+            d.set_item("bytes_in", s.bytes_in)?;
+            d.set_item("bytes_out", s.bytes_out)?;
+            d.set_item("requeued", s.requeued)?;
+            d.set_item("served_per_worker", s.served_per_worker)?;
+        }
+        Ok(d)
+    }
+
+    /// Stops gracefully (in-flight requests finish within the grace period) without holding
+    /// the GIL, so workers can finish their Python calls. True if all finished in time;
+    /// calling it again does nothing and returns True.
+    fn shutdown(&self, py: Python<'_>) -> bool {
+        let handle = self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match handle {
+            Some(handle) => py.detach(move || handle.shutdown()),
+            None => true,
+        }
+    }
+
+    /// Waits, without the GIL, until the server is shut down, checking for signals every
+    /// 100 ms: a signal handler's exception (KeyboardInterrupt for Ctrl-C) is raised here.
+    fn wait(&self, py: Python<'_>) -> PyResult<()> {
+        loop {
+            if self
+                .inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
+            {
+                return Ok(());
+            }
+            py.detach(|| std::thread::sleep(Duration::from_millis(100)));
+            py.check_signals()?;
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let handle = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            // Workers need the GIL to finish: stop the pool without it.
+            Python::attach(|py| py.detach(move || handle.shutdown()));
+        }
+    }
+}
+
+/// Starts serving `app` in the background and returns a [`Handle`].
+#[pyfunction]
+#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false))]
+#[allow(clippy::too_many_arguments)]
+fn start(
+    py: Python<'_>,
+    app: Bound<'_, PyAny>,
+    host: &str,
+    port: u16,
+    workers: usize,
+    queue: Option<usize>,
+    when_full: &str,
+    keep_alive: Option<f64>,
+    access_log: bool,
+    color: bool,
+) -> PyResult<Handle> {
+    if !app.is_callable() {
+        return Err(PyValueError::new_err(
+            "the WSGI application must be callable",
+        ));
+    }
+    if workers == 0 {
+        return Err(PyValueError::new_err("workers must be at least 1"));
+    }
+    let addrs: Vec<SocketAddr> = py.detach(|| (host, port).to_socket_addrs())?.collect();
+    let mut server = Server::bind(&addrs[..])?.workers(workers);
+    if let Some(queue) = queue {
+        server = server.queue(queue);
+    }
+    server = server.when_full(match when_full {
+        "block" => WhenFull::Block,
+        "reject" => WhenFull::Reject,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "when_full must be 'block' or 'reject', not {other:?}"
+            )));
+        }
+    });
+    if let Some(secs) = keep_alive {
+        if !(secs >= 0.0 && secs.is_finite()) {
+            return Err(PyValueError::new_err(
+                "keep_alive must be a number of seconds >= 0",
+            ));
+        }
+        server = server.keep_alive(Duration::from_secs_f64(secs));
+    }
+    let mut config = server.current_config().clone();
+    config.access_log = if access_log {
+        AccessLog::Stderr { color }
+    } else {
+        AccessLog::Off
+    };
+    let addr = server.local_addr()?;
+    let gil_wait = Arc::new(AtomicU64::new(0));
+    let handler = Wsgi::new(py, app, host, addr.port(), gil_wait.clone())?;
+    let handle = server
+        .config(config)
+        .wrap_worker(attach_for_life)
+        .spawn(handler)?;
+    let config = handle.config();
+    Ok(Handle {
+        workers: config.workers,
+        queue: config.queue,
+        when_full: match config.when_full {
+            WhenFull::Reject => "reject",
+            _ => "block",
+        },
+        keep_alive: config.keep_alive.as_secs_f64(),
+        addr: handle.local_addr(),
+        inner: Mutex::new(Some(handle)),
+        gil_wait,
+    })
+}
+
+/// The extension module.
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Handle>()?;
+    m.add_class::<wsgi::StartResponse>()?;
+    m.add_function(wrap_pyfunction!(start, m)?)?;
+    Ok(())
+}
