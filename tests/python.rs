@@ -1,0 +1,415 @@
+//! The Python package (python/, `basehttp` with `basehttp._native`): built with pip and
+//! maturin into a virtual environment under `target/python-venv` (its own
+//! `CARGO_TARGET_DIR`, `target/python-build`), rebuilt only when the sources it is made of
+//! change (a hash stamp), then driven over real sockets: the WSGI cases of
+//! tests/python/wsgi_cases.py (each application wrapped in `wsgiref.validate.validator`) and
+//! `python -m basehttp`.
+//!
+//! Without a Python 3.11+ that can make a venv and install maturin, the tests say they are
+//! skipped; with `CI` set they fail instead. The venv installs maturin from the package index
+//! itself (pip), so `.ci/run` needs nothing more than `python3`.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::Hasher;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The venv's python, built once per test run; `Err` says why it cannot be had.
+fn python() -> Option<PathBuf> {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match VENV.get_or_init(build_venv) {
+        Ok(python) => Some(python.clone()),
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("the Python package cannot be built, and CI is set: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: the Python package cannot be built here: {why}");
+            None
+        }
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<Output, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{cmd:?} did not start: {e}"))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A hash of every file the package is built from: the Python crate, the core crate it
+/// depends on, and the workspace's manifest and lock file.
+fn sources_hash() -> String {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "target" || name == "__pycache__" || name.to_string_lossy().starts_with('.')
+            {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let root = Path::new(ROOT);
+    let mut files = vec![root.join("Cargo.toml"), root.join("Cargo.lock")];
+    walk(&root.join("src"), &mut files);
+    walk(&root.join("python"), &mut files);
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for file in files {
+        hasher.write(
+            file.strip_prefix(root)
+                .unwrap_or(&file)
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
+        hasher.write(&std::fs::read(&file).unwrap_or_default());
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+fn build_venv() -> Result<PathBuf, String> {
+    let root = Path::new(ROOT);
+    let venv = root.join("target/python-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("basehttp-sources.stamp");
+    let hash = sources_hash();
+    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&hash) {
+        return Ok(python);
+    }
+    let system = std::env::var("BASEHTTP_PYTHON").unwrap_or_else(|_| "python3".into());
+    run(Command::new(&system).args([
+        "-c",
+        "import sys; assert sys.version_info >= (3, 11), sys.version",
+    ]))
+    .map_err(|e| format!("no Python 3.11+ ({system}): {e}"))?;
+    if !python.exists() {
+        run(Command::new(&system).arg("-m").arg("venv").arg(&venv))?;
+    }
+    if !venv.join("bin/maturin").exists() {
+        run(Command::new(&python).args(["-m", "pip", "install", "-q", "maturin>=1.5,<2"]))?;
+    }
+    eprintln!("building the Python package into {} ...", venv.display());
+    let started = Instant::now();
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-build-isolation",
+            "--no-deps",
+            "--force-reinstall",
+        ])
+        .arg(root.join("python"))
+        .env("CARGO_TARGET_DIR", root.join("target/python-build"))
+        // maturin's build backend runs the `maturin` program it finds on PATH.
+        .env("PATH", path_with(&venv.join("bin"))))?;
+    eprintln!("built in {:.0?}", started.elapsed());
+    std::fs::write(&stamp, hash).map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
+/// `PATH` with `dir` first.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Waits for a child with a deadline, killing it (by its own id) past it.
+fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "timed out after {limit:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs one case of tests/python/wsgi_cases.py; returns its stderr, checked for
+/// `forbidden` noise (tracebacks, validator assertions and warnings, ignored exceptions).
+fn case(name: &str, expect_tracebacks: bool) -> Option<String> {
+    let python = python()?;
+    let child = Command::new(python)
+        .arg(Path::new(ROOT).join("tests/python/wsgi_cases.py"))
+        .arg(name)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_with_deadline(child, Duration::from_secs(60));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains(&format!("ok {name}")),
+        "case {name} failed ({}):\n{stdout}{stderr}",
+        out.status
+    );
+    for noise in ["Exception ignored", "Warning", "AssertionError"] {
+        assert!(
+            !stderr.contains(noise),
+            "case {name}: {noise:?} on stderr:\n{stderr}"
+        );
+    }
+    if !expect_tracebacks {
+        assert!(
+            !stderr.contains("Traceback"),
+            "case {name}: stderr:\n{stderr}"
+        );
+    }
+    Some(stderr.into_owned())
+}
+
+#[test]
+fn environ_is_runserver_s() {
+    case("get", false);
+}
+
+#[test]
+fn head_sends_no_body() {
+    case("head", false);
+}
+
+#[test]
+fn post_by_length() {
+    case("post_length", false);
+}
+
+#[test]
+fn post_chunked() {
+    case("post_chunked", false);
+}
+
+#[test]
+fn iterables_stream_on_the_calling_thread_and_are_closed() {
+    case("stream", false);
+}
+
+#[test]
+fn write_callable() {
+    case("write", false);
+}
+
+#[test]
+fn file_wrapper() {
+    case("file_wrapper", false);
+}
+
+#[test]
+fn exc_info_replaces_or_reraises() {
+    let Some(stderr) = case("exc_info", true) else {
+        return;
+    };
+    assert!(stderr.contains("ValueError: too late"), "{stderr}");
+}
+
+#[test]
+fn thread_locals_persist_across_requests_on_one_worker() {
+    case("thread_local", false);
+}
+
+#[test]
+fn an_exception_is_a_500_with_its_traceback_and_the_worker_lives() {
+    let Some(stderr) = case("raises", true) else {
+        return;
+    };
+    assert_eq!(stderr.matches("ValueError: boom").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("Traceback (most recent call last)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invalid_status_and_headers_are_a_500_with_a_reason() {
+    let Some(stderr) = case("invalid", false) else {
+        return;
+    };
+    for why in [
+        "CR, LF or NUL",
+        "hop-by-hop header Connection",
+        "invalid status line",
+        "not a final status",
+        "invalid header name",
+    ] {
+        assert!(stderr.contains(why), "{why:?} missing from:\n{stderr}");
+    }
+}
+
+#[test]
+fn close_is_called_when_the_client_leaves() {
+    case("client_leaves", false);
+}
+
+#[test]
+fn python_api_start_address_stats_shutdown() {
+    case("api", false);
+}
+
+/// `python -m basehttp cli_app:app 127.0.0.1:0` with `args`, up to its banner's address.
+struct Cli {
+    child: std::process::Child,
+    addr: String,
+    banner: Vec<String>,
+    stderr: BufReader<std::process::ChildStderr>,
+}
+
+fn cli(python: &Path, args: &[&str]) -> Cli {
+    let mut child = Command::new(python)
+        .args(["-m", "basehttp", "cli_app:app", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(Path::new(ROOT).join("tests/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert_ne!(
+            stderr.read_line(&mut line).unwrap(),
+            0,
+            "no banner: {banner:?}"
+        );
+        banner.push(line.trim_end().to_owned());
+        if line.starts_with("Quit the server with CONTROL-C.") {
+            break;
+        }
+    }
+    let addr = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("Starting development server at http://"))
+        .expect("the banner gives the address")
+        .trim_end_matches('/')
+        .to_owned();
+    Cli {
+        child,
+        addr,
+        banner,
+        stderr,
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+fn stop(mut cli: Cli, signal: &str) -> String {
+    let pid = cli.child.id().to_string();
+    run(Command::new("kill").args([signal, &pid])).unwrap();
+    let mut rest = String::new();
+    cli.stderr.read_to_string(&mut rest).unwrap();
+    let out = wait_with_deadline(cli.child, Duration::from_secs(10));
+    assert!(out.status.success(), "{signal}: {}\n{rest}", out.status);
+    rest
+}
+
+#[test]
+fn cli_serves_logs_and_stops_on_sigterm_and_ctrl_c() {
+    let Some(python) = python() else {
+        return;
+    };
+    for signal in ["-TERM", "-INT"] {
+        let c = cli(&python, &["-w", "3", "-q", "64"]);
+        assert_eq!(
+            c.banner[0], "basehttp 0.1.0: 3 workers, queue of 64 (block when full)",
+            "{:?}",
+            c.banner
+        );
+        assert_eq!(c.banner[1], "Serving WSGI application cli_app:app");
+        let answer = http_get(&c.addr, "/hi");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("Content-Length: 14\r\n"), "{answer}");
+        assert!(answer.ends_with("hello from /hi"), "{answer}");
+        let rest = stop(c, signal);
+        // runserver's access line: [date] "GET /hi HTTP/1.1" 200 14
+        assert!(rest.contains("] \"GET /hi HTTP/1.1\" 200 14\n"), "{rest}");
+        assert!(rest.contains("Stopped."), "{rest}");
+        assert!(!rest.contains("Traceback"), "{rest}");
+    }
+    let c = cli(&python, &["--quiet"]);
+    assert!(http_get(&c.addr, "/").starts_with("HTTP/1.1 200"));
+    let rest = stop(c, "-TERM");
+    assert!(!rest.contains("\"GET"), "--quiet still logged: {rest}");
+}
+
+#[test]
+fn cli_says_in_one_line_what_cannot_be_loaded() {
+    let Some(python) = python() else {
+        return;
+    };
+    for (spec, want) in [
+        (
+            "no_such_module:app",
+            "Error: cannot import module 'no_such_module'",
+        ),
+        (
+            "cli_app:missing",
+            "Error: module 'cli_app' has no attribute 'missing'",
+        ),
+        (
+            "cli_app:not_callable",
+            "Error: cli_app:not_callable is not callable",
+        ),
+    ] {
+        let out = Command::new(&python)
+            .args(["-m", "basehttp", spec, "127.0.0.1:0"])
+            .current_dir(Path::new(ROOT).join("tests/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {stderr}");
+        assert!(stderr.starts_with(want), "{spec}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{spec}: {stderr}");
+    }
+}
