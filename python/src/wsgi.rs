@@ -200,8 +200,10 @@ impl Wsgi {
                     break;
                 }
                 Some(item) => {
-                    data.extend_from_slice(chunk(&item?)?);
+                    // What write() was given while the iterable made this chunk comes first.
+                    let item = item?;
                     data.append(&mut sr.borrow_mut().written);
+                    data.extend_from_slice(chunk(&item)?);
                 }
             }
         }
@@ -529,8 +531,9 @@ impl Read for IterReader {
                 match iter.bind(py).clone().next() {
                     None => Ok(false),
                     Some(item) => {
-                        buf.extend_from_slice(chunk(&item?)?);
+                        let item = item?;
                         buf.append(&mut sr.borrow_mut().written);
+                        buf.extend_from_slice(chunk(&item)?);
                         Ok(true)
                     }
                 }
