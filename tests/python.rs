@@ -3,7 +3,8 @@
 //! `CARGO_TARGET_DIR`, `target/python-build`), rebuilt only when the sources it is made of
 //! change (a hash stamp), then driven over real sockets: the WSGI cases of
 //! tests/python/wsgi_cases.py (each application wrapped in `wsgiref.validate.validator`) and
-//! `python -m basehttp`.
+//! `python -m basehttp`, and a fresh Django project (tests/python/django_case.py; Django is
+//! installed into the venv from the package index once).
 //!
 //! Without a Python 3.11+ that can make a venv and install maturin, the tests say they are
 //! skipped; with `CI` set they fail instead. The venv installs maturin from the package index
@@ -276,6 +277,50 @@ fn invalid_status_and_headers_are_a_500_with_a_reason() {
 #[test]
 fn close_is_called_when_the_client_leaves() {
     case("client_leaves", false);
+}
+
+/// Django 5.2 (the LTS that runs on Python 3.11), installed into the test venv from the
+/// package index once; a fresh startproject's admin login through basehttp.
+#[test]
+fn django_admin_login_with_csrf_and_session() {
+    let Some(python) = python() else {
+        return;
+    };
+    let has_django = Command::new(&python)
+        .args(["-c", "import django"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_django {
+        if let Err(why) =
+            run(Command::new(&python).args(["-m", "pip", "install", "-q", "django>=5.2,<6"]))
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "Django cannot be installed: {why}"
+            );
+            eprintln!("skipped: Django cannot be installed: {why}");
+            return;
+        }
+    }
+    let child = Command::new(&python)
+        .arg(Path::new(ROOT).join("tests/python/django_case.py"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_with_deadline(child, Duration::from_secs(120));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("ok django"),
+        "{}:\n{stdout}{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
 }
 
 #[test]
