@@ -3,8 +3,9 @@
 //! `CARGO_TARGET_DIR`, `target/python-build`), rebuilt only when the sources it is made of
 //! change (a hash stamp), then driven over real sockets: the WSGI cases of
 //! tests/python/wsgi_cases.py (each application wrapped in `wsgiref.validate.validator`) and
-//! `python -m basehttp`, and a fresh Django project (tests/python/django_case.py; Django is
-//! installed into the venv from the package index once).
+//! `python -m basehttp`, a fresh Django project (tests/python/django_case.py) and a Flask app
+//! (tests/python/flask_case.py); Django and Flask are installed into the venv from the
+//! package index once.
 //!
 //! Without a Python 3.11+ that can make a venv and install maturin, the tests say they are
 //! skipped; with `CI` set they fail instead. The venv installs maturin from the package index
@@ -279,31 +280,30 @@ fn close_is_called_when_the_client_leaves() {
     case("client_leaves", false);
 }
 
-/// Django 5.2 (the LTS that runs on Python 3.11), installed into the test venv from the
-/// package index once; a fresh startproject's admin login through basehttp.
-#[test]
-fn django_admin_login_with_csrf_and_session() {
+/// Runs tests/python/`script` after installing `requirement` (importable as `module`) into
+/// the test venv from the package index, once; checks it printed `ok NAME`.
+fn framework_case(requirement: &str, module: &str, script: &str, ok: &str) {
     let Some(python) = python() else {
         return;
     };
-    let has_django = Command::new(&python)
-        .args(["-c", "import django"])
+    let installed = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !has_django {
+    if !installed {
         if let Err(why) =
-            run(Command::new(&python).args(["-m", "pip", "install", "-q", "django>=5.2,<6"]))
+            run(Command::new(&python).args(["-m", "pip", "install", "-q", requirement]))
         {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "Django cannot be installed: {why}"
+                "{requirement} cannot be installed: {why}"
             );
-            eprintln!("skipped: Django cannot be installed: {why}");
+            eprintln!("skipped: {requirement} cannot be installed: {why}");
             return;
         }
     }
     let child = Command::new(&python)
-        .arg(Path::new(ROOT).join("tests/python/django_case.py"))
+        .arg(Path::new(ROOT).join("tests/python").join(script))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -316,11 +316,23 @@ fn django_admin_login_with_csrf_and_session() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(
-        out.status.success() && stdout.contains("ok django"),
-        "{}:\n{stdout}{stderr}",
+        out.status.success() && stdout.contains(ok),
+        "{script}: {}:\n{stdout}{stderr}",
         out.status
     );
     assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+/// Django 5.2 (the LTS that runs on Python 3.11): a fresh startproject's admin login.
+#[test]
+fn django_admin_login_with_csrf_and_session() {
+    framework_case("django>=5.2,<6", "django", "django_case.py", "ok django");
+}
+
+/// Flask 3: routes, a JSON POST, a streamed response, the 404, send_file.
+#[test]
+fn flask_app() {
+    framework_case("flask>=3,<4", "flask", "flask_case.py", "ok flask");
 }
 
 #[test]
