@@ -341,8 +341,9 @@ fn python_api_start_address_stats_shutdown() {
 }
 
 /// `python -m basehttp cli_app:app 127.0.0.1:0` with `args`, up to its banner's address.
+/// Killed on drop, so a failed assertion leaves no server behind.
 struct Cli {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     addr: String,
     banner: Vec<String>,
     stderr: BufReader<std::process::ChildStderr>,
@@ -380,7 +381,7 @@ fn cli(python: &Path, args: &[&str]) -> Cli {
         .trim_end_matches('/')
         .to_owned();
     Cli {
-        child,
+        child: Some(child),
         addr,
         banner,
         stderr,
@@ -400,12 +401,27 @@ fn http_get(addr: &str, path: &str) -> String {
     answer
 }
 
+impl Drop for Cli {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn stop(mut cli: Cli, signal: &str) -> String {
-    let pid = cli.child.id().to_string();
-    run(Command::new("kill").args([signal, &pid])).unwrap();
+    let child = cli.child.take().unwrap();
+    let pid = child.id().to_string();
+    if let Err(e) = run(Command::new("kill").args([signal, &pid])) {
+        cli.child = Some(child);
+        panic!("{e}");
+    }
+    // Its stderr after the banner is a few lines, well within a pipe's buffer: wait first,
+    // so a server that does not stop fails the test at the deadline instead of hanging it.
+    let out = wait_with_deadline(child, Duration::from_secs(10));
     let mut rest = String::new();
     cli.stderr.read_to_string(&mut rest).unwrap();
-    let out = wait_with_deadline(cli.child, Duration::from_secs(10));
     assert!(out.status.success(), "{signal}: {}\n{rest}", out.status);
     rest
 }
