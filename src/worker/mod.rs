@@ -2,11 +2,13 @@
 //! `crate::connection` for the diagram) until the connection closes or would wait on its
 //! client while others wait, then gives it back to the pool.
 //!
-//! - this file: the turn (`serve`), the phases a connection waits in (`ReadHead`, `Linger`)
-//!   and closing;
+//! - this file: the turn (`serve`), `New`, `ReadHead`, `Linger` and closing;
 //! - `wait`: reading the socket by the pool's rules for waiting (slices, glances, giving way);
-//! - `exchange`: one request and its response (`Handle`, `Drain`, `Write`);
-//! - `writer`: the socket, output buffer and counters together.
+//! - `exchange`: one request and its response (the handler, what becomes of the body, the
+//!   response's head and body);
+//! - `receive`: `ReceiveBody`, `Handle` and `Drain`, the phases that wait on a request body;
+//! - `send`: `Write`, a response a client is slow to take;
+//! - `writer`: the socket, output buffer, pipe and counters together.
 //!
 //! A turn ends when the connection closes or when others wait in the queue and this connection
 //! has no complete request buffered (it is then handed back with its partial bytes). This is
