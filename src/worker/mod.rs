@@ -35,6 +35,7 @@ use crate::access_log;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Linger, Phase};
 use crate::handler::BodyPolicy;
+use crate::http1::decode::BodyError;
 use crate::http1::encode;
 use crate::http1::head::{self, Refusal};
 use crate::http1::head::{BodyLength, HeadInfo};
@@ -522,10 +523,13 @@ fn policy(ctx: Ctx<'_>, head: &head::Head<'_, '_>) -> BodyPolicy {
     })
 }
 
-/// Logs an I/O error: broken pipes, resets and timeouts are the client's doing and go to the
-/// debug level (as Django's `is_broken_pipe_error`); anything else is an error.
+/// Logs an I/O error: what the client caused goes to the debug level, anything else is an
+/// error. The client's doing: broken pipes, resets and timeouts (as Django's
+/// `is_broken_pipe_error`), and a request body that failed (malformed chunking, too large,
+/// timed out, cut short) wherever it surfaced, also as the error of a response that streams
+/// that body back (the demo's `/echo`).
 fn log_io_error(what: &str, e: &io::Error) {
-    if is_client_error(e) {
+    if is_client_error(e) || BodyError::of(e).is_some() {
         log::debug!("{what}: {e}");
     } else {
         log::error!("{what}: {e}");
