@@ -55,8 +55,6 @@ pub(crate) struct SocketSource<'a> {
     pub(crate) waited: Duration,
     /// Bytes read from the socket by this body, for the stats.
     pub(crate) bytes_in: u64,
-    /// Body bytes consumed so far, framing included: what draining is bounded by.
-    pub(crate) consumed: u64,
 }
 
 impl<'a> SocketSource<'a> {
@@ -81,7 +79,6 @@ impl<'a> SocketSource<'a> {
             rate_grace: config.min_rate_grace,
             waited: Duration::ZERO,
             bytes_in: 0,
-            consumed: 0,
         }
     }
 
@@ -139,7 +136,6 @@ impl Source for SocketSource<'_> {
     }
 
     fn consume(&mut self, n: usize) {
-        self.consumed += n as u64;
         if self.initial_pos < self.initial.len() {
             self.initial_pos += n;
         } else {
@@ -163,9 +159,7 @@ impl Source for SocketSource<'_> {
     }
 
     fn receive_into(&mut self, out: &mut [u8]) -> Result<usize, BodyError> {
-        let n = self.read_socket(out)?;
-        self.consumed += n as u64;
-        Ok(n)
+        self.read_socket(out)
     }
 }
 

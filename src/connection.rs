@@ -7,28 +7,33 @@
 //! no client holds a worker by being slow or idle (gunicorn #3518).
 //!
 //! ```text
-//!   accept ──► New ──► ReadHead ◄─────────────────────────────────┐  keep-alive
-//!                        │  ▲                                       │
-//!     (parked: waiting   │  └─ hand back: no whole head yet,        │
-//!      on the client)    │     others wait                          │
-//!                        │ a whole head                             │
-//!                        ▼                                          │
-//!                     Handle ──► Write ──► Drain ──────────────────┤
-//!      (the body is received     (head and   (what the handler      │
-//!       as the handler reads it)  body)       left of the body)     │
-//!                        │                                          │
-//!        refused head,   │ the response ends the connection         │
-//!        408, close      ▼                                          │
-//!                     Linger ──────► Close(CloseReason) ◄── idle, reset, timeout
-//!       (parked: stop sending, discard until the client closes)
+//!                      ┌────────────────── keep-alive ───────────────────────┐
+//!                      ▼                                                      │
+//!  accept ──► New ──► ReadHead ──a whole head──► exchange ──► (next) ─────────┤
+//!                      │   │                    (Handle,                      │
+//!                      │   │ body to receive     settle,      the client is   │
+//!                      │   ▼ first (the default) Write)       slow to take it │
+//!                      │  ReceiveBody ──all in──► Handle ──►     ▼            │
+//!                      │                                       Write ─────────┤
+//!                      │                         a streamed body's rest:      │
+//!                      │                                       Drain ─────────┘
+//!                      │
+//!    refused head, 408, a response that ends the connection
+//!                      ▼
+//!                   Linger ──────► Close(CloseReason) ◄── idle, reset, timeout, too slow
 //! ```
 //!
-//! [`Phase`] holds the phases a connection can be in between two steps of a worker: `New`,
-//! `ReadHead` and `Linger` can wait on the queue; `Close` ends the connection and records its
-//! [`CloseReason`]. `Handle`, `Write` and `Drain` are the steps of one exchange (one request
-//! and its response); they run on one worker within one turn, on the request borrowed from
-//! that worker's buffer, so they are typed states of their own (`worker::exchange::Step`),
-//! not values a connection could carry through the queue.
+//! Every phase that waits on the client (`ReadHead`, `ReceiveBody`, `Write`, `Drain`,
+//! `Linger`) can wait in the queue: when a read or write would block while others wait, the
+//! worker hands the connection back in its phase, with what the phase needs to go on (partial
+//! bytes in `pending`, the body being received in `receiving`, the response part way out in
+//! `sending`, the drain's decoder, the linger's budget), and the next worker to take it up
+//! glances at it and carries on. `New` sets the socket up; `Handle` runs the handler on a
+//! received body; `Close` ends the connection and records its [`CloseReason`].
+//!
+//! One exchange (`worker::exchange`: a head, the handler, the response) runs on the request
+//! borrowed from the worker's buffer, within one turn: its steps are typed states of their own,
+//! and the connection leaves them in `ReadHead`, `Write`, `Drain` or `Linger`.
 //!
 //! This module holds data and the rules derived from it (deadlines); it does no I/O.
 

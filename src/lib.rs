@@ -37,7 +37,9 @@
 //! - the server: `server` ([`Server`], [`ServerHandle`]), `pool` (listener and worker
 //!   threads), `shared` (their common state), `gate` (the run gate), `connection` (a
 //!   connection and its phases), `worker` (one worker's turn with one connection: waiting,
-//!   the exchange, the writer), `splice` (zero-copy files);
+//!   the exchange, receiving bodies, sending to slow readers, the writer), `received` (bodies
+//!   received before their handler, and their budgets), `sending` (a response part way out),
+//!   `splice` (the fallback pipe for files);
 //! - around it: `config`, `stats`, `close_reason`, `access_log`, `date`, and `static_files`
 //!   (the [`StaticFiles`] handler).
 

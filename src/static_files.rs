@@ -40,8 +40,10 @@ pub const DEFAULT_INDEX: &str = "index.html";
 ///   shows on reload, and gets a `304` when nothing changed) and `Accept-Ranges: bytes`.
 /// - `If-None-Match` and `If-Modified-Since` answer `304`; a single `Range` answers `206`,
 ///   one past the end `416`; `If-Range` is honoured; several ranges get the whole file.
-/// - A directory URL without its trailing slash is redirected (`301`, query kept). A
-///   directory serves its index file, else an HTML listing (unless turned off: `403`).
+/// - A directory URL without its trailing slash is redirected (`301`, query kept,
+///   `Cache-Control: no-store`). A directory serves its index file, else an HTML listing
+///   (unless turned off: `403`) with `Cache-Control: no-cache` and a strong `ETag` that is a
+///   hash of the page, so `If-None-Match` answers `304` while the listing is unchanged.
 /// - Other methods get `405` with `Allow`; with [`cors`](StaticFilesBuilder::cors), `OPTIONS`
 ///   is answered (preflight included) and every response allows any origin.
 /// - The path is percent-decoded once and normalised; `..`, encoded separators, backslashes
@@ -82,7 +84,7 @@ pub struct StaticFiles {
     cors: bool,
     spa: bool,
     headers: Vec<(String, String)>,
-    /// An extra header replaces the default `Cache-Control: no-cache`.
+    /// An extra header replaces the default `Cache-Control`s.
     custom_cache_control: bool,
 }
 
@@ -182,7 +184,7 @@ impl StaticFilesBuilder {
     }
 
     /// Adds a header to every response (repeatable). One named `Cache-Control` replaces the
-    /// default `no-cache`. [`build`](Self::build) refuses a name that is not a token and a
+    /// defaults (`no-cache`, and `no-store` on the slash redirect). [`build`](Self::build) refuses a name that is not a token and a
     /// value with CR, LF or NUL.
     pub fn header(
         mut self,
@@ -421,7 +423,14 @@ impl StaticFiles {
                 location.push('?');
                 location.push_str(query);
             }
-            return error_page(301).with_header("Location", location);
+            // Never stored: the same address may be a file, a route of `--spa` or another
+            // directory's server tomorrow, and a browser keeps a `301` without freshness
+            // information for as long as it likes (`no-cache` would mean the same for a
+            // response without a validator, and REDbot warns on it).
+            return self.cache_control(
+                error_page(301).with_header("Location", location),
+                "no-store",
+            );
         }
         let dir_len = full.len();
         full.push(b'/');
@@ -444,12 +453,25 @@ impl StaticFiles {
             return error_page(404);
         };
         match listing::render(dir, url_path, self.hidden, &self.root) {
-            Ok(html) => self.no_cache(Response::html(html)),
+            Ok(html) => self.listing(req, html),
             Err(e) => {
                 log::debug!("cannot list {}: {e}", dir.display());
                 error_page(status_of(&e))
             }
         }
+    }
+
+    /// A rendered listing, with a strong `ETag` that is a hash of the page: `304` when
+    /// `If-None-Match` has it. (The directory's modification time would not do: the page also
+    /// shows its entries' sizes and times, which change without it.) There is no
+    /// `Last-Modified`, so `If-Modified-Since` is not consulted.
+    fn listing(&self, req: &Request<'_>, html: String) -> Response {
+        let etag = listing::etag(&html);
+        let res = match req.header_bytes("if-none-match") {
+            Some(list) if range::any_etag_matches(list, &etag) => Response::new(304),
+            _ => Response::html(html),
+        };
+        self.no_cache(res.with_header("ETag", etag))
     }
 
     /// A regular file: `304`, `206`, `416` or `200` by the validators and `Range`.
@@ -515,10 +537,15 @@ impl StaticFiles {
     }
 
     fn no_cache(&self, res: Response) -> Response {
+        self.cache_control(res, "no-cache")
+    }
+
+    /// `Cache-Control: {value}`, unless an extra header gives one for every response.
+    fn cache_control(&self, res: Response, value: &'static str) -> Response {
         if self.custom_cache_control {
             res
         } else {
-            res.with_header("Cache-Control", "no-cache")
+            res.with_header("Cache-Control", value)
         }
     }
 

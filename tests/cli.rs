@@ -240,6 +240,134 @@ fn help_version_and_bad_arguments() {
     }
 }
 
+/// `--help` and `-h` after a command print that command's usage, on stdout, and exit 0.
+#[test]
+fn every_command_prints_its_own_help() {
+    // (arguments, the usage's first line, words it has, words it lacks)
+    type Case<'a> = (&'a [&'a str], &'a str, &'a [&'a str], &'a [&'a str]);
+    let cases: [Case; 4] = [
+        (
+            &["--help"],
+            "Usage: basehttp [ADDRPORT] [OPTIONS]\n",
+            &["--directory", "--workers", "load URL", "/echo"],
+            &[],
+        ),
+        (
+            &["demo", "--help"],
+            "Usage: basehttp demo [ADDRPORT] [OPTIONS]\n",
+            &[
+                "/echo",
+                "/stats",
+                "--workers",
+                "--when-full",
+                "--bind",
+                "--quiet",
+            ],
+            &["--directory", "--connections", "--cors"],
+        ),
+        (
+            &["load", "--help"],
+            "Usage: basehttp load URL [LOAD OPTIONS]\n",
+            &["--connections", "--duration", "--pipeline", "--close"],
+            &["--workers", "--directory", "/echo"],
+        ),
+        // After a URL and options, too.
+        (
+            &["load", "http://127.0.0.1:9/", "-c", "2", "--help"],
+            "Usage: basehttp load URL [LOAD OPTIONS]\n",
+            &["--threads"],
+            &[],
+        ),
+    ];
+    for (args, first, has, lacks) in cases {
+        let long = args.to_vec();
+        let short: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "--help" { "-h" } else { a })
+            .collect();
+        for args in [long, short] {
+            let out = Command::new(BIN).args(&args).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{args:?}: {}: {stderr}", out.status);
+            assert!(stderr.is_empty(), "{args:?}: {stderr}");
+            assert!(text.starts_with(first), "{args:?}: {text}");
+            for flag in has {
+                assert!(text.contains(flag), "{args:?}: help lacks {flag}");
+            }
+            for flag in lacks {
+                assert!(!text.contains(flag), "{args:?}: help has {flag}");
+            }
+        }
+    }
+}
+
+/// Runs the binary with a stdout whose reader is already gone, so its first write fails with
+/// `EPIPE` for certain (a `head -3` that left early); returns the exit status and stderr.
+fn run_with_closed_stdout(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `basehttp --help | head -3`: a reader that leaves early ends the program quietly (no
+/// panic, no backtrace, exit 0), for every command that prints to stdout and then exits.
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["-V"],
+        &["--version"],
+        &["demo", "--help"],
+        &["load", "--help"],
+    ] {
+        let (status, stderr) = run_with_closed_stdout(args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        assert!(status.success(), "{args:?}: {status}: {stderr}");
+    }
+    // The load report, printed after a short run against a real server.
+    let server = support::start_default();
+    let url = format!("http://{}/hello", server.local_addr());
+    let (status, stderr) = run_with_closed_stdout(&["load", &url, "-c", "1", "-d", "0.2"]);
+    server.shutdown();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+}
+
+/// A stdout that fails otherwise (a full disk) is still an error.
+#[test]
+fn a_failing_stdout_is_an_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full on this machine");
+        return;
+    };
+    let out = Command::new(BIN)
+        .arg("--help")
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("Error: cannot write to stdout: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn ipv6_loopback_addrport() {
     let Ok(probe) = TcpListener::bind("[::1]:0") else {

@@ -235,6 +235,39 @@ fn echo_streams_both_framings_with_and_without_100_continue() {
     assert_eq!(c.get("/hello").text(), "Hello, World!");
 }
 
+/// A malformed chunked body that `/echo` meets while it streams the body back is the client's
+/// mistake: the response is cut, and at the default level (info) no `ERROR` line says so.
+#[test]
+fn a_malformed_chunked_body_to_echo_is_not_logged_as_an_error() {
+    let demo = Demo::start(&[]);
+    let mut s = connect(demo.addr);
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .unwrap();
+    // The echo has begun (the head and the first chunk are back) before the bad chunk size,
+    // so the handler's response, not a 400, meets it.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(5).any(|w| w == b"hello") {
+        let n = s.read(&mut buf).expect("the echo's first chunk");
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    s.write_all(b"zz\r\n").unwrap();
+    let _ = s.read_to_end(&mut got);
+    assert!(!got.ends_with(b"0\r\n\r\n"), "the echo was not cut");
+    // The access line comes after any error line about the same response.
+    let line = demo.logged("\"POST /echo HTTP/1.1\" 200");
+    assert!(line.contains(" cut="), "{line}");
+    let log = demo.log.lock().unwrap();
+    assert!(
+        !log.iter().any(|l| l.starts_with("ERROR")),
+        "the client's malformed body was logged as an error: {log:#?}"
+    );
+}
+
 /// The echo is streamed: with 3 MiB announced and only 64 KiB sent, bytes already come back.
 #[test]
 fn echo_does_not_wait_for_the_whole_body() {

@@ -222,7 +222,7 @@ fn slow_readers_of_streamed_responses_hold_no_worker() {
     assert!(waited < Duration::from_secs(1), "waited {waited:?}");
     for path in ["/stream", "/pinned"] {
         let mut reader = match path {
-            "/stream" => std::io::BufReader::new(readers.first().unwrap().try_clone().unwrap()),
+            "/stream" => std::io::BufReader::new(readers[0].try_clone().unwrap()),
             _ => {
                 let mut s = support::connect(addr);
                 write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();

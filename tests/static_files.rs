@@ -341,6 +341,85 @@ fn directories_redirect_serve_their_index_or_a_listing() {
     assert!(root.contains("<a href=\"large.bin\">large.bin</a>"));
 }
 
+/// A listing has a strong `ETag`, a hash of the page, and answers `If-None-Match` with `304`;
+/// the tag changes when what the page shows changes, also when only a file's size does (which
+/// leaves the directory's modification time alone). The slash redirect says it is not to be
+/// stored.
+#[test]
+fn listings_have_a_validator_and_the_slash_redirect_is_never_stored() {
+    let site = site();
+    let server = serve(StaticFiles::builder(site.path()).header("X-Extra", "1"));
+    let addr = server.local_addr();
+    let first = get(addr, "/docs/");
+    assert_eq!(first.status, 200);
+    let etag = first
+        .header("etag")
+        .expect("a listing has an ETag")
+        .to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2,
+        "a strong entity-tag: {etag}"
+    );
+    assert_eq!(first.header("cache-control"), Some("no-cache"));
+    assert_eq!(get(addr, "/docs/").header("etag"), Some(etag.as_str()));
+
+    let r = raw_get(addr, "/docs/", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert!(r.header("content-length").is_none());
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    assert_eq!(r.header("x-extra"), Some("1"));
+    let r = raw_get(
+        addr,
+        "/docs/",
+        &format!("If-None-Match: \"x\", W/{etag}\r\n"),
+    );
+    assert_eq!(r.status, 304);
+    let r = exchange(
+        addr,
+        format!("HEAD /docs/ HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 304);
+    let r = raw_get(addr, "/docs/", "If-None-Match: \"stale\"\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), first.text());
+
+    // A file grows: the directory's mtime stays, the page and its tag do not.
+    let dir_mtime = || {
+        std::fs::metadata(site.path().join("docs"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before = dir_mtime();
+    site.write("docs/b.txt", "b".repeat(5000));
+    assert_eq!(dir_mtime(), before);
+    let r = raw_get(addr, "/docs/", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("4.9 KiB"), "{}", r.text());
+    let grown = r.header("etag").unwrap().to_string();
+    assert_ne!(grown, etag);
+    // A new entry changes it too.
+    site.write("docs/new.txt", "new\n");
+    let r = raw_get(addr, "/docs/", &format!("If-None-Match: {grown}\r\n"));
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("new.txt"));
+    assert_ne!(r.header("etag"), Some(grown.as_str()));
+
+    // The redirect that adds the slash is never stored, so no browser keeps it once the
+    // address names a file (or another project is served on the same port).
+    let r = get(addr, "/docs");
+    assert_eq!(r.status, 301);
+    let cache: Vec<_> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+        .collect();
+    assert_eq!(cache.len(), 1, "{:?}", r.headers);
+    assert_eq!(cache[0].1, "no-store");
+}
+
 #[test]
 fn listing_names_are_encoded_in_links_and_escaped_in_text() {
     let site = TempDir::new("static-names");

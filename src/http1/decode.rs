@@ -57,14 +57,23 @@ impl BodyError {
         }
     }
 
-    /// The error as `io::Error`, for a body read through `io::Read`.
+    /// The error as `io::Error`, for a body read through `io::Read`. The `BodyError` itself
+    /// is the inner error, so wherever the `io::Error` ends up (a handler's reader returning
+    /// it to the worker sending the response) it can still be told to be the client's doing:
+    /// see [`BodyError::of`].
     pub(crate) fn to_io(self) -> io::Error {
         let kind = match self {
             BodyError::Malformed | BodyError::TooLarge => io::ErrorKind::InvalidData,
             BodyError::Timeout => io::ErrorKind::TimedOut,
             BodyError::Incomplete => io::ErrorKind::UnexpectedEof,
         };
-        io::Error::new(kind, self.message())
+        io::Error::new(kind, self)
+    }
+
+    /// The request body's error that `e` carries, if it is one ([`to_io`](Self::to_io)'s),
+    /// and not, say, a file or socket error of the server's own.
+    pub(crate) fn of(e: &io::Error) -> Option<BodyError> {
+        e.get_ref()?.downcast_ref::<BodyError>().copied()
     }
 }
 

@@ -2,7 +2,7 @@
 //! its response. Its steps are typed states, each a function:
 //!
 //! ```text
-//!   Handle ──► settle ──► Write ──► After::{KeepAlive, Drain, Linger, Abort}
+//!   Handle ──► settle ──► Write ──► After::{KeepAlive, Drain, Write, Linger, Abort}
 //! ```
 //!
 //! - [`handle`]: runs the handler (a panic costs a `500`), or takes the response a body policy
@@ -10,7 +10,8 @@
 //! - [`settle`]: decides what becomes of the body the handler left: echoed (from the store if
 //!   it was received, else read as it is sent), drained after the response (the `Drain`
 //!   phase), or a reason to close;
-//! - [`write`]: encodes the head, sends the body, logs the access line and the latency.
+//! - [`write`]: encodes the head, sends the body, logs the access line and the latency; a body
+//!   the client is slow to take goes on from the `Write` phase (`After::Write`).
 //!
 //! The request borrows the worker's buffer, so an exchange runs within one turn on one
 //! worker; what it leaves for the connection is an [`Exchanged`].

@@ -2,11 +2,13 @@
 //! `crate::connection` for the diagram) until the connection closes or would wait on its
 //! client while others wait, then gives it back to the pool.
 //!
-//! - this file: the turn (`serve`), the phases a connection waits in (`ReadHead`, `Linger`)
-//!   and closing;
+//! - this file: the turn (`serve`), `New`, `ReadHead`, `Linger` and closing;
 //! - `wait`: reading the socket by the pool's rules for waiting (slices, glances, giving way);
-//! - `exchange`: one request and its response (`Handle`, `Drain`, `Write`);
-//! - `writer`: the socket, output buffer and counters together.
+//! - `exchange`: one request and its response (the handler, what becomes of the body, the
+//!   response's head and body);
+//! - `receive`: `ReceiveBody`, `Handle` and `Drain`, the phases that wait on a request body;
+//! - `send`: `Write`, a response a client is slow to take;
+//! - `writer`: the socket, output buffer, pipe and counters together.
 //!
 //! A turn ends when the connection closes or when others wait in the queue and this connection
 //! has no complete request buffered (it is then handed back with its partial bytes). This is
@@ -33,6 +35,7 @@ use crate::access_log;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Linger, Phase};
 use crate::handler::BodyPolicy;
+use crate::http1::decode::BodyError;
 use crate::http1::encode;
 use crate::http1::head::{self, Refusal};
 use crate::http1::head::{BodyLength, HeadInfo};
@@ -520,10 +523,13 @@ fn policy(ctx: Ctx<'_>, head: &head::Head<'_, '_>) -> BodyPolicy {
     })
 }
 
-/// Logs an I/O error: broken pipes, resets and timeouts are the client's doing and go to the
-/// debug level (as Django's `is_broken_pipe_error`); anything else is an error.
+/// Logs an I/O error: what the client caused goes to the debug level, anything else is an
+/// error. The client's doing: broken pipes, resets and timeouts (as Django's
+/// `is_broken_pipe_error`), and a request body that failed (malformed chunking, too large,
+/// timed out, cut short) wherever it surfaced, also as the error of a response that streams
+/// that body back (the demo's `/echo`).
 fn log_io_error(what: &str, e: &io::Error) {
-    if is_client_error(e) {
+    if is_client_error(e) || BodyError::of(e).is_some() {
         log::debug!("{what}: {e}");
     } else {
         log::error!("{what}: {e}");

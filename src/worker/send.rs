@@ -13,11 +13,11 @@
 use std::io;
 use std::time::Instant;
 
-use super::exchange::log_access;
+use super::exchange::{After, log_access};
 use super::writer::{SpliceEnd, read_chunk, would_block};
 use super::{Next, Worker, log_io_error};
 use crate::close_reason::CloseReason;
-use crate::connection::{Connection, Drain, Phase};
+use crate::connection::{Connection, Phase};
 use crate::http1::encode::LAST_CHUNK;
 use crate::sending::{Rest, Sending, Then};
 
@@ -182,48 +182,33 @@ impl Worker<'_> {
 
     /// The response is all out: log it, and go on as the exchange decided.
     fn sent(&mut self, conn: &mut Connection, sending: Sending) -> Phase {
-        if let Some(entry) = &sending.entry {
-            let size = sending.body_sent;
-            log_access(
-                self.ctx,
-                &entry.line,
-                entry.status,
-                size,
-                entry.timings,
-                None,
-            );
-        }
+        self.log_sent(&sending, None);
         if conn.swept {
             conn.swept = false;
             if conn.stream.set_nonblocking(false).is_err() {
                 return self.abort(CloseReason::SocketError);
             }
         }
-        match sending.then {
-            Then::KeepAlive => Phase::ReadHead,
-            Then::Drain(decoder) => Phase::Drain(Box::new(Drain {
-                decoder,
-                budget: self.ctx.shared.config.max_drain,
-                deadline: Instant::now() + self.ctx.shared.config.linger_time,
-            })),
-            Then::Linger(reason) => self.start_linger(conn, reason),
-        }
+        let after = match sending.then {
+            Then::KeepAlive => After::KeepAlive,
+            Then::Drain(decoder) => After::Drain(Box::new(decoder)),
+            Then::Linger(reason) => After::Linger(reason),
+        };
+        self.after_exchange(conn, after)
     }
 
     /// Gives up on a response: its access line says so (` cut=<reason>`), and the connection
     /// is closed.
     fn cut(&mut self, sending: &Sending, reason: CloseReason) -> Phase {
-        if let Some(entry) = &sending.entry {
-            let size = sending.body_sent;
-            log_access(
-                self.ctx,
-                &entry.line,
-                entry.status,
-                size,
-                entry.timings,
-                Some(reason),
-            );
-        }
+        self.log_sent(sending, Some(reason));
         self.abort(reason)
+    }
+
+    /// Writes the access line kept for the response, with the body bytes it sent.
+    fn log_sent(&self, sending: &Sending, cut: Option<CloseReason>) {
+        if let Some(entry) = &sending.entry {
+            let (line, status, size) = (&entry.line, entry.status, sending.body_sent);
+            log_access(self.ctx, line, status, size, entry.timings, cut);
+        }
     }
 }

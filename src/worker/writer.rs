@@ -296,8 +296,16 @@ impl Writer<'_> {
         }
     }
 
-    /// Splices `len` bytes of `file` to the socket; counts what went.
+    /// Sends `len` bytes of `file`, from its current position, to the socket, zero-copy:
+    /// `sendfile(2)` on Linux (one system call for the whole file while the socket takes it),
+    /// the worker's pipe where `sendfile` refuses the file, plain reads and writes elsewhere.
+    /// Counts what went.
     pub(super) fn splice(&mut self, file: std::fs::File, len: u64) -> Result<u64, SpliceEnd> {
+        #[cfg(target_os = "linux")]
+        let file = match self.sendfile(file, len) {
+            Ok(result) => return result,
+            Err(file) => file,
+        };
         #[cfg(target_os = "linux")]
         let file = match self.splicer.send(file, len, self.stream) {
             Ok(Ok(n)) => return self.finish_exact(n, len).map_err(SpliceEnd::Failed),
@@ -318,6 +326,48 @@ impl Writer<'_> {
         };
         let _ = &self.splicer;
         self.read_and_write(file, len)
+    }
+
+    /// `sendfile(2)` from the file's position (which it advances); the file back if the
+    /// kernel refuses this file before any byte went (then the pipe is tried).
+    #[cfg(target_os = "linux")]
+    fn sendfile(
+        &mut self,
+        file: std::fs::File,
+        len: u64,
+    ) -> Result<Result<u64, SpliceEnd>, std::fs::File> {
+        let mut sent = 0u64;
+        while sent < len {
+            let want = (len - sent).min(1 << 30) as usize;
+            match rustix::fs::sendfile(self.stream, &file, None, want) {
+                Ok(0) => {
+                    return Ok(Err(SpliceEnd::Failed(ended_early(sent, len))));
+                }
+                Ok(n) => {
+                    self.count(n as u64);
+                    sent += n as u64;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if sent == 0 => {
+                    return Err(file);
+                }
+                Err(errno) => {
+                    let e = io::Error::from(errno);
+                    if would_block(&e) {
+                        let left = len - sent;
+                        let in_pipe = Vec::new();
+                        return Ok(Err(SpliceEnd::Blocked {
+                            sent,
+                            in_pipe,
+                            file,
+                            left,
+                        }));
+                    }
+                    return Ok(Err(SpliceEnd::Failed(e)));
+                }
+            }
+        }
+        Ok(Ok(sent))
     }
 
     /// Sends a file without a pipe: a piece at a time through the output buffer.

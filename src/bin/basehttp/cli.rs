@@ -14,39 +14,45 @@ pub const DEFAULT_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// The default port.
 pub const DEFAULT_PORT: u16 = 8000;
 
-pub const USAGE: &str = "\
-Usage: basehttp [ADDRPORT] [OPTIONS]
-       basehttp demo [ADDRPORT] [OPTIONS]
-       basehttp load URL [LOAD OPTIONS]
+// The usages share their sections: each macro is one literal, so `concat!` builds the three
+// texts at compile time.
 
-A thread-pool HTTP/1.1 development server: serves a directory.
-
+/// What ADDRPORT may be, for the serving commands.
+macro_rules! addrport_text {
+    () => {
+        "\
 ADDRPORT is a port (8000), or an address and a port (0:8000, 127.0.0.1:8000,
 [::1]:8000, localhost:8000). Default: 127.0.0.1:8000. \"0\" means 0.0.0.0.
-As with python -m http.server, `basehttp 8000 -b 0.0.0.0 -d site` works too.
+"
+    };
+}
 
-Files:
-  -d, --directory DIR      the directory to serve (default: the current one)
-  -b, --bind ADDR          the address to listen on; ADDRPORT is then only a port
+/// The options that say where to listen.
+macro_rules! listen_options {
+    () => {
+        "  -b, --bind ADDR          the address to listen on; ADDRPORT is then only a port
   -6, --ipv6               listen on [::1] by default instead of 127.0.0.1
-      --cors               allow any origin (Access-Control-Allow-Origin: *, preflight)
-      --spa                unknown paths a browser navigates to get /index.html
-      --no-listing         no directory listings (403 for a directory without index)
-      --index NAME         the index file of a directory (default index.html)
-      --header \"N: V\"      add a header to every response (repeatable)
-      --hidden             serve and list dotfiles (hidden by default: 404)
-      --quiet              no access log
+"
+    };
+}
 
+/// The pool's options, for the serving commands.
+macro_rules! server_options {
+    () => {
+        "\
 Server:
   -w, --workers N          worker threads (default 8)
   -q, --queue N            connections that may wait for a worker (default 4096)
       --when-full POLICY   block or reject when the queue is full (default block)
       --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
-  -h, --help               print this help
-  -V, --version            print the version
+"
+    };
+}
 
-Demo: `basehttp demo` takes the same options and serves teaching endpoints instead:
-  /               a live page of the pool (workers, queue, counters, charts)
+/// The demo's endpoints.
+macro_rules! demo_endpoints {
+    () => {
+        "  /               a live page of the pool (workers, queue, counters, charts)
   /hello          Hello, World!
   /sleep?ms=N     blocks the worker N ms (an I/O-bound handler), N <= 10000
   /cpu?ms=N       spins the CPU N ms (a CPU-bound handler), N <= 10000
@@ -54,20 +60,117 @@ Demo: `basehttp demo` takes the same options and serves teaching endpoints inste
   /stream?chunks=N&ms=M   N chunks (N <= 1000), M ms apart (N*M <= 60000)
   /stats          the pool as JSON
 Its access lines add the worker and the time queued and in the handler.
+"
+    };
+}
 
-Load options (a closed-loop load generator, like wrk; loopback targets only):
-  -c, --connections N      connections to keep busy (default 8)
+/// The load generator's options.
+macro_rules! load_options {
+    () => {
+        "  -c, --connections N      connections to keep busy (default 8)
   -d, --duration SECS      how long to run (default 10)
   -t, --threads N          client threads (default 1)
       --pipeline N         requests sent per write on each connection (default 1)
       --close              a new connection for every request
+"
+    };
+}
 
-Logging: access lines go to stderr; RUST_LOG=debug shows more, RUST_LOG=warn less.";
+/// The last line of the serving commands' usages.
+macro_rules! logging_text {
+    () => {
+        "Logging: access lines go to stderr; RUST_LOG=debug shows more, RUST_LOG=warn less."
+    };
+}
+
+/// `basehttp --help`: every command, every option.
+pub const USAGE: &str = concat!(
+    "\
+Usage: basehttp [ADDRPORT] [OPTIONS]
+       basehttp demo [ADDRPORT] [OPTIONS]
+       basehttp load URL [LOAD OPTIONS]
+
+A thread-pool HTTP/1.1 development server: serves a directory.
+
+",
+    addrport_text!(),
+    "As with python -m http.server, `basehttp 8000 -b 0.0.0.0 -d site` works too.
+
+Files:
+  -d, --directory DIR      the directory to serve (default: the current one)
+",
+    listen_options!(),
+    "      --cors               allow any origin (Access-Control-Allow-Origin: *, preflight)
+      --spa                unknown paths a browser navigates to get /index.html
+      --no-listing         no directory listings (403 for a directory without index)
+      --index NAME         the index file of a directory (default index.html)
+      --header \"N: V\"      add a header to every response (repeatable)
+      --hidden             serve and list dotfiles (hidden by default: 404)
+      --quiet              no access log
+
+",
+    server_options!(),
+    "  -h, --help               print this help
+  -V, --version            print the version
+
+Demo: `basehttp demo` takes the same options and serves teaching endpoints instead:
+",
+    demo_endpoints!(),
+    "
+Load options (a closed-loop load generator, like wrk; loopback targets only):
+",
+    load_options!(),
+    "
+",
+    logging_text!(),
+);
+
+/// `basehttp demo --help`.
+pub const DEMO_USAGE: &str = concat!(
+    "\
+Usage: basehttp demo [ADDRPORT] [OPTIONS]
+
+The server with teaching endpoints that make the thread pool's trade-offs visible:
+",
+    demo_endpoints!(),
+    "
+",
+    addrport_text!(),
+    "As with python -m http.server, `basehttp demo 8000 -b 0.0.0.0` works too.
+
+Options:
+",
+    listen_options!(),
+    "      --quiet              no access log
+
+",
+    server_options!(),
+    "  -h, --help               print this help
+
+",
+    logging_text!(),
+);
+
+/// `basehttp load --help`.
+pub const LOAD_USAGE: &str = concat!(
+    "\
+Usage: basehttp load URL [LOAD OPTIONS]
+
+A closed-loop load generator, like wrk: keeps connections busy with GET URL for a
+while, then reports requests per second, latency percentiles, errors and the share
+of connections served. URL is http://HOST:PORT/PATH; loopback targets only.
+
+Load options:
+",
+    load_options!(),
+    "  -h, --help               print this help",
+);
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Help,
+    /// `-h`, `--help`: the usage of the command it came with.
+    Help(&'static str),
     Version,
     Serve(Box<ServeArgs>),
     /// `basehttp demo`: the server with the teaching endpoints.
@@ -125,7 +228,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     let mut quiet = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('h') | Long("help") => {
+                return Ok(Command::Help(if demo { DEMO_USAGE } else { USAGE }));
+            }
             Short('V') | Long("version") => return Ok(Command::Version),
             Short('w') | Long("workers") => {
                 config.workers = number(&mut parser, "--workers")?;
@@ -190,7 +295,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                 files.headers.push(parse_header(&text)?);
             }
             Value(value) if value == "load" && addrport.is_none() => {
-                return parse_load(&mut parser).map(Command::Load);
+                return parse_load(&mut parser);
             }
             Value(value) if value == "demo" && addrport.is_none() && !demo => demo = true,
             Value(value) if addrport.is_none() => {
@@ -272,7 +377,8 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.trim().to_string()))
 }
 
-fn parse_load(parser: &mut lexopt::Parser) -> Result<crate::load::LoadSpec, String> {
+/// `basehttp load`'s arguments: a [`Command::Load`], or its help.
+fn parse_load(parser: &mut lexopt::Parser) -> Result<Command, String> {
     use lexopt::prelude::*;
     let mut url = None;
     let mut spec = crate::load::LoadSpec {
@@ -287,6 +393,7 @@ fn parse_load(parser: &mut lexopt::Parser) -> Result<crate::load::LoadSpec, Stri
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(LOAD_USAGE)),
             Short('c') | Long("connections") => spec.connections = number(parser, "--connections")?,
             Short('d') | Long("duration") => {
                 spec.duration = Duration::from_secs_f64(number(parser, "--duration")?);
@@ -306,7 +413,7 @@ fn parse_load(parser: &mut lexopt::Parser) -> Result<crate::load::LoadSpec, Stri
     if !(spec.duration.as_secs_f64() > 0.0 && spec.duration <= Duration::from_secs(3600)) {
         return Err("--duration must be between 0 and 3600 seconds".into());
     }
-    Ok(spec)
+    Ok(Command::Load(spec))
 }
 
 fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, name: &str) -> Result<T, String> {
@@ -490,6 +597,28 @@ mod tests {
         };
         assert_eq!(demo.addr, "127.0.0.1:8000");
         assert!(parse(["demo", "demo"].map(Into::into)).is_err());
+    }
+
+    #[test]
+    fn help_is_the_usage_of_its_command() {
+        let help = |args: &[&str]| match parse(args.iter().map(Into::into)) {
+            Ok(Command::Help(usage)) => usage,
+            other => panic!("{args:?}: expected help, got {other:?}"),
+        };
+        assert_eq!(help(&["--help"]), USAGE);
+        assert_eq!(help(&["-w", "2", "-h"]), USAGE);
+        assert_eq!(help(&["demo", "--help"]), DEMO_USAGE);
+        assert_eq!(help(&["demo", "0:9000", "-h"]), DEMO_USAGE);
+        assert_eq!(help(&["load", "--help"]), LOAD_USAGE);
+        assert_eq!(
+            help(&["load", "http://127.0.0.1:9/", "-c", "4", "-h"]),
+            LOAD_USAGE
+        );
+        for usage in [USAGE, DEMO_USAGE, LOAD_USAGE] {
+            assert!(usage.starts_with("Usage: basehttp "));
+            // A literal continued with `\` drops the next line's indent: none went missing.
+            assert!(!usage.contains("\n-"), "{usage}");
+        }
     }
 
     #[test]

@@ -17,24 +17,21 @@ fn main() -> ExitCode {
     let parsed = cli::parse(std::env::args_os().skip(1));
     init_logging(matches!(&parsed, Ok(Command::Serve(args) | Command::Demo(args)) if args.quiet));
     let args = match parsed {
-        Ok(Command::Help) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
+        Ok(Command::Help(usage)) => return print_then(usage, ExitCode::SUCCESS),
         Ok(Command::Version) => {
-            println!("basehttp {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            let version = format!("basehttp {}", env!("CARGO_PKG_VERSION"));
+            return print_then(&version, ExitCode::SUCCESS);
         }
         Ok(Command::Serve(args)) => args,
         Ok(Command::Demo(args)) => return demo::run(*args),
         Ok(Command::Load(spec)) => {
             let report = load::run(&spec);
-            println!("{}", load::describe(&spec, &report));
-            return if report.requests > 0 {
+            let code = if report.requests > 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             };
+            return print_then(&load::describe(&spec, &report), code);
         }
         Err(e) => {
             eprintln!("Error: {e}\n\n{}", cli::USAGE);
@@ -118,16 +115,39 @@ pub fn run_server<H: Handler>(
             return ExitCode::FAILURE;
         }
     };
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{}", banner(&handle));
-    let _ = out.flush();
-    drop(out);
+    // A banner nobody reads (stdout closed, say by a launcher that took the URL and left) is
+    // no reason to stop serving.
+    let _ = print(&banner(&handle));
     let _ = stop_rx.recv();
     eprintln!("Shutting down (waiting for requests in flight; Ctrl-C again to force)...");
     if !handle.shutdown() {
         eprintln!("Some requests did not finish within the grace period.");
     }
     ExitCode::SUCCESS
+}
+
+/// Writes `text` and a newline to stdout, and flushes. A reader that has gone (a closed pipe:
+/// `basehttp --help | head -3`) is not an error: the rest of the output was not wanted. Rust
+/// ignores `SIGPIPE`, so such a write fails with `BrokenPipe`, which `println!` would turn
+/// into a panic.
+fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// [`print`]s `text`, then exits with `code`; a failed write other than a closed pipe (a full
+/// disk, `> /dev/full`) is an error.
+fn print_then(text: &str, code: ExitCode) -> ExitCode {
+    match print(text) {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("Error: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `block` or `reject`, as the command line spells the policy.

@@ -15,6 +15,33 @@ fn a_chunked_body_leaves_what_follows() {
     assert_eq!((&body[..], rest), (&b"hello"[..], &b"GET /"[..]));
 }
 
+#[test]
+fn a_body_error_as_io_error_says_it_is_one() {
+    for e in [
+        BodyError::Malformed,
+        BodyError::TooLarge,
+        BodyError::Timeout,
+        BodyError::Incomplete,
+    ] {
+        let io = e.to_io();
+        assert_eq!(io.to_string(), e.to_string());
+        assert_eq!(BodyError::of(&io), Some(e));
+        // Passed on by a reader and `io::copy`, it still is.
+        struct Failing(BodyError);
+        impl io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(self.0.to_io())
+            }
+        }
+        let passed = io::copy(&mut Failing(e), &mut io::sink()).unwrap_err();
+        assert_eq!(BodyError::of(&passed), Some(e));
+    }
+    assert_eq!(BodyError::of(&io::ErrorKind::InvalidData.into()), None);
+    assert_eq!(BodyError::of(&io::Error::other("disk")), None);
+    let data = io::Error::new(io::ErrorKind::InvalidData, "malformed chunked body");
+    assert_eq!(BodyError::of(&data), None);
+}
+
 // ---------------------------------------------------------------------------------------
 // Table tests, in httparse's style: one RFC 9112 §7.1 case a line, its label naming the rule.
 // Every table also runs under `every_split_decodes_alike`, fed in pieces.
