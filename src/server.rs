@@ -36,7 +36,7 @@ pub struct Server {
 type Policy = dyn Fn(&RequestHead<'_>) -> BodyPolicy + Send + Sync;
 
 /// A wrapper around each worker thread's loop, set with [`Server::wrap_worker`].
-pub(crate) type WorkerWrap = dyn Fn(&mut dyn FnMut()) + Send + Sync;
+pub(crate) type WorkerWrap = dyn Fn(&mut (dyn FnMut() + Send)) + Send + Sync;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,7 +156,7 @@ impl Server {
     /// ```
     pub fn wrap_worker(
         mut self,
-        wrap: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static,
+        wrap: impl Fn(&mut (dyn FnMut() + Send)) + Send + Sync + 'static,
     ) -> Server {
         self.wrap = Some(Arc::new(wrap));
         self

@@ -7,6 +7,8 @@
 //! keeps one Python thread state for its life, `threading.local()` values (Django's database
 //! connections) persist from one request to the next on the same worker.
 
+#![forbid(unsafe_code)]
+
 mod wsgi;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -21,24 +23,11 @@ use pyo3::types::PyDict;
 
 pub use wsgi::Wsgi;
 
-/// The worker's loop, carried into `py.detach`.
-struct WorkerLoop<'a>(&'a mut dyn FnMut());
-
-// SAFETY: `detach` runs its closure on the calling thread; `Send` is asked of it only as a
-// guard against carrying GIL-bound references into code that runs without the GIL. The worker
-// loop holds no Python reference: it re-attaches (`Python::attach`) whenever it calls Python.
-unsafe impl Send for WorkerLoop<'_> {}
-
-impl WorkerLoop<'_> {
-    fn run(self) {
-        (self.0)()
-    }
-}
-
-/// Attaches the worker thread to the interpreter once, then runs its loop detached.
-fn attach_for_life(run: &mut dyn FnMut()) {
-    let run = WorkerLoop(run);
-    Python::attach(|py| py.detach(move || run.run()));
+/// Attaches the worker thread to the interpreter once, then runs its loop detached. The loop
+/// is `Send` (the core hands it over so), which is what `detach` asks of code that runs
+/// without the GIL: it holds no Python reference, and re-attaches whenever it calls Python.
+fn attach_for_life(run: &mut (dyn FnMut() + Send)) {
+    Python::attach(|py| py.detach(run));
 }
 
 /// A running server, as `basehttp.start` returns it.
