@@ -91,7 +91,8 @@ impl Worker<'_> {
         if answered && self.pressure() && !shared.shutting_down() {
             return Wait::GiveWay;
         }
-        if filled == 0 && self.not_due(conn) {
+        // (While the queue is full an idle connection is glanced at, and closed, at once.)
+        if filled == 0 && !shared.queue_full() && self.not_due(conn) {
             return Wait::GiveWay;
         }
         let deadline = conn.head_deadline(filled, &shared.config);
