@@ -16,9 +16,11 @@
 //! level, target `basehttp::access`), or written by the server itself to standard error, the
 //! fast way (the binary's): each worker formats its lines into its own buffer, and the buffer
 //! leaves in whole lines, one `write` of at most `PIPE_BUF` bytes at a time (so lines from
-//! different workers never interleave), when it fills, before a handler expected to block,
-//! and, from a flusher thread, at most [`FLUSH_EVERY`] after its oldest line was written; a
-//! graceful stop flushes every buffer.
+//! different workers never interleave): outside overload, before the responses it tells of
+//! go to their sockets (so lines come in order, at once); under load (others waiting for a
+//! worker), when it fills, before a handler expected to block, and, from a flusher thread, at
+//! most [`FLUSH_EVERY`] after its oldest line was written (lines of different workers may then
+//! come up to that much out of order); a graceful stop flushes every buffer.
 //!
 //! The request line is written with control characters and non-ASCII bytes escaped (`\x0a`),
 //! so a client cannot forge log lines. Nothing is formatted unless the log is on.

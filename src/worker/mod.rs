@@ -376,6 +376,13 @@ impl<'s> Worker<'s> {
 
     /// Writes the buffered responses in one go.
     fn flush(&mut self, conn: &Connection) -> io::Result<()> {
+        let shared = self.ctx.shared;
+        // Outside overload, fast-written access lines leave before the responses they tell
+        // of, so a client's requests in a row are logged in order, at once; under pressure
+        // they wait in the worker's buffer (at most `FLUSH_EVERY`), one write for many.
+        if shared.access.buffered() && shared.queue_len() == 0 {
+            shared.access.flush(self.ctx.id);
+        }
         self.output.writer(&conn.stream, self.ctx).flush()
     }
 
