@@ -173,6 +173,26 @@ impl Worker<'_> {
                 Err(e) => return Got::failed(&e),
             }
         }
+        // A connection handed back in blocking mode (just answered, or new) is glanced at too
+        // while others wait, without a mode switch: a timed read would cost a whole kernel tick
+        // (several ms) on each of many connections with nothing to read.
+        #[cfg(target_os = "linux")]
+        if !conn.swept && self.pressure() && self.misses < self.share() {
+            let flags = rustix::net::RecvFlags::DONTWAIT;
+            match rustix::net::recv(&conn.stream, &mut self.input.buf[at..until], flags) {
+                Ok((0, _)) => return Got::Closed(CloseReason::ClientClosed),
+                Ok((n, _)) => {
+                    self.misses = 0;
+                    return Got::Bytes(n);
+                }
+                Err(rustix::io::Errno::AGAIN) => {
+                    self.misses += 1;
+                    return Got::GiveWay;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(errno) => return Got::failed(&io::Error::from(errno)),
+            }
+        }
         self.misses = 0;
         if conn.swept {
             conn.swept = false;
