@@ -161,24 +161,29 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> Output
     child.wait_with_output().unwrap()
 }
 
-/// Runs one case of tests/python/wsgi_cases.py; returns its stderr, checked for
-/// `forbidden` noise (tracebacks, validator assertions and warnings, ignored exceptions).
-fn case(name: &str, expect_tracebacks: bool) -> Option<String> {
-    let python = python()?;
+/// Runs `tests/python/<script>` with `args` under the venv's Python, within `secs` seconds:
+/// its output and what it printed on stdout and stderr.
+fn run_script(python: &Path, script: &str, args: &[&str], secs: u64) -> (Output, String, String) {
     let child = Command::new(python)
-        .arg(Path::new(ROOT).join("tests/python/wsgi_cases.py"))
-        .arg(name)
+        .arg(Path::new(ROOT).join("tests/python").join(script))
+        .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = wait_with_deadline(child, Duration::from_secs(60));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let out = wait_with_deadline(child, Duration::from_secs(secs));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Runs one case of tests/python/wsgi_cases.py; returns its stderr, checked for
+/// `forbidden` noise (tracebacks, validator assertions and warnings, ignored exceptions).
+fn case(name: &str, expect_tracebacks: bool) -> Option<String> {
+    let python = python()?;
+    let (out, stdout, stderr) = run_script(&python, "wsgi_cases.py", &[name], 60);
     assert!(
         out.status.success() && stdout.contains(&format!("ok {name}")),
         "case {name} failed ({}):\n{stdout}{stderr}",
@@ -196,7 +201,7 @@ fn case(name: &str, expect_tracebacks: bool) -> Option<String> {
             "case {name}: stderr:\n{stderr}"
         );
     }
-    Some(stderr.into_owned())
+    Some(stderr)
 }
 
 #[test]
@@ -302,19 +307,7 @@ fn framework_case(requirement: &str, module: &str, script: &str, ok: &str) {
             return;
         }
     }
-    let child = Command::new(&python)
-        .arg(Path::new(ROOT).join("tests/python").join(script))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_with_deadline(child, Duration::from_secs(120));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (out, stdout, stderr) = run_script(&python, script, &[], 120);
     assert!(
         out.status.success() && stdout.contains(ok),
         "{script}: {}:\n{stdout}{stderr}",
