@@ -18,9 +18,11 @@
 //! leaves in whole lines, one `write` of at most `PIPE_BUF` bytes at a time (so lines from
 //! different workers never interleave): outside overload, before the responses it tells of
 //! go to their sockets (so lines come in order, at once); under load (others waiting for a
-//! worker), when it fills, before a handler expected to block, and, from a flusher thread, at
-//! most [`FLUSH_EVERY`] after its oldest line was written (lines of different workers may then
-//! come up to that much out of order); a graceful stop flushes every buffer.
+//! worker), when it fills, before a handler expected to block, and from a flusher thread
+//! every [`FLUSH_EVERY`] (so a line is at most that late, and lines of different workers may
+//! come up to that much out of order); a graceful stop flushes every buffer. The timestamp is
+//! the worker's own reading of the clock for the response (see `date::log_at`): a line reads
+//! no clock.
 //!
 //! The request line is written with control characters and non-ASCII bytes escaped (`\x0a`),
 //! so a client cannot forge log lines. Nothing is formatted unless the log is on.
@@ -28,12 +30,11 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::close_reason::CloseReason;
 use crate::date;
 use crate::http1::encode::status_digits;
-use crate::http1::lex::put_decimal;
 
 /// The log target of access lines.
 pub const TARGET: &str = "basehttp::access";
@@ -140,30 +141,75 @@ struct Millis(u64);
 impl Millis {
     /// Appends the value, rounded, in integer arithmetic (a float's formatting would cost
     /// more than the rest of the line).
-    fn put(&self, out: &mut Vec<u8>) {
-        let (units, hundredths) = if self.0 < 995 {
-            (0, (self.0 + 5) / 10)
+    fn put(&self, out: &mut Tail) {
+        if self.0 < 995 {
+            let hundredths = (self.0 + 5) / 10;
+            out.bytes(b"0.");
+            out.decimal_places(hundredths, 2);
         } else {
             let tenths = (self.0 + 50) / 100;
-            put_decimal(out, tenths / 10);
-            out.push(b'.');
-            out.push(b'0' + (tenths % 10) as u8);
-            out.extend_from_slice(b"ms");
-            return;
-        };
-        put_decimal(out, units);
-        out.push(b'.');
-        out.push(b'0' + (hundredths / 10) as u8);
-        out.push(b'0' + (hundredths % 10) as u8);
-        out.extend_from_slice(b"ms");
+            out.decimal(tenths / 10);
+            out.bytes(b".");
+            out.decimal_places(tenths % 10, 1);
+        }
+        out.bytes(b"ms");
     }
 }
 
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::with_capacity(12);
+        let mut out = Tail::new();
         self.put(&mut out);
-        f.write_str(&String::from_utf8_lossy(&out))
+        f.write_str(&String::from_utf8_lossy(out.as_slice()))
+    }
+}
+
+/// Room for the end of a line after its request line (status, size, cut, timings, color
+/// reset): every part has a bounded length, well within it.
+const TAIL: usize = 192;
+
+/// The end of an access line, put together on the stack and appended in one copy (each
+/// `Vec::push` would check the vector's capacity again). Writes past `TAIL` are dropped,
+/// which the parts' bounds rule out.
+struct Tail {
+    buf: [u8; TAIL],
+    len: usize,
+}
+
+impl Tail {
+    fn new() -> Tail {
+        Tail {
+            buf: [0; TAIL],
+            len: 0,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        if let Some(room) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            room.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    /// `n` in decimal.
+    fn decimal(&mut self, n: u64) {
+        self.decimal_places(n, n.checked_ilog10().map_or(1, |d| d as usize + 1));
+    }
+
+    /// The last `places` decimal digits of `n`, leading zeros included.
+    fn decimal_places(&mut self, mut n: u64, places: usize) {
+        let Some(room) = self.buf.get_mut(self.len..self.len + places) else {
+            return;
+        };
+        for digit in room.iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.len += places;
     }
 }
 
@@ -195,6 +241,9 @@ pub(crate) struct Line<'a> {
     pub(crate) timings: Option<Timings>,
     /// Why the response was cut short, if it was.
     pub(crate) cut: Option<CloseReason>,
+    /// When the response was done, in the worker's microseconds since the pool started: the
+    /// line's timestamp.
+    pub(crate) at: u64,
 }
 
 /// ` cut=<reason>` for a response cut short, nothing otherwise.
@@ -242,8 +291,6 @@ fn color_of(status: u16) -> Option<&'static [u8]> {
 #[derive(Default)]
 struct Buffer {
     bytes: Vec<u8>,
-    /// When the oldest line in `bytes` was written.
-    oldest: Option<Instant>,
 }
 
 impl Buffer {
@@ -267,7 +314,6 @@ impl Buffer {
             rest = &rest[cut..];
         }
         self.bytes.clear();
-        self.oldest = None;
     }
 }
 
@@ -297,7 +343,7 @@ impl Sink {
             AccessLog::Off => {}
             AccessLog::Log => {
                 if log::log_enabled!(target: TARGET, log::Level::Info) {
-                    let when = date::now_log();
+                    let when = date::log_at(line.at);
                     log::info!(
                         target: TARGET,
                         "[{}] \"{}\" {} {}{}{}",
@@ -316,9 +362,6 @@ impl Sink {
                 };
                 let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
                 format_line(&mut buffer.bytes, line, color);
-                if buffer.oldest.is_none() {
-                    buffer.oldest = Some(Instant::now());
-                }
                 // Written before the next line could push it past one pipe-atomic write.
                 if buffer.bytes.len() > PIPE_BUF - 2 * MAX_LINE {
                     buffer.flush();
@@ -331,61 +374,68 @@ impl Sink {
     pub(crate) fn flush(&self, worker: usize) {
         if let Some(slot) = self.buffers.get(worker) {
             let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if buffer.oldest.is_some() {
+            if !buffer.bytes.is_empty() {
                 buffer.flush();
             }
         }
     }
 
-    /// Writes out every buffer whose oldest line is `age` old or older (all of them for
-    /// `Duration::ZERO`).
-    pub(crate) fn flush_older(&self, age: Duration) {
-        let now = Instant::now();
-        for slot in &self.buffers {
-            let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if buffer
-                .oldest
-                .is_some_and(|t| now.saturating_duration_since(t) >= age)
-            {
-                buffer.flush();
-            }
+    /// Writes out every worker's buffered lines (the flusher's tick, and a graceful stop).
+    pub(crate) fn flush_all(&self) {
+        for worker in 0..self.buffers.len() {
+            self.flush(worker);
         }
     }
 }
 
-/// Appends one access line to `out`, colored by status if asked.
+/// True if `bytes` are shown as they are: printable ASCII but `"` and `\\` (what `PLAIN`
+/// says, in a form the compiler checks many bytes at a time).
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |plain, &b| {
+        plain & (b.wrapping_sub(0x20) < 0x5f) & (b != b'"') & (b != b'\\')
+    })
+}
+
+/// Appends one access line to `out`, colored by status if asked: three copies for a plain
+/// request line (the timestamp's part, the request line, the rest).
 fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
-    out.reserve(line.request.len() + 128);
+    out.reserve(line.request.len() + 64);
     let sgr = if color { color_of(line.status) } else { None };
     if let Some(sgr) = sgr {
         out.extend_from_slice(b"\x1b[");
         out.extend_from_slice(sgr);
         out.push(b'm');
     }
-    out.push(b'[');
-    out.extend_from_slice(&date::now_log());
-    out.extend_from_slice(b"] \"");
-    put_escaped(out, line.request);
-    out.extend_from_slice(b"\" ");
-    out.extend_from_slice(&status_digits(line.status));
-    out.push(b' ');
-    put_decimal(out, line.size);
+    let mut head = *b"[dd/Mon/yyyy hh:mm:ss] \"";
+    head[1..21].copy_from_slice(&date::log_at(line.at));
+    out.extend_from_slice(&head);
+    if is_plain(line.request) {
+        out.extend_from_slice(line.request);
+    } else {
+        put_escaped(out, line.request);
+    }
+    let mut tail = Tail::new();
+    tail.bytes(b"\" ");
+    tail.bytes(&status_digits(line.status));
+    tail.bytes(b" ");
+    tail.decimal(line.size);
     if let Some(reason) = line.cut {
-        out.extend_from_slice(b" cut=");
-        out.extend_from_slice(reason.name().as_bytes());
+        tail.bytes(b" cut=");
+        tail.bytes(reason.name().as_bytes());
     }
     if let Some(t) = line.timings {
-        out.extend_from_slice(b" worker=");
-        put_decimal(out, t.worker as u64);
-        out.extend_from_slice(b" queued=");
-        Millis(t.queued).put(out);
-        out.extend_from_slice(b" took=");
-        Millis(t.took).put(out);
+        tail.bytes(b" worker=");
+        tail.decimal(t.worker as u64);
+        tail.bytes(b" queued=");
+        Millis(t.queued).put(&mut tail);
+        tail.bytes(b" took=");
+        Millis(t.took).put(&mut tail);
     }
     if sgr.is_some() {
-        out.extend_from_slice(b"\x1b[0m");
+        tail.bytes(b"\x1b[0m");
     }
-    out.push(b'\n');
+    tail.bytes(b"\n");
+    out.extend_from_slice(tail.as_slice());
 }
 
 #[cfg(test)]
@@ -409,6 +459,35 @@ mod tests {
     fn cut_responses_say_why() {
         assert_eq!(Cut(Some(CloseReason::TooSlow)).to_string(), " cut=too_slow");
         assert_eq!(Cut(None).to_string(), "");
+    }
+
+    #[test]
+    fn plain_request_lines_are_told_apart_as_the_table_does() {
+        for b in 0..=255u8 {
+            assert_eq!(is_plain(&[b]), PLAIN[b as usize], "{b:#x}");
+            assert_eq!(is_plain(&[b'G', b, b'T']), PLAIN[b as usize], "{b:#x}");
+        }
+        assert!(is_plain(b"GET /hello?a=1&b=%22 HTTP/1.1"));
+        assert!(is_plain(b""));
+    }
+
+    #[test]
+    fn tails_write_decimals_and_stay_within_their_room() {
+        let mut tail = Tail::new();
+        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            tail.decimal(n);
+            tail.bytes(b",");
+        }
+        assert_eq!(
+            tail.as_slice(),
+            b"0,7,10,99,100,12345,18446744073709551615,"
+        );
+        let mut tail = Tail::new();
+        for _ in 0..TAIL + 5 {
+            tail.bytes(b"x");
+        }
+        tail.decimal(123);
+        assert_eq!(tail.as_slice().len(), TAIL);
     }
 
     #[test]
@@ -445,6 +524,7 @@ mod tests {
             size: 13,
             timings,
             cut,
+            at: 0,
         };
         let mut out = Vec::new();
         format_line(&mut out, &line(200, None, None), true);

@@ -163,24 +163,66 @@ struct Cache {
     second: u64,
     http: [u8; HTTP_DATE_LEN],
     log: [u8; LOG_DATE_LEN],
+    /// The window of the caller's clock (microseconds since its pool started) known to fall
+    /// within `second`: a timestamp inside it needs no clock read at all.
+    from: u64,
+    until: u64,
 }
 
 thread_local! {
     static CACHE: RefCell<Cache> = const {
-        RefCell::new(Cache { second: u64::MAX, http: [0; HTTP_DATE_LEN], log: [0; LOG_DATE_LEN] })
+        RefCell::new(Cache {
+            second: u64::MAX,
+            http: [0; HTTP_DATE_LEN],
+            log: [0; LOG_DATE_LEN],
+            from: u64::MAX,
+            until: 0,
+        })
     };
 }
 
+impl Cache {
+    /// Reads the wall clock and formats its second, if it is not the cached one.
+    fn refresh(&mut self) -> u32 {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let now = since.as_secs();
+        if self.second != now {
+            self.second = now;
+            self.http = http_date(now);
+            self.log = log_date(now);
+        }
+        since.subsec_micros()
+    }
+}
+
 fn with_cache<R>(f: impl FnOnce(&Cache) -> R) -> R {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
-        if cache.second != now {
-            cache.second = now;
-            cache.http = http_date(now);
-            cache.log = log_date(now);
+        let before = cache.second;
+        cache.refresh();
+        if cache.second != before {
+            // The window was for the second before.
+            (cache.from, cache.until) = (u64::MAX, 0);
+        }
+        f(&cache)
+    })
+}
+
+/// Like [`with_cache`] for a time already read: `micros` on a thread's own monotonic clock
+/// (a worker's microseconds since its pool started). Within the second last read (the
+/// window from the reading to the next second's start, on that clock) no clock is read; a
+/// step of the wall clock shows by the next second at the latest.
+fn with_cache_at<R>(micros: u64, f: impl FnOnce(&Cache) -> R) -> R {
+    CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if !(cache.from..cache.until).contains(&micros) {
+            // `micros` was taken before this reading, so the window ends early if at all:
+            // never late.
+            let subsec = cache.refresh();
+            cache.from = micros;
+            cache.until = micros + u64::from(1_000_000 - subsec.min(999_999));
         }
         f(&cache)
     })
@@ -191,9 +233,15 @@ pub(crate) fn now_http() -> [u8; HTTP_DATE_LEN] {
     with_cache(|c| c.http)
 }
 
-/// The current time as the access log's timestamp.
-pub(crate) fn now_log() -> [u8; LOG_DATE_LEN] {
-    with_cache(|c| c.log)
+/// [`now_http`] at `micros` microseconds after a worker's pool started: a timestamp the
+/// worker already took, so the hot path reads no clock for the `Date` header.
+pub(crate) fn http_at(micros: u64) -> [u8; HTTP_DATE_LEN] {
+    with_cache_at(micros, |c| c.http)
+}
+
+/// The access log's timestamp at a worker's timestamp, as [`http_at`].
+pub(crate) fn log_at(micros: u64) -> [u8; LOG_DATE_LEN] {
+    with_cache_at(micros, |c| c.log)
 }
 
 #[cfg(test)]
@@ -213,6 +261,33 @@ mod tests {
         assert_eq!(&http_date(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
         assert_eq!(&log_date(1_795_322_077), b"22/Nov/2026 04:34:37");
         assert_eq!(&listing_date(1_795_322_077), b"2026-11-22 04:34");
+    }
+
+    #[test]
+    fn dates_at_a_timestamp_follow_the_clock() {
+        let start = std::time::Instant::now();
+        let micros = || start.elapsed().as_micros() as u64 + 5_000_000;
+        let first = http_at(micros());
+        // Within the window the cached second is given; it is the clock's second, give or
+        // take the one tick the test may cross.
+        let at_once = http_at(micros());
+        let now = now_http();
+        assert!(
+            at_once == first || at_once == now,
+            "{at_once:?} {first:?} {now:?}"
+        );
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let log = log_at(micros());
+        assert!((secs - 1..=secs + 1).any(|s| log == log_date(s)), "{log:?}");
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        let later = http_at(micros());
+        assert_ne!(later, first, "a second later the Date header moved on");
+        assert_eq!(later, now_http());
+        // A timestamp before the window (another pool's clock) reads the clock again.
+        assert_eq!(http_at(0), now_http());
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub mod bench_internals {
             false,
             false,
             keep_alive,
+            &crate::date::now_http(),
         );
         match &res.payload {
             crate::response::Payload::Static(b) => out.extend_from_slice(b),

@@ -128,8 +128,8 @@ impl Pool {
                     .name("basehttp-log".into())
                     .spawn(move || {
                         while !shared.shutting_down() {
-                            thread::sleep(FLUSH_EVERY / 2);
-                            shared.access.flush_older(FLUSH_EVERY / 2);
+                            thread::sleep(FLUSH_EVERY);
+                            shared.access.flush_all();
                         }
                     })?,
             )
@@ -197,7 +197,7 @@ impl Pool {
             let _ = flusher.join();
         }
         // No access line is lost on a graceful stop.
-        self.shared.access.flush_older(Duration::ZERO);
+        self.shared.access.flush_all();
         // Connections handed back after the last worker stopped.
         while let Ok(job) = self.shared.queue.try_recv() {
             if let Job::Conn(conn) = job {

@@ -71,13 +71,22 @@ pub(crate) fn write_head(
     head_request: bool,
     close: bool,
 ) -> Encoded {
-    write_head_with(out, res, version, head_request, close, b"")
+    write_head_with(
+        out,
+        res,
+        version,
+        head_request,
+        close,
+        b"",
+        &date::now_http(),
+    )
 }
 
 /// [`write_head`], adding `keep_alive` (a whole header line such as
 /// `Keep-Alive: timeout=5\r\n`, or nothing) to a response after which the connection stays
 /// open: clients that honour it (Node's agent, undici) stop reusing an idle connection before
-/// the server closes it.
+/// the server closes it. `date` is the `Date` header's value (the worker formats it from a
+/// clock reading it already took; see `date::http_at`), unless the handler set its own.
 pub(crate) fn write_head_with(
     out: &mut Vec<u8>,
     res: &ResponseHead<'_>,
@@ -85,6 +94,7 @@ pub(crate) fn write_head_with(
     head_request: bool,
     close: bool,
     keep_alive: &[u8],
+    date: &[u8; date::HTTP_DATE_LEN],
 ) -> Encoded {
     let framing = match res.body_len {
         _ if bodyless_status(res.status) => Framing::None,
@@ -116,7 +126,7 @@ pub(crate) fn write_head_with(
     }
     if !has_date {
         out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(&date::now_http());
+        out.extend_from_slice(date);
         out.extend_from_slice(b"\r\n");
     }
     if let Some(ct) = res.content_type {

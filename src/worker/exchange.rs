@@ -27,6 +27,7 @@ use super::{Clock, Ctx, is_client_error, log_io_error};
 use crate::access_log;
 use crate::body::{Body, Leftover, SocketSource};
 use crate::close_reason::CloseReason;
+use crate::date;
 use crate::http1::decode::Decoder;
 use crate::http1::encode::{self, CONTINUE};
 use crate::http1::head::{Head, Version};
@@ -388,6 +389,7 @@ fn write(
         facts.head_request,
         close.is_some(),
         &shared.keep_alive_header,
+        &date::http_at(finished),
     );
     if encoded.close && close.is_none() {
         close = Some(CloseReason::CloseDelimited);
@@ -442,11 +444,11 @@ fn write(
             } else {
                 CloseReason::ResponseBodyFailed
             };
-            log_access(ctx, facts.line, status, 0, timings.log, Some(reason));
+            log_access(ctx, facts.line, status, 0, timings.log, Some(reason), done);
             return (After::Abort(reason), None, done);
         }
     };
-    log_access(ctx, facts.line, status, size, timings.log, None);
+    log_access(ctx, facts.line, status, size, timings.log, None, done);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
     let leftover = body.leftover();
     if output.buf.is_empty() {
@@ -492,7 +494,8 @@ fn account(ctx: Ctx<'_>, output: &Output, clock: &mut Clock, started: u64, finis
     Times { log, done }
 }
 
-/// Logs an answered request's access line, with its timings if the configuration asks.
+/// Logs an answered request's access line, with its timings if the configuration asks; `at`
+/// (microseconds since the pool started) is its timestamp.
 pub(super) fn log_access(
     ctx: Ctx<'_>,
     request: &[u8],
@@ -500,6 +503,7 @@ pub(super) fn log_access(
     size: u64,
     timings: access_log::Timings,
     cut: Option<CloseReason>,
+    at: u64,
 ) {
     let line = access_log::Line {
         request,
@@ -507,6 +511,7 @@ pub(super) fn log_access(
         size,
         timings: ctx.shared.config.log_timings.then_some(timings),
         cut,
+        at,
     };
     ctx.shared.access.write(ctx.id, &line);
 }

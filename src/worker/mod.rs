@@ -414,6 +414,7 @@ impl<'s> Worker<'s> {
             size: size as u64,
             timings: None,
             cut: None,
+            at: self.ctx.shared.micros_since_start(),
         };
         self.ctx.shared.access.write(self.ctx.id, &entry);
         self.ctx.slot.served.fetch_add(1, Relaxed);

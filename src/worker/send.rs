@@ -208,7 +208,8 @@ impl Worker<'_> {
     fn log_sent(&self, sending: &Sending, cut: Option<CloseReason>) {
         if let Some(entry) = &sending.entry {
             let (line, status, size) = (&entry.line, entry.status, sending.body_sent);
-            log_access(self.ctx, line, status, size, entry.timings, cut);
+            let at = self.ctx.shared.micros_since_start();
+            log_access(self.ctx, line, status, size, entry.timings, cut, at);
         }
     }
 }

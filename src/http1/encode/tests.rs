@@ -524,7 +524,15 @@ fn persistent_responses_advertise_the_keep_alive_timeout() {
         (Version::Http11, true, false),
     ] {
         let mut out = Vec::new();
-        write_head_with(&mut out, &res, version, false, close, &line);
+        write_head_with(
+            &mut out,
+            &res,
+            version,
+            false,
+            close,
+            &line,
+            &crate::date::now_http(),
+        );
         let head = String::from_utf8(out).unwrap();
         assert_eq!(head.contains("Keep-Alive: timeout=5\r\n"), shown, "{head}");
     }
