@@ -244,6 +244,57 @@ fn date_is_imf_fixdate_and_server_is_named() {
     assert_eq!(resp.header("server"), Some("basehttp"));
 }
 
+/// Seconds since 1970 of an IMF-fixdate (checked by [`is_imf_fixdate`] first).
+fn fixdate_unix(s: &str) -> u64 {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let n = |r: std::ops::Range<usize>| s[r].parse::<i64>().unwrap();
+    let (y, d) = (n(12..16), n(5..7));
+    let m = MONTHS.iter().position(|&m| m == &s[8..11]).unwrap() as i64 + 1;
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (days * 86_400 + n(17..19) * 3600 + n(20..22) * 60 + n(23..25)) as u64
+}
+
+#[test]
+fn date_is_the_current_second_and_moves_on_over_a_kept_alive_connection() {
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let s = server();
+    let mut client = Client::new(s.local_addr());
+    let before = unix_now();
+    let first = client.get("/hello");
+    let after = unix_now();
+    let first = fixdate_unix(first.header("date").unwrap());
+    assert!(
+        (before..=after).contains(&first),
+        "{before} <= {first} <= {after}"
+    );
+    thread::sleep(Duration::from_millis(2_100));
+    let before = unix_now();
+    let later = client.get("/hello");
+    let after = unix_now();
+    let later = fixdate_unix(later.header("date").unwrap());
+    assert!(
+        (before..=after).contains(&later),
+        "{before} <= {later} <= {after}"
+    );
+    assert!(
+        later >= first + 2,
+        "the Date header moved on: {first} then {later}"
+    );
+}
+
 // ---- Error answers (RFC 9112 §2.2, §3, §5, §6) ----
 
 #[test]
