@@ -479,3 +479,41 @@ fn cli_says_in_one_line_what_cannot_be_loaded() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{spec}: {stderr}");
     }
 }
+
+// ===== Issue 12, the remaining PEP 3333 points (branch wsgi2) =====
+// Reason phrases, wsgi.file_wrapper zero-copy and its fallback, write() before the iterable
+// advances, a slow upload beside a GET on one worker, the GIL wait; a Django project's
+// uploads, streaming, FileResponse and 404; headless Chromium through the admin login.
+
+#[test]
+fn a_custom_reason_phrase_reaches_the_client() {
+    let Some(stderr) = case("reason", false) else {
+        return;
+    };
+    assert!(stderr.contains("500 for GET /bell: invalid status line \"200 Ding"), "{stderr}");
+}
+
+#[test]
+fn file_wrapper_over_a_real_file_is_sent_zero_copy() {
+    case("file_zero_copy", false);
+}
+
+#[test]
+fn file_wrapper_without_a_descriptor_is_iterated() {
+    case("file_fallback", false);
+}
+
+#[test]
+fn write_data_leaves_before_the_iterable_advances() {
+    case("write_before_advance", false);
+}
+
+#[test]
+fn a_slow_upload_holds_no_worker() {
+    case("slow_upload", false);
+}
+
+#[test]
+fn stats_count_the_gil_wait() {
+    case("gil_wait", false);
+}
