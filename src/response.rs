@@ -205,7 +205,11 @@ impl Response {
     /// is slow to take goes on from the queue, on whichever worker picks the connection up
     /// next, so a slow reader holds no worker; a reader that must be advanced on the thread
     /// that made it (a Python WSGI iterable, say, tied to a thread-local database connection)
-    /// asks to stay, and the worker then waits for the client in place, within
+    /// asks to stay. The worker then reads it as the client takes it; once the client is slow
+    /// to take a write, the worker reads the rest ahead into memory, up to 1 MiB (within
+    /// [`Config::max_buffered_memory`](crate::Config::max_buffered_memory)): a reader that
+    /// ends within that is dropped on this worker and its rest waits in the queue like any
+    /// other body, so the worker is free; a longer one waits for the client in place, within
     /// `write_timeout` and `min_response_rate`.
     ///
     /// ```

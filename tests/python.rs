@@ -653,3 +653,8 @@ fn chromium_logs_into_the_django_admin() {
     );
     assert!(!stderr.contains("Traceback"), "{stderr}");
 }
+
+#[test]
+fn a_slow_reader_holds_the_worker_only_until_the_iterable_is_done() {
+    case("slow_reader", false);
+}

@@ -674,6 +674,47 @@ def case_gil_wait():
     assert h.stats()["gil_wait"] >= s["gil_wait"]
 
 
+def case_slow_reader():
+    """With one worker, a client that reads nothing of a 3.5 MiB streamed response holds the
+    worker only until the iterable is done: it is closed on the thread that called the
+    application, another client's GET is answered meanwhile, and the body then arrives
+    whole (the sockets take about 3 MB, the worker reads the rest ahead)."""
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    closed = []
+    caller = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        if environ["PATH_INFO"] != "/big":
+            return [b"quick"]
+        caller.append(threading.get_ident())
+        it = Closing([chunk] * 56)
+        it.close = lambda: closed.append(threading.get_ident())
+        return it
+
+    h = serve(app, workers=1)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(TIMEOUT)
+    s.connect(h.address)
+    s.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    deadline = time.time() + 10
+    while not closed and time.time() < deadline:
+        time.sleep(0.02)
+    assert closed == caller, (closed, caller)
+    t = time.time()
+    r, data = get(h, "/")
+    took = time.time() - t
+    assert data == b"quick" and took < 1.0, took
+    got = b""
+    while part := s.recv(1 << 20):
+        got += part
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert dechunk(body) == chunk * 56, len(body)
+    assert h.shutdown()
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     globals()[f"case_{name}"]()
