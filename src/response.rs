@@ -407,16 +407,31 @@ mod tests {
     #[test]
     fn reason_phrases_follow_rfc_9112() {
         let with = |reason: &'static str| Response::text("x").with_status(299).with_reason(reason);
-        for ok in ["Fine By Me", "", "OK\tthen", "Tr\u{e8}s bien", "a-b_c (d) !~"] {
+        for ok in [
+            "Fine By Me",
+            "",
+            "OK\tthen",
+            "Tr\u{e8}s bien",
+            "a-b_c (d) !~",
+        ] {
             assert!(with(ok).validate().is_ok(), "{ok:?}");
             assert_eq!(with(ok).reason(), ok);
         }
-        for bad in ["a\r\nSet-Cookie: x=1", "a\nb", "nul\0", "bell\x07", "del\x7f"] {
+        for bad in [
+            "a\r\nSet-Cookie: x=1",
+            "a\nb",
+            "nul\0",
+            "bell\x07",
+            "del\x7f",
+        ] {
             assert_eq!(with(bad).validate(), Err("the reason phrase"), "{bad:?}");
         }
         // The standard phrase when none is set, and after the status changes.
         assert_eq!(Response::text("x").with_status(404).reason(), "Not Found");
-        assert_eq!(with("Mine").with_status(500).reason(), "Internal Server Error");
+        assert_eq!(
+            with("Mine").with_status(500).reason(),
+            "Internal Server Error"
+        );
         assert!(Response::text("x").head().reason.is_none());
     }
 

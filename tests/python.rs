@@ -490,7 +490,10 @@ fn a_custom_reason_phrase_reaches_the_client() {
     let Some(stderr) = case("reason", false) else {
         return;
     };
-    assert!(stderr.contains("500 for GET /bell: invalid status line \"200 Ding"), "{stderr}");
+    assert!(
+        stderr.contains("500 for GET /bell: invalid status line \"200 Ding"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -610,10 +613,8 @@ fn chromium_logs_into_the_django_admin() {
             break url.trim().to_owned();
         }
     };
-    let profile = std::env::temp_dir().join(format!(
-        "basehttp-django-chromium-{}",
-        std::process::id()
-    ));
+    let profile =
+        std::env::temp_dir().join(format!("basehttp-django-chromium-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
     std::fs::create_dir_all(&profile).unwrap();
     // The form's POST, its redirect and the index load after the page's load event: a
@@ -639,7 +640,10 @@ fn chromium_logs_into_the_django_admin() {
         .next()
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
-    assert!(sheets >= 2, "the admin's stylesheets did not arrive: {state}");
+    assert!(
+        sheets >= 2,
+        "the admin's stylesheets did not arrive: {state}"
+    );
     let mut child = served.0.take().unwrap();
     drop(child.stdin.take());
     let out = wait_with_deadline(child, Duration::from_secs(30));

@@ -120,7 +120,9 @@ fn request_accessors_report_what_was_sent() {
 #[test]
 fn a_custom_reason_phrase_reaches_the_client_and_a_bad_one_is_a_500() {
     let server = start(config(1), |req: &mut Request| match req.path() {
-        "/fine" => Response::text("fine").with_status(299).with_reason("Fine By Me"),
+        "/fine" => Response::text("fine")
+            .with_status(299)
+            .with_reason("Fine By Me"),
         "/split" => Response::text("x").with_reason("OK\r\nSet-Cookie: a=1"),
         _ => Response::text("plain"),
     });

@@ -290,7 +290,8 @@ fn a_pinned_body_that_ends_within_the_read_ahead_frees_its_worker() {
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect(&addr.into()).unwrap();
     let mut slow: std::net::TcpStream = socket.into();
-    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     slow.write_all(b"GET /pinned HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -311,7 +312,10 @@ fn a_pinned_body_that_ends_within_the_read_ahead_frees_its_worker() {
     assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
     assert_eq!(resp.body.len(), LEN);
     assert!(
-        resp.body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8),
+        resp.body
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == (i % 251) as u8),
         "bytes out of order"
     );
 }

@@ -335,7 +335,8 @@ impl Head {
         {
             return invalid(format!("invalid status line {status_line:?}"));
         }
-        let reason = (phrase.is_ascii() && phrase != reason_phrase(status)).then(|| phrase.to_owned());
+        let reason =
+            (phrase.is_ascii() && phrase != reason_phrase(status)).then(|| phrase.to_owned());
         let mut length = None;
         let mut headers = Vec::with_capacity(sr.headers.len());
         for (name, value) in &sr.headers {
@@ -625,9 +626,7 @@ fn file_wrapper_of<'py>(result: &Bound<'py, PyAny>) -> Option<Bound<'py, FileWra
     let ty = result.get_type();
     let is = |name: PyResult<Bound<'_, PyString>>, want: &str| name.is_ok_and(|n| n == want);
     if is(ty.name(), "IteratorWrapper") && is(ty.module(), "wsgiref.validate") {
-        let inner = result
-            .getattr(intern!(py, "original_iterator"))
-            .ok()?;
+        let inner = result.getattr(intern!(py, "original_iterator")).ok()?;
         return inner.cast_into::<FileWrapper>().ok();
     }
     None
