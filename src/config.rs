@@ -129,6 +129,9 @@ pub struct Config {
     pub body_buffer: usize,
     /// Bytes of received bodies held in memory by all connections together; past it, bodies
     /// spill to disk. Default 64 MiB: a thousand connections with a full `body_buffer` each.
+    /// The rest of a pinned response body read ahead for a slow client
+    /// ([`Response::pin_to_worker`](crate::Response::pin_to_worker)) counts here too; past
+    /// it, such a body waits for its client in place.
     pub max_buffered_memory: u64,
     /// Bytes of received bodies spilled to disk by all connections together; past it, a
     /// request is answered `503` and its connection closed. Default 1 GiB.

@@ -52,10 +52,31 @@ impl Budgets {
         (self.memory.load(Relaxed), self.disk.load(Relaxed))
     }
 
+    /// Holds `n` bytes of the memory budget for a response's read-ahead (a pinned body's rest,
+    /// read for a client slow to take it), if they fit; given back when the hold is dropped.
+    pub(crate) fn hold_memory(self: &Arc<Budgets>, n: u64) -> Option<MemoryHold> {
+        Budgets::take(&self.memory, self.max_memory, n).then(|| MemoryHold {
+            budgets: self.clone(),
+            n,
+        })
+    }
+
     /// Takes `n` bytes of the budget in `used` if they fit under `max`.
     fn take(used: &AtomicU64, max: u64, n: u64) -> bool {
         used.fetch_update(Relaxed, Relaxed, |u| u.checked_add(n).filter(|&t| t <= max))
             .is_ok()
+    }
+}
+
+/// Bytes of the memory budget held by a response waiting with its rest in memory.
+pub(crate) struct MemoryHold {
+    budgets: Arc<Budgets>,
+    n: u64,
+}
+
+impl Drop for MemoryHold {
+    fn drop(&mut self) {
+        self.budgets.memory.fetch_sub(self.n, Relaxed);
     }
 }
 

@@ -60,6 +60,8 @@ impl Payload {
 /// ```
 pub struct Response {
     status: u16,
+    /// A reason phrase of the handler's own, instead of the status's standard one.
+    reason: Option<Cow<'static, str>>,
     content_type: Option<Cow<'static, str>>,
     headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     pub(crate) payload: Payload,
@@ -79,6 +81,7 @@ impl Response {
     pub fn new(status: u16) -> Response {
         Response {
             status,
+            reason: None,
             content_type: None,
             headers: Vec::new(),
             payload: Payload::Empty,
@@ -121,9 +124,34 @@ impl Response {
         Ok(Response::new(200).with_payload(Payload::File { file, len }))
     }
 
-    /// `200 OK` sending `len` bytes of `file` from its current position, for callers that
-    /// already hold its metadata (static files: one `fstat` per request, not two).
-    pub(crate) fn file_part(file: File, len: u64) -> Response {
+    /// `200 OK` sending `len` bytes of `file` from its current position (sent with
+    /// `Content-Length: len`, zero-copy as [`file`](Self::file) is), for callers that know
+    /// the length already or send only part of a file: static files take one `fstat` per
+    /// request, not two; a WSGI server sends a `wsgi.file_wrapper` from where the
+    /// application left its file. A file that ends before `len` bytes closes the connection
+    /// after what it had.
+    ///
+    /// ```
+    /// use std::io::{Read, Seek, SeekFrom, Write};
+    /// use basehttp::{Request, Response, Server};
+    /// let path = std::env::temp_dir().join(format!("basehttp-file-part-{}", std::process::id()));
+    /// std::fs::write(&path, "skip this|send this|not this")?;
+    /// let served = path.clone();
+    /// let server = Server::bind("127.0.0.1:0")?.spawn(move |_req: &mut Request| {
+    ///     let mut file = std::fs::File::open(&served).unwrap();
+    ///     file.seek(SeekFrom::Start(10)).unwrap();
+    ///     Response::file_part(file, 9)
+    /// })?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert!(answer.contains("Content-Length: 9\r\n"));
+    /// assert!(answer.ends_with("\r\n\r\nsend this"));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn file_part(file: File, len: u64) -> Response {
         Response::new(200).with_payload(Payload::File { file, len })
     }
 
@@ -177,7 +205,11 @@ impl Response {
     /// is slow to take goes on from the queue, on whichever worker picks the connection up
     /// next, so a slow reader holds no worker; a reader that must be advanced on the thread
     /// that made it (a Python WSGI iterable, say, tied to a thread-local database connection)
-    /// asks to stay, and the worker then waits for the client in place, within
+    /// asks to stay. The worker then reads it as the client takes it; once the client is slow
+    /// to take a write, the worker reads the rest ahead into memory, up to 1 MiB (within
+    /// [`Config::max_buffered_memory`](crate::Config::max_buffered_memory)): a reader that
+    /// ends within that is dropped on this worker and its rest waits in the queue like any
+    /// other body, so the worker is free; a longer one waits for the client in place, within
     /// `write_timeout` and `min_response_rate`.
     ///
     /// ```
@@ -210,9 +242,30 @@ impl Response {
         Response::text(body).with_status(status)
     }
 
-    /// Replaces the status.
+    /// Replaces the status (and drops a reason phrase set by
+    /// [`with_reason`](Self::with_reason), which belonged to the old one).
     pub fn with_status(mut self, status: u16) -> Response {
         self.status = status;
+        self.reason = None;
+        self
+    }
+
+    /// Sends `reason` in the status line instead of the status's standard phrase
+    /// ([`reason_phrase`](crate::reason_phrase)), as a gateway passes on an application's
+    /// own (`"299 Fine By Me"`). RFC 9112 §4 allows any `reason-phrase = *( HTAB / SP / VCHAR
+    /// / obs-text )`, and clients must ignore it; a phrase with any other byte (CR, LF, NUL,
+    /// other controls) is refused when the response is sent, as an invalid header is: the
+    /// client gets a `500`, so a reason can never split a response. Set it after
+    /// [`with_status`](Self::with_status), which drops it.
+    ///
+    /// ```
+    /// use basehttp::Response;
+    /// let res = Response::text("fine").with_status(299).with_reason("Fine By Me");
+    /// assert_eq!((res.status(), res.reason()), (299, "Fine By Me"));
+    /// assert_eq!(Response::text("ok").reason(), "OK");
+    /// ```
+    pub fn with_reason(mut self, reason: impl Into<Cow<'static, str>>) -> Response {
+        self.reason = Some(reason.into());
         self
     }
 
@@ -251,6 +304,13 @@ impl Response {
         self.status
     }
 
+    /// The reason phrase the status line will carry: the handler's own, or the standard one.
+    pub fn reason(&self) -> &str {
+        self.reason
+            .as_deref()
+            .unwrap_or_else(|| reason_phrase(self.status))
+    }
+
     /// The first header field with this name (compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         if name.eq_ignore_ascii_case("content-type") {
@@ -267,6 +327,7 @@ impl Response {
     pub(crate) fn head(&self) -> ResponseHead<'_> {
         ResponseHead {
             status: self.status,
+            reason: self.reason.as_deref(),
             content_type: self.content_type.as_deref(),
             headers: &self.headers,
             body_len: self.payload.len(),
@@ -298,6 +359,12 @@ impl Response {
                 return Err("a header value");
             }
         }
+        // RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
+        if let Some(reason) = &self.reason {
+            if !reason.bytes().all(is_reason_byte) {
+                return Err("the reason phrase");
+            }
+        }
         // A final response is 2xx to 5xx: a 1xx would read as an interim response and leave
         // the client waiting for one that never comes (RFC 9110 §15.2).
         if !(200..=599).contains(&self.status) {
@@ -307,10 +374,16 @@ impl Response {
     }
 }
 
+/// A byte of a reason phrase (RFC 9112 §4): HTAB, SP, VCHAR or obs-text.
+fn is_reason_byte(b: u8) -> bool {
+    b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80
+}
+
 impl std::fmt::Debug for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.status)
+            .field("reason", &self.reason)
             .field("content_type", &self.content_type)
             .field("headers", &self.headers)
             .field("body_len", &self.payload.len())
@@ -329,6 +402,37 @@ mod tests {
         assert!(with("X-A", "a\r\nB: c").validate().is_err());
         assert!(with("X A", "a").validate().is_err());
         assert!(with("X-A", "a\tb").validate().is_ok());
+    }
+
+    #[test]
+    fn reason_phrases_follow_rfc_9112() {
+        let with = |reason: &'static str| Response::text("x").with_status(299).with_reason(reason);
+        for ok in [
+            "Fine By Me",
+            "",
+            "OK\tthen",
+            "Tr\u{e8}s bien",
+            "a-b_c (d) !~",
+        ] {
+            assert!(with(ok).validate().is_ok(), "{ok:?}");
+            assert_eq!(with(ok).reason(), ok);
+        }
+        for bad in [
+            "a\r\nSet-Cookie: x=1",
+            "a\nb",
+            "nul\0",
+            "bell\x07",
+            "del\x7f",
+        ] {
+            assert_eq!(with(bad).validate(), Err("the reason phrase"), "{bad:?}");
+        }
+        // The standard phrase when none is set, and after the status changes.
+        assert_eq!(Response::text("x").with_status(404).reason(), "Not Found");
+        assert_eq!(
+            with("Mine").with_status(500).reason(),
+            "Internal Server Error"
+        );
+        assert!(Response::text("x").head().reason.is_none());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub(crate) use crate::access_log::Entry;
 use crate::close_reason::CloseReason;
 use crate::http1::decode::Decoder;
+use crate::received::MemoryHold;
 
 /// How a response's body continues after the bytes in hand.
 pub(crate) enum Rest {
@@ -62,6 +63,9 @@ pub(crate) struct Sending {
     pub(crate) waiting_since: Option<Instant>,
     /// When bytes last moved: `write_timeout` counts from here.
     pub(crate) last_progress: Instant,
+    /// The share of the memory budget `bytes` holds, when they are a pinned body's
+    /// read-ahead; given back with the response.
+    pub(crate) hold: Option<MemoryHold>,
 }
 
 impl Sending {
@@ -80,6 +84,7 @@ impl Sending {
             sent_blocked: 0,
             waiting_since: Some(now),
             last_progress: now,
+            hold: None,
         }
     }
 

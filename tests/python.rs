@@ -479,3 +479,186 @@ fn cli_says_in_one_line_what_cannot_be_loaded() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{spec}: {stderr}");
     }
 }
+
+// ===== Issue 12, the remaining PEP 3333 points (branch wsgi2) =====
+// Reason phrases, wsgi.file_wrapper zero-copy and its fallback, write() before the iterable
+// advances, a slow upload beside a GET on one worker, the GIL wait; a Django project's
+// uploads, streaming, FileResponse and 404; headless Chromium through the admin login.
+
+#[test]
+fn a_custom_reason_phrase_reaches_the_client() {
+    let Some(stderr) = case("reason", false) else {
+        return;
+    };
+    assert!(
+        stderr.contains("500 for GET /bell: invalid status line \"200 Ding"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn file_wrapper_over_a_real_file_is_sent_zero_copy() {
+    case("file_zero_copy", false);
+}
+
+#[test]
+fn file_wrapper_without_a_descriptor_is_iterated() {
+    case("file_fallback", false);
+}
+
+#[test]
+fn write_data_leaves_before_the_iterable_advances() {
+    case("write_before_advance", false);
+}
+
+#[test]
+fn a_slow_upload_holds_no_worker() {
+    case("slow_upload", false);
+}
+
+#[test]
+fn stats_count_the_gil_wait() {
+    case("gil_wait", false);
+}
+
+/// A Django 5.2 project with an app of its own (tests/python/django_project.py): a 5 MB
+/// multipart upload stored byte for byte, a `StreamingHttpResponse` chunked and part by part,
+/// a `FileResponse` byte for byte and zero-copy, the 404 page, per-thread state (a
+/// `threading.local` counter and the database connection) across requests on one worker.
+#[test]
+fn django_project_uploads_streams_files_and_keeps_thread_state() {
+    framework_case(
+        "django>=5.2,<6",
+        "django",
+        "django_project.py",
+        "ok django project",
+    );
+}
+
+#[path = "support/chromium.rs"]
+mod chromium;
+
+/// `requirement` (importable as `module`) in the test venv, installed from the package index
+/// once; false (after saying so) if it cannot be, which fails with `CI` set.
+fn installed(python: &Path, requirement: &str, module: &str) -> bool {
+    let there = Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if there {
+        return true;
+    }
+    match run(Command::new(python).args(["-m", "pip", "install", "-q", requirement])) {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{requirement} cannot be installed: {why}"
+            );
+            eprintln!("skipped: {requirement} cannot be installed: {why}");
+            false
+        }
+    }
+}
+
+/// A server script in a child process, killed on drop so a failed assertion leaves none.
+struct Served(Option<std::process::Child>);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Headless Chromium logs into the Django admin through its form (in a frame of a test
+/// page: fill in the user and password, click the button, follow the redirect) and sees the
+/// admin index, styled by the admin's stylesheets (Django's `StaticFilesHandler` around the
+/// application). The superuser comes from `manage.py createsuperuser --noinput`.
+#[test]
+fn chromium_logs_into_the_django_admin() {
+    let Some(browser) = chromium::find_or_skip("the Django admin browser test") else {
+        return;
+    };
+    let Some(python) = python() else {
+        return;
+    };
+    if !installed(&python, "django>=5.2,<6", "django") {
+        return;
+    }
+    let mut child = Command::new(&python)
+        .arg(Path::new(ROOT).join("tests/python/django_project.py"))
+        .arg("browser")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = child.stderr.take().unwrap();
+    // Django logs each request's trouble on stderr: read it on the side so it cannot fill.
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut served = Served(Some(child));
+    let url = loop {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "no url printed");
+        if let Some(url) = line.strip_prefix("url ") {
+            break url.trim().to_owned();
+        }
+    };
+    let profile =
+        std::env::temp_dir().join(format!("basehttp-django-chromium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    std::fs::create_dir_all(&profile).unwrap();
+    // The form's POST, its redirect and the index load after the page's load event: a
+    // virtual time budget keeps the dump waiting for them.
+    let (dom, _) = chromium::run(
+        &browser,
+        &profile,
+        &["--dump-dom", "--virtual-time-budget=30000"],
+        &url,
+    );
+    let _ = std::fs::remove_dir_all(&profile);
+    let state = dom
+        .split("<p id=\"state\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no state in the page:\n{dom}"));
+    assert!(
+        state.starts_with("after login: /admin/ | Site administration | Django site admin"),
+        "{state}"
+    );
+    let sheets: usize = state
+        .rsplit("stylesheets: ")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        sheets >= 2,
+        "the admin's stylesheets did not arrive: {state}"
+    );
+    let mut child = served.0.take().unwrap();
+    drop(child.stdin.take());
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(
+        out.status.success() && rest.contains("ok browser"),
+        "{}: {rest}{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+#[test]
+fn a_slow_reader_holds_the_worker_only_until_the_iterable_is_done() {
+    case("slow_reader", false);
+}

@@ -116,3 +116,32 @@ fn request_accessors_report_what_was_sent() {
     assert_eq!(resp.text(), "PATCH /a/b?c=d Http10 yes 2 127.0.0.1");
     assert_eq!(resp.header("connection"), Some("keep-alive"));
 }
+
+#[test]
+fn a_custom_reason_phrase_reaches_the_client_and_a_bad_one_is_a_500() {
+    let server = start(config(1), |req: &mut Request| match req.path() {
+        "/fine" => Response::text("fine")
+            .with_status(299)
+            .with_reason("Fine By Me"),
+        "/split" => Response::text("x").with_reason("OK\r\nSet-Cookie: a=1"),
+        _ => Response::text("plain"),
+    });
+    let addr = server.local_addr();
+    let raw = support::exchange_to_close(
+        addr,
+        b"GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 299 Fine By Me\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nfine"), "{text}");
+    let mut client = Client::new(addr);
+    let split = client.get("/split");
+    assert_eq!(split.status, 500);
+    assert_eq!(split.header("set-cookie"), None);
+    assert_eq!(client.get("/").text(), "plain");
+    let raw = support::exchange_to_close(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(raw.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}

@@ -236,3 +236,86 @@ fn slow_readers_of_streamed_responses_hold_no_worker() {
         assert!(resp.body.iter().all(|&b| b == byte), "{path}");
     }
 }
+
+/// A pinned body (`Response::pin_to_worker`) that ends within the worker's read-ahead frees
+/// its worker once it is made: with one worker, a client that reads nothing of a 3.5 MiB
+/// pinned body (its receive buffer made small: the two sockets then take about 3 MB on
+/// Linux's default `tcp_wmem`, the 1 MiB read-ahead the rest; without it the GET below
+/// waits for the write timeout) holds no worker: the body's reader is dropped on the thread
+/// that ran the handler, a GET on another connection is answered meanwhile, and the body
+/// arrives whole and in order once the client reads.
+#[test]
+fn a_pinned_body_that_ends_within_the_read_ahead_frees_its_worker() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    use std::thread::ThreadId;
+    const LEN: usize = 7 << 19;
+    type Seen = Arc<Mutex<Vec<(&'static str, ThreadId)>>>;
+    struct Made {
+        at: usize,
+        seen: Seen,
+    }
+    impl Read for Made {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(LEN - self.at);
+            for (i, b) in out[..n].iter_mut().enumerate() {
+                *b = ((self.at + i) % 251) as u8;
+            }
+            self.at += n;
+            Ok(n)
+        }
+    }
+    impl Drop for Made {
+        fn drop(&mut self) {
+            let me = thread::current().id();
+            self.seen.lock().unwrap().push(("dropped", me));
+        }
+    }
+    let seen: Seen = Arc::default();
+    let in_handler = seen.clone();
+    let server = start(config(1), move |req: &mut basehttp::Request| {
+        if req.path() != "/pinned" {
+            return basehttp::Response::text("quick");
+        }
+        let me = thread::current().id();
+        in_handler.lock().unwrap().push(("handler", me));
+        let made = Made {
+            at: 0,
+            seen: in_handler.clone(),
+        };
+        basehttp::Response::reader(made).pin_to_worker()
+    });
+    let addr = server.local_addr();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut slow: std::net::TcpStream = socket.into();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    slow.write_all(b"GET /pinned HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    assert_eq!(Client::new(addr).get("/").body, b"quick");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!((seen[0].0, seen[1].0), ("handler", "dropped"));
+        assert_eq!(seen[0].1, seen[1].1, "dropped on another thread");
+    }
+    let resp = support::read_one(&mut std::io::BufReader::new(&mut slow), false).unwrap();
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(resp.body.len(), LEN);
+    assert!(
+        resp.body
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == (i % 251) as u8),
+        "bytes out of order"
+    );
+}

@@ -209,6 +209,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Handle>()?;
     m.add_class::<wsgi::StartResponse>()?;
+    m.add_class::<wsgi::FileWrapper>()?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use basehttp::{Handler, Request, Response};
+use basehttp::{Handler, Request, Response, reason_phrase};
 use pyo3::exceptions::{PyAssertionError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -58,10 +58,7 @@ impl Wsgi {
         base.set_item("wsgi.multiprocess", false)?;
         base.set_item("wsgi.run_once", false)?;
         base.set_item("wsgi.input_terminated", true)?;
-        base.set_item(
-            "wsgi.file_wrapper",
-            py.import("wsgiref.util")?.getattr("FileWrapper")?,
-        )?;
+        base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
         Ok(Wsgi {
             app: app.unbind(),
             base: base.unbind(),
@@ -173,6 +170,19 @@ impl Wsgi {
         result: &Bound<'_, PyAny>,
         sr: &Bound<'_, StartResponse>,
     ) -> PyResult<Answer> {
+        // A file wrapper over a regular file goes out zero-copy, without Python.
+        if let Some(wrapper) = file_wrapper_of(result) {
+            let ready = {
+                let sr = sr.borrow();
+                sr.status.is_some() && sr.written.is_empty()
+            };
+            if ready {
+                let head = Head::take(sr, req)?;
+                if let Some(file) = wrapper.borrow().regular_file(result.py(), head.declared)? {
+                    return Ok(Answer::Done(head.apply(file)));
+                }
+            }
+        }
         let mut data = std::mem::take(&mut sr.borrow_mut().written);
         // A list or tuple is the whole body: it gets a Content-Length.
         let items = if let Ok(list) = result.cast::<PyList>() {
@@ -285,9 +295,14 @@ pyo3::create_exception!(
 /// The status and headers the application gave `start_response`, checked.
 struct Head {
     status: u16,
+    /// The application's reason phrase when it is not the standard one.
+    reason: Option<String>,
     headers: Vec<(String, String)>,
-    /// The application's own Content-Length.
+    /// The application's own Content-Length, for the body this response sends (none for
+    /// `HEAD`).
     length: Option<u64>,
+    /// The application's own Content-Length, `HEAD` or not.
+    declared: Option<u64>,
 }
 
 impl Head {
@@ -311,6 +326,17 @@ impl Head {
         if !(200..=599).contains(&status) {
             return invalid(format!("status {status} is not a final status (200-599)"));
         }
+        // RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ). A non-ASCII phrase
+        // (latin-1 in a WSGI native string) gets the standard one rather than a re-encoding.
+        let phrase = &status_line[4..];
+        if !phrase
+            .bytes()
+            .all(|b| b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80)
+        {
+            return invalid(format!("invalid status line {status_line:?}"));
+        }
+        let reason =
+            (phrase.is_ascii() && phrase != reason_phrase(status)).then(|| phrase.to_owned());
         let mut length = None;
         let mut headers = Vec::with_capacity(sr.headers.len());
         for (name, value) in &sr.headers {
@@ -333,19 +359,25 @@ impl Head {
             }
             headers.push((name.clone(), value.clone()));
         }
+        let declared = length;
         // A HEAD response's Content-Length describes the GET body the app did not send.
         if req.method() == "HEAD" {
             length = None;
         }
         Ok(Head {
             status,
+            reason,
             headers,
             length,
+            declared,
         })
     }
 
     fn apply(self, mut response: Response) -> Response {
         response = response.with_status(self.status);
+        if let Some(reason) = self.reason {
+            response = response.with_reason(reason);
+        }
         for (name, value) in self.headers {
             response = response.with_header(name, value);
         }
@@ -494,6 +526,110 @@ impl StartResponse {
         self.written.extend_from_slice(chunk(data)?);
         Ok(())
     }
+}
+
+/// `wsgi.file_wrapper` (PEP 3333's optional platform-specific file handling): iterated, it
+/// reads `filelike.read(blksize)` until the file ends; returned as the response over a
+/// regular file, the server sends the file itself, zero-copy, and calls `close()` at once.
+#[pyclass(module = "basehttp._native")]
+pub struct FileWrapper {
+    /// The file-like object given.
+    #[pyo3(get)]
+    filelike: Py<PyAny>,
+    /// The size of each `read` when iterated.
+    #[pyo3(get)]
+    blksize: usize,
+}
+
+#[pymethods]
+impl FileWrapper {
+    #[new]
+    #[pyo3(signature = (filelike, blksize=8192))]
+    fn new(filelike: Py<PyAny>, blksize: usize) -> FileWrapper {
+        FileWrapper { filelike, blksize }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let data = self
+            .filelike
+            .bind(py)
+            .call_method1(intern!(py, "read"), (self.blksize,))?;
+        Ok(data.is_truthy()?.then_some(data))
+    }
+
+    /// Closes the file-like object, if it has a `close()`.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if let Some(close) = self.filelike.bind(py).getattr_opt(intern!(py, "close"))? {
+            close.call0()?;
+        }
+        Ok(())
+    }
+}
+
+impl FileWrapper {
+    /// The file as a response body of `declared` bytes (else the rest of the file) from
+    /// where the application left it, if `filelike` is a regular file with a descriptor;
+    /// `None` to iterate it instead (no `fileno()` or `tell()`, not a regular file, or a
+    /// declared length past its end, which the iterated path sends short and closes).
+    ///
+    /// Without `unsafe` a Python descriptor cannot become a Rust `File`, so the file is
+    /// opened again through `/proc/self/fd` (Linux): the same file, even if renamed or
+    /// deleted since, with a position of its own.
+    fn regular_file(&self, py: Python<'_>, declared: Option<u64>) -> PyResult<Option<Response>> {
+        if !cfg!(target_os = "linux") {
+            return Ok(None);
+        }
+        let filelike = self.filelike.bind(py);
+        let fd = match filelike.call_method0(intern!(py, "fileno")) {
+            Ok(fd) => fd.extract::<i32>().ok().filter(|fd| *fd >= 0),
+            Err(_) => None,
+        };
+        let Some(fd) = fd else { return Ok(None) };
+        let Some(pos) = filelike
+            .call_method0(intern!(py, "tell"))
+            .ok()
+            .and_then(|p| p.extract::<u64>().ok())
+        else {
+            return Ok(None);
+        };
+        let opened = py.detach(|| -> io::Result<Option<(std::fs::File, u64)>> {
+            let mut file = std::fs::File::open(format!("/proc/self/fd/{fd}"))?;
+            let meta = file.metadata()?;
+            let left = meta.len().saturating_sub(pos);
+            let len = declared.unwrap_or(left);
+            if !meta.is_file() || len > left {
+                return Ok(None);
+            }
+            io::Seek::seek(&mut file, io::SeekFrom::Start(pos))?;
+            Ok(Some((file, len)))
+        });
+        Ok(match opened {
+            Ok(Some((file, len))) => Some(Response::file_part(file, len)),
+            _ => None,
+        })
+    }
+}
+
+/// The [`FileWrapper`] an application returned, also through `wsgiref.validate`'s
+/// `IteratorWrapper` (its checks are on iteration, which a file sent whole skips; its
+/// `close()` is the one called), so an application under the validator is served as it
+/// would be without.
+fn file_wrapper_of<'py>(result: &Bound<'py, PyAny>) -> Option<Bound<'py, FileWrapper>> {
+    if let Ok(wrapper) = result.cast::<FileWrapper>() {
+        return Some(wrapper.clone());
+    }
+    let py = result.py();
+    let ty = result.get_type();
+    let is = |name: PyResult<Bound<'_, PyString>>, want: &str| name.is_ok_and(|n| n == want);
+    if is(ty.name(), "IteratorWrapper") && is(ty.module(), "wsgiref.validate") {
+        let inner = result.getattr(intern!(py, "original_iterator")).ok()?;
+        return inner.cast_into::<FileWrapper>().ok();
+    }
+    None
 }
 
 /// Streams an iterable's chunks, advancing it on the worker thread that called the

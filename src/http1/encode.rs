@@ -41,6 +41,8 @@ pub(crate) enum Framing {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ResponseHead<'a> {
     pub(crate) status: u16,
+    /// The handler's own reason phrase (checked by `Response::validate`), else the standard.
+    pub(crate) reason: Option<&'a str>,
     pub(crate) content_type: Option<&'a str>,
     pub(crate) headers: &'a [(Cow<'static, str>, Cow<'static, str>)],
     /// The body's length, when known before it is sent.
@@ -106,7 +108,11 @@ pub(crate) fn write_head_with(
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(&status_digits(res.status));
     out.push(b' ');
-    out.extend_from_slice(reason_phrase(res.status).as_bytes());
+    let reason = match res.reason {
+        Some(reason) => reason,
+        None => reason_phrase(res.status),
+    };
+    out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     let mut has_server = false;
     let mut has_date = false;

@@ -32,6 +32,12 @@ pub(super) const COALESCE_MAX: usize = 16 * 1024;
 pub(super) const OUT_FLUSH: usize = 64 * 1024;
 /// Size of each chunk read from a streamed response body.
 pub(super) const STREAM_CHUNK: usize = 16 * 1024;
+/// The most of a pinned body (one that must be read on its worker, `Response::pin_to_worker`)
+/// read ahead into memory for a client slow to take it, beside the server-wide
+/// `max_buffered_memory`: a body that ends within it waits in the queue with its rest like
+/// any other, so a slow reader holds the worker no longer than the body takes to make (a
+/// WSGI iterable done, its worker free). A longer one is written in place, as before.
+pub(super) const PINNED_READ_AHEAD: usize = 1 << 20;
 /// The sockets' send timeout: how long one `write` may wait for a client to make room before
 /// it comes back to the worker (the kernel rounds it up to its tick).
 pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(10);
@@ -204,15 +210,106 @@ impl Writer<'_> {
         }
     }
 
-    /// Sends a reader that must stay on this worker, waiting in place for a slow client.
+    /// Sends a reader that must stay on this worker. Chunks go out as they are read while
+    /// the client takes them; once a write would block, the rest is read ahead into memory
+    /// (up to [`PINNED_READ_AHEAD`], within the memory budget): a reader that ends within it
+    /// is dropped here, on its worker, and its rest waits in the queue with the connection
+    /// (`Blocked`); otherwise what was read is written in place and the copy goes on so.
     fn send_reader_here(
         &mut self,
-        reader: Box<dyn Read + Send>,
+        mut reader: Box<dyn Read + Send>,
         len: Option<u64>,
         chunked: bool,
     ) -> Result<u64, SendError> {
         self.write_out()?;
-        Ok(self.copy_here(reader, len, chunked)?)
+        let mut total = 0u64;
+        loop {
+            let want = next_want(len, total);
+            if want == 0 {
+                return Ok(total);
+            }
+            let n = read_chunk(&mut reader, self.out, want, chunked)?;
+            if n == 0 {
+                self.out.clear();
+                if let Some(len) = len {
+                    return Err(ended_early(total, len).into());
+                }
+                if chunked {
+                    // The last chunk leaves with the next flush.
+                    self.out.extend_from_slice(LAST_CHUNK);
+                }
+                return Ok(total);
+            }
+            total += n as u64;
+            let written = match self.write_some(self.out) {
+                Ok(w) => w,
+                Err(e) if would_block(&e) => 0,
+                Err(e) => {
+                    self.out.clear();
+                    return Err(e.into());
+                }
+            };
+            if written == self.out.len() {
+                self.out.clear();
+                continue;
+            }
+            let mut ahead = self.out[written..].to_vec();
+            self.out.clear();
+            match self.read_ahead(&mut reader, &mut ahead, len, &mut total, chunked) {
+                Ok(Some(hold)) => {
+                    drop(reader);
+                    let mut sending = self.blocked_box(total, Rest::None);
+                    // The data bytes were counted as body when read; none of these again.
+                    sending.not_body = ahead.len();
+                    sending.bytes = ahead;
+                    sending.hold = Some(hold);
+                    return Err(SendError::Blocked(sending));
+                }
+                Ok(None) => write_waiting(self.stream, &ahead, self.ctx)?,
+                Err(e) => {
+                    // Ended early: what it made goes out, then the connection closes.
+                    let _ = write_waiting(self.stream, &ahead, self.ctx);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Reads the rest of a pinned reader onto `ahead` (already framed, the last chunk
+    /// included) while it fits [`PINNED_READ_AHEAD`]: the memory budget held for it if the
+    /// reader ended within that, `None` if it did not or the budget is spent.
+    fn read_ahead(
+        &mut self,
+        reader: &mut Box<dyn Read + Send>,
+        ahead: &mut Vec<u8>,
+        len: Option<u64>,
+        total: &mut u64,
+        chunked: bool,
+    ) -> io::Result<Option<crate::received::MemoryHold>> {
+        loop {
+            let want = next_want(len, *total);
+            if want == 0 {
+                break;
+            }
+            if ahead.len() >= PINNED_READ_AHEAD {
+                return Ok(None);
+            }
+            let n = read_chunk(reader, self.out, want, chunked)?;
+            if n == 0 {
+                self.out.clear();
+                if let Some(len) = len {
+                    return Err(ended_early(*total, len));
+                }
+                if chunked {
+                    ahead.extend_from_slice(LAST_CHUNK);
+                }
+                break;
+            }
+            *total += n as u64;
+            ahead.extend_from_slice(self.out);
+            self.out.clear();
+        }
+        Ok(self.ctx.shared.budgets.hold_memory(ahead.len() as u64))
     }
 
     /// Copies `reader` to the socket, `len` bytes exactly if given, chunked if asked, one
@@ -226,9 +323,7 @@ impl Writer<'_> {
     ) -> io::Result<u64> {
         let mut total = 0u64;
         loop {
-            let want = len.map_or(STREAM_CHUNK, |l| {
-                (l - total).min(STREAM_CHUNK as u64) as usize
-            });
+            let want = next_want(len, total);
             if want == 0 {
                 return Ok(total);
             }
@@ -458,6 +553,13 @@ pub(super) enum SpliceEnd {
         left: u64,
     },
     Failed(io::Error),
+}
+
+/// How much to read next of a body of `len` bytes (else of unknown length) after `total`.
+fn next_want(len: Option<u64>, total: u64) -> usize {
+    len.map_or(STREAM_CHUNK, |l| {
+        l.saturating_sub(total).min(STREAM_CHUNK as u64) as usize
+    })
 }
 
 /// Reads up to `want` bytes of `reader` into `out` (cleared first), framed as a chunk if

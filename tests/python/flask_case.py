@@ -1,7 +1,9 @@
 """A Flask 3 application served by basehttp (for tests/python.rs): a route with a path
-parameter, a JSON POST, a streamed response, flask's 404, and send_file. Prints `ok flask`."""
+parameter, a JSON POST, a streamed response, flask's 404, and send_file (of a path, and of a
+file object, which goes out zero-copy). Prints `ok flask`."""
 
 import http.client
+import io
 import json
 import os
 import tempfile
@@ -40,6 +42,21 @@ def file():
     return send_file(path, mimetype="application/octet-stream")
 
 
+class CountedFile(io.FileIO):
+    """A real file that counts the reads Python makes of it."""
+    reads = 0
+
+    def read(self, n=-1):
+        CountedFile.reads += 1
+        return super().read(n)
+
+
+@app.get("/file-object")
+def file_object():
+    # A file object, not a path: werkzeug hands it to wsgi.file_wrapper.
+    return send_file(CountedFile(path), mimetype="application/octet-stream")
+
+
 handle = basehttp.start(app, port=0, workers=2)
 
 
@@ -65,6 +82,11 @@ assert r.status == 404, r.status
 r, data = request_("GET", "/file")
 assert r.status == 200 and data == payload, (r.status, len(data))
 assert r.getheader("Content-Length") == str(len(payload)), r.getheaders()
+# Sent by the server from the descriptor (zero-copy): Python reads none of it.
+r, data = request_("GET", "/file-object")
+assert r.status == 200 and data == payload, (r.status, len(data))
+assert r.getheader("Content-Length") == str(len(payload)), r.getheaders()
+assert CountedFile.reads == 0, CountedFile.reads
 assert handle.shutdown()
 os.unlink(path)
 print("ok flask", flush=True)

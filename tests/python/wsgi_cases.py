@@ -394,6 +394,327 @@ def case_api():
     assert basehttp.DEFAULT_WORKERS == 8
 
 
+# --- Issue 12, the remaining PEP 3333 points: reason phrases, file_wrapper zero-copy and
+# fallback, write() before the iterable advances, slow uploads, GIL wait ---------------------
+
+
+def status_line(handle, path, method="GET"):
+    """The raw status line and the body of one request."""
+    s = socket.create_connection(handle.address, timeout=TIMEOUT)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"\r\ntransfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    return head.split(b"\r\n")[0], head, body
+
+
+def dechunk(body):
+    """The data of a chunked body (no extensions or trailers, as basehttp sends it)."""
+    out = b""
+    while True:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            return out
+        out, body = out + body[:n], body[n + 2:]
+
+
+def case_reason():
+    statuses = {"/fine": "299 Fine By Me", "/ok": "200 OK", "/gone": "404 Not Here, Sorry",
+                "/latin": "200 Tr\u00e8s bien", "/bell": "200 Ding\x07", "/empty": "204 "}
+
+    def app(environ, start_response):
+        empty = environ["PATH_INFO"] == "/empty"
+        start_response(statuses[environ["PATH_INFO"]], [] if empty else [("Content-Type", "text/plain")])
+        return [] if empty else [b"body"]
+
+    h = serve(app, workers=1)
+    want = {"/fine": b"HTTP/1.1 299 Fine By Me", "/ok": b"HTTP/1.1 200 OK",
+            "/gone": b"HTTP/1.1 404 Not Here, Sorry",
+            # A non-ASCII phrase (latin-1 in a native string) gets the standard one.
+            "/latin": b"HTTP/1.1 200 OK", "/empty": b"HTTP/1.1 204 "}
+    for path, line in want.items():
+        got, head, body = status_line(h, path)
+        assert got == line, (path, got, head)
+        assert body == (b"" if path == "/empty" else b"body"), (path, body)
+    r, _ = get(h, "/fine")
+    assert (r.status, r.reason) == (299, "Fine By Me"), (r.status, r.reason)
+    # A control byte in the phrase (which the validator lets through) is a 500 with the
+    # reason on stderr.
+    got, _, _ = status_line(h, "/bell")
+    assert got == b"HTTP/1.1 500 Internal Server Error", got
+    assert h.shutdown()
+
+
+class CountingFile:
+    """A real file behind a file-like object that counts its reads and records close()."""
+
+    def __init__(self, path, pos=0):
+        self.f = open(path, "rb")
+        self.f.seek(pos)
+        self.reads = []
+        self.closed = False
+
+    def fileno(self):
+        return self.f.fileno()
+
+    def tell(self):
+        return self.f.tell()
+
+    def read(self, n=-1):
+        self.reads.append(n)
+        return self.f.read(n)
+
+    def close(self):
+        self.closed = True
+        self.f.close()
+
+
+class CountingBytesIO(io.BytesIO):
+    """A file-like object without a descriptor (fileno() raises), counting its reads."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.reads = []
+        self.closed_by_server = False
+
+    def read(self, n=-1):
+        self.reads.append(n)
+        return super().read(n)
+
+    def close(self):
+        self.closed_by_server = True
+        super().close()
+
+
+def case_file_zero_copy():
+    payload = os.urandom(3_000_000 + 17)
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(payload)
+    made = []
+
+    def app(environ, start_response):
+        p = environ["PATH_INFO"]
+        headers = [("Content-Type", "application/octet-stream")]
+        pos = 1000 if p in ("/tail", "/part") else 0
+        if p == "/part":
+            headers.append(("Content-Length", "5000"))
+        if p == "/plain":
+            # A plain open() file, as Django's FileResponse and Flask's send_file give.
+            fh = open(f.name, "rb")
+        else:
+            fh = CountingFile(f.name, pos)
+        made.append(fh)
+        start_response("200 OK", headers)
+        return environ["wsgi.file_wrapper"](fh, 4096)
+
+    h = serve(app, workers=2)
+    cases = {"/": payload, "/tail": payload[1000:], "/part": payload[1000:6000],
+             "/plain": payload}
+    for path, want in cases.items():
+        r, data = get(h, path)
+        assert r.status == 200 and data == want, (path, len(data), len(want))
+        assert r.getheader("Content-Length") == str(len(want)), (path, r.getheaders())
+        assert r.getheader("Transfer-Encoding") is None
+    r, data = get(h, "/", "HEAD")
+    assert r.status == 200 and data == b"" and r.getheader("Content-Length") == str(len(payload))
+    time.sleep(0.1)
+    counting = [m for m in made if isinstance(m, CountingFile)]
+    assert len(counting) == 4, made
+    for m in counting:
+        # Sent by the server from the descriptor: Python never read a byte.
+        assert m.reads == [], m.reads
+        assert m.closed, "the file wrapper's close() was not called"
+    assert made[3].closed  # the plain file
+    # A file deleted after it was opened is still the same file.
+    def deleted(environ, start_response):
+        fh = CountingFile(f.name)
+        os.unlink(f.name)
+        made.append(fh)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](fh)
+
+    h2 = serve(deleted, workers=1)
+    r, data = get(h2)
+    assert data == payload and made[-1].reads == [], (len(data), made[-1].reads)
+    assert h.shutdown() and h2.shutdown()
+
+
+def case_file_fallback():
+    payload = os.urandom(300_000 + 5)
+    made = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        b = CountingBytesIO(payload)
+        made.append(b)
+        return environ["wsgi.file_wrapper"](b, 8192)
+
+    h = serve(app)
+    r, data = get(h)
+    assert r.status == 200 and data == payload, len(data)
+    # No descriptor: iterated, read(blksize) at a time, and streamed.
+    assert r.getheader("Transfer-Encoding") == "chunked", r.getheaders()
+    time.sleep(0.1)
+    assert made[0].reads and set(made[0].reads) == {8192}, made[0].reads[:5]
+    assert len(made[0].reads) == len(payload) // 8192 + 2, len(made[0].reads)
+    assert made[0].closed_by_server, "close() was not called"
+    # A declared length past the end of a real file: iterated, sent short, and closed.
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(b"only this")
+
+    def short(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
+        return environ["wsgi.file_wrapper"](open(f.name, "rb"))
+
+    h2 = serve(short, workers=1)
+    c = conn(h2)
+    c.request("GET", "/")
+    r = c.getresponse()
+    try:
+        r.read()
+        raise AssertionError("a short body ended cleanly")
+    except http.client.IncompleteRead as e:
+        assert e.partial == b"only this", e.partial
+    c.close()
+    os.unlink(f.name)
+    assert h.shutdown() and h2.shutdown()
+
+
+def case_write_before_advance():
+    """What write() was given goes out before the iterable is advanced: the iterable's next
+    step waits until the client has seen it."""
+    seen = [threading.Event(), threading.Event()]
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"early;")
+
+        def rest():
+            # Not reached before the client has the written bytes, or 5 s have passed.
+            yield b"first;" if seen[0].wait(5) else b"LATE;"
+            write(b"written;")
+            yield b"second;"
+            yield b"third." if seen[1].wait(5) else b"LATE."
+        return rest()
+
+    h = serve(app, workers=1)
+    s = socket.create_connection(h.address, timeout=TIMEOUT)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    got = b""
+    for mark, event in zip((b"early;", b"written;second;"), seen):
+        while mark not in got:
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+        event.set()
+    while chunk := s.recv(65536):
+        got += chunk
+    s.close()
+    body = got.partition(b"\r\n\r\n")[2]
+    plain = dechunk(body)
+    assert plain == b"early;first;written;second;third.", body
+    assert h.shutdown()
+
+
+def case_slow_upload():
+    """With one worker, a client trickling its body holds no worker: another client's GET is
+    answered meanwhile (the body is received first, in the queue)."""
+    h = serve(upload, workers=1)
+    payload = os.urandom(2000)
+    s = socket.create_connection(h.address, timeout=TIMEOUT)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(payload))
+    sent = 0
+    took = []
+    started = time.time()
+    while sent < len(payload):
+        s.sendall(payload[sent:sent + 100])
+        sent += 100
+        if sent == 500:
+            t = time.time()
+            r, data = get(h, "/")
+            took.append(time.time() - t)
+            assert r.status == 200 and json.loads(data)["len"] == 0
+        time.sleep(0.1)
+    assert time.time() - started > 1.5
+    assert took and took[0] < 1.0, took
+    r = http.client.HTTPResponse(s, method="POST")
+    r.begin()
+    got = json.loads(r.read())
+    assert got["len"] == len(payload) and got["sha"] == hashlib.sha256(payload).hexdigest(), got
+    s.close()
+    assert h.shutdown()
+
+
+def case_gil_wait():
+    """Workers that wait for the GIL while this thread holds it count the wait."""
+    h = serve(hello, workers=2)
+    results = []
+
+    def client():
+        for _ in range(20):
+            results.append(get(h)[1])
+
+    t = threading.Thread(target=client)
+    t.start()
+    # Pure Python work holds the GIL (given up only at the switch interval).
+    n = 0
+    while t.is_alive():
+        n += 1
+    t.join()
+    assert results == [b"hello"] * 20
+    s = h.stats()
+    assert 0 < s["gil_wait"] < 60, s
+    assert h.shutdown()
+    assert h.stats()["gil_wait"] >= s["gil_wait"]
+
+
+def case_slow_reader():
+    """With one worker, a client that reads nothing of a 3.5 MiB streamed response holds the
+    worker only until the iterable is done: it is closed on the thread that called the
+    application, another client's GET is answered meanwhile, and the body then arrives
+    whole (the sockets take about 3 MB, the worker reads the rest ahead)."""
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    closed = []
+    caller = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        if environ["PATH_INFO"] != "/big":
+            return [b"quick"]
+        caller.append(threading.get_ident())
+        it = Closing([chunk] * 56)
+        it.close = lambda: closed.append(threading.get_ident())
+        return it
+
+    h = serve(app, workers=1)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(TIMEOUT)
+    s.connect(h.address)
+    s.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    deadline = time.time() + 10
+    while not closed and time.time() < deadline:
+        time.sleep(0.02)
+    assert closed == caller, (closed, caller)
+    t = time.time()
+    r, data = get(h, "/")
+    took = time.time() - t
+    assert data == b"quick" and took < 1.0, took
+    got = b""
+    while part := s.recv(1 << 20):
+        got += part
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert dechunk(body) == chunk * 56, len(body)
+    assert h.shutdown()
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     globals()[f"case_{name}"]()

@@ -11,6 +11,7 @@ fn head(
 ) -> (String, Encoded) {
     let text_type = Some("text/plain; charset=utf-8");
     let res = ResponseHead {
+        reason: None,
         status,
         content_type: text_type,
         headers: &[],
@@ -77,6 +78,7 @@ fn server_headers_override_and_framing_is_owned() {
         (Cow::Borrowed("Content-Length"), Cow::Borrowed("99")),
     ];
     let res = ResponseHead {
+        reason: None,
         status: 200,
         content_type: None,
         headers: &headers,
@@ -197,6 +199,7 @@ fn framing_row(
     (status, body_len, version, head_request, close): (u16, Option<u64>, Version, bool, bool),
 ) -> FramingGot {
     let res = ResponseHead {
+        reason: None,
         status,
         content_type: None,
         headers: &[],
@@ -293,6 +296,7 @@ fn status_lines() {
     ];
     for &(label, status, version, line) in rows {
         let res = ResponseHead {
+            reason: None,
             status,
             content_type: Some("text/plain"),
             headers: &[],
@@ -347,6 +351,7 @@ fn handler_fields() {
     for &(label, name, value, kept) in rows {
         let headers = [(Cow::Borrowed(name), Cow::Borrowed(value))];
         let res = ResponseHead {
+            reason: None,
             status: 200,
             content_type: None,
             headers: &headers,
@@ -511,6 +516,7 @@ fn three_status_digits() {
 #[test]
 fn persistent_responses_advertise_the_keep_alive_timeout() {
     let res = ResponseHead {
+        reason: None,
         status: 200,
         content_type: None,
         headers: &[],
@@ -536,4 +542,26 @@ fn persistent_responses_advertise_the_keep_alive_timeout() {
         let head = String::from_utf8(out).unwrap();
         assert_eq!(head.contains("Keep-Alive: timeout=5\r\n"), shown, "{head}");
     }
+}
+
+#[test]
+fn a_handler_s_reason_phrase_replaces_the_standard_one() {
+    let res = ResponseHead {
+        reason: Some("Fine By Me"),
+        status: 299,
+        content_type: None,
+        headers: &[],
+        body_len: Some(0),
+    };
+    let mut out = Vec::new();
+    write_head(&mut out, &res, Version::Http11, false, false);
+    assert!(out.starts_with(b"HTTP/1.1 299 Fine By Me\r\nServer: basehttp\r\n"));
+    let empty = ResponseHead {
+        reason: Some(""),
+        ..res
+    };
+    out.clear();
+    write_head(&mut out, &empty, Version::Http11, false, false);
+    // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ].
+    assert!(out.starts_with(b"HTTP/1.1 299 \r\n"));
 }
