@@ -47,11 +47,23 @@ fn query_ms(query: Option<&str>) -> u64 {
         .unwrap_or(0)
 }
 
-fn serve_basehttp(workers: usize) {
-    use basehttp::{Request, Response, Server};
+/// basehttp with `Config::default()` but for `workers` (if given) and the access log: the
+/// binary's fast writer (to this process's standard error, which the harness sends to a
+/// file), or off (`--quiet`).
+fn serve_basehttp(workers: Option<usize>, log: bool) {
+    use basehttp::{AccessLog, Config, Request, Response, Server};
+    let mut config = Config::default();
+    if let Some(workers) = workers {
+        config.workers = workers;
+    }
+    config.access_log = if log {
+        AccessLog::Stderr { color: false }
+    } else {
+        AccessLog::Off
+    };
     let handle = Server::bind("127.0.0.1:0")
         .unwrap()
-        .workers(workers)
+        .config(config)
         .spawn(|req: &mut Request| match req.path() {
             "/hello" => Response::text(HELLO),
             "/sleep" => {
@@ -137,8 +149,11 @@ fn announce_and_wait(addr: SocketAddr) {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Peer {
+    /// `workers: None` is the default pool; `log` is the access log on (the default) and
+    /// written to a file, or off (`--quiet`).
     Basehttp {
-        workers: usize,
+        workers: Option<usize>,
+        log: bool,
     },
     Hyper,
     /// hyper with its opt-in `pipeline_flush`, which coalesces pipelined responses.
@@ -148,7 +163,18 @@ enum Peer {
 impl Peer {
     fn name(self) -> String {
         match self {
-            Peer::Basehttp { workers } => format!("basehttp (w={workers})"),
+            Peer::Basehttp {
+                workers: None,
+                log: true,
+            } => "basehttp (defaults, log to a file)".into(),
+            Peer::Basehttp {
+                workers: None,
+                log: false,
+            } => "basehttp --quiet".into(),
+            Peer::Basehttp {
+                workers: Some(w),
+                log,
+            } => format!("basehttp -w {w}{}", if log { "" } else { " --quiet" }),
             Peer::Hyper => "hyper".into(),
             Peer::HyperPipelineFlush => "hyper (pipeline_flush)".into(),
         }
@@ -165,12 +191,20 @@ impl Running {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.arg("__serve");
         match peer {
-            Peer::Basehttp { workers } => cmd.args(["basehttp", &workers.to_string()]),
+            Peer::Basehttp { workers, log } => cmd.args([
+                "basehttp",
+                &workers.map_or("default".into(), |w| w.to_string()),
+                if log { "log" } else { "quiet" },
+            ]),
             Peer::Hyper => cmd.arg("hyper"),
             Peer::HyperPipelineFlush => cmd.args(["hyper", "pipeline_flush"]),
         };
+        // Access lines go to a file, as a user's `basehttp 8000 2> access.log` does.
+        let log = bench_dir().join("access.log");
+        let stderr = std::fs::File::create(&log).map_or(Stdio::null(), Stdio::from);
         let mut child = cmd
             .env("RUST_LOG", "off")
+            .stderr(stderr)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -181,6 +215,10 @@ impl Running {
             .unwrap();
         let addr = line.trim().parse().expect("server address");
         Running { child, addr }
+    }
+
+    fn threads(&self) -> u64 {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id())).map_or(0, |d| d.count() as u64)
     }
 
     fn rss_kib(&self) -> u64 {
@@ -224,6 +262,11 @@ struct Sample {
     errors: u64,
     /// Share of connections with at least one response, in percent (own client only).
     fairness: Option<f64>,
+    /// The server's resident memory (KiB) once started and warmed up, and after the run.
+    rss_idle_kib: u64,
+    rss_kib: u64,
+    /// The server's threads after the run.
+    threads: u64,
 }
 
 struct Load<'a> {
@@ -253,6 +296,7 @@ fn measure(client: Client, addr: SocketAddr, load: &Load, seconds: f64) -> Sampl
                 p99_ms: r.percentile_ms(0.99),
                 errors: r.errors(),
                 fairness: Some(r.fairness()),
+                ..Sample::default()
             }
         }
         Client::Wrk => wrk(addr, load, seconds),
@@ -337,6 +381,9 @@ fn median_sample(samples: Vec<Sample>) -> Sample {
             .map(|s| s.fairness)
             .collect::<Option<Vec<f64>>>()
             .map(median),
+        rss_idle_kib: median(samples.iter().map(|s| s.rss_idle_kib as f64).collect()) as u64,
+        rss_kib: median(samples.iter().map(|s| s.rss_kib as f64).collect()) as u64,
+        threads: median(samples.iter().map(|s| s.threads as f64).collect()) as u64,
     }
 }
 
@@ -365,12 +412,11 @@ fn compare(settings: &Settings, workload: &str, peers: &[Peer], load: &Load) -> 
             let server = Running::start(*peer);
             // A short warm-up, so the first connections' setup is not measured.
             let _ = measure(Client::Own, server.addr, load, 0.2);
-            samples[i].push(measure(
-                settings.client,
-                server.addr,
-                load,
-                settings.seconds,
-            ));
+            let rss_idle_kib = server.rss_kib();
+            let mut sample = measure(settings.client, server.addr, load, settings.seconds);
+            (sample.rss_idle_kib, sample.rss_kib) = (rss_idle_kib, server.rss_kib());
+            sample.threads = server.threads();
+            samples[i].push(sample);
         }
     }
     let medians: Vec<Sample> = samples.into_iter().map(median_sample).collect();
@@ -474,6 +520,7 @@ fn idle_workload(settings: &Settings, peer: Peer, idle: usize) -> (Row, Vec<u64>
             p99_ms: median(p99),
             errors,
             fairness: (!fairness.is_empty()).then(|| median(fairness)),
+            ..Sample::default()
         },
         ratio: None,
         note: String::new(),
@@ -511,6 +558,85 @@ fn still_open(s: &TcpStream) -> bool {
     open
 }
 
+/// `target/bench`, made if need be.
+fn bench_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// The targets of "fast by default" (issue 13), each with its figure from this run: basehttp
+/// as a user gets it against hyper, and against itself with `--quiet`.
+fn targets(rows: &[Row], defaults: &basehttp::Config) -> String {
+    let find = |workload: &str, server: &str| {
+        rows.iter()
+            .find(|r| r.workload.starts_with(workload) && r.server == server)
+            .map(|r| r.sample.rate)
+    };
+    let user = "basehttp (defaults, log to a file)";
+    let mut out = String::from("Targets (basehttp as a user gets it):\n\n");
+    let mut line = |what: String, value: Option<f64>, goal: f64, unit: &str| {
+        let (shown, verdict) = match value {
+            Some(v) if unit == "x" => (format!("{v:.2}x"), v >= goal),
+            Some(v) => (format!("{:.1}%", 100.0 * v), v >= goal),
+            None => ("not measured".into(), false),
+        };
+        let goal = if unit == "x" {
+            format!(">= {goal:.2}x")
+        } else {
+            format!(">= {:.0}%", 100.0 * goal)
+        };
+        let _ = writeln!(
+            out,
+            "- {what}: {shown} (target {goal}): {}",
+            if verdict { "met" } else { "MISSED" }
+        );
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+    for c in [8, 64, 256] {
+        let w = format!("1. hello, {c} conns");
+        line(
+            format!("hello, {c} conns, vs hyper"),
+            ratio(find(&w, user), find(&w, "hyper")),
+            1.0,
+            "x",
+        );
+    }
+    let sleep = "4. sleep 10 ms, 64 conns";
+    let bound = defaults.workers.min(64) as f64 / 0.010;
+    line(
+        format!("sleep 10 ms, 64 conns, of Little's bound ({bound:.0}/s)"),
+        find(sleep, user).map(|r| r / bound),
+        0.95,
+        "%",
+    );
+    line(
+        "sleep 10 ms, 64 conns, vs hyper".into(),
+        ratio(find(sleep, user), find(sleep, "hyper")),
+        1.0,
+        "x",
+    );
+    let pipelined = "2. hello, 16 pipelined";
+    line(
+        "16 pipelined hellos per write, 8 conns, vs hyper".into(),
+        ratio(find(pipelined, user), find(pipelined, "hyper")),
+        5.0,
+        "x",
+    );
+    for (what, w) in [
+        ("hello, 64 conns", "1. hello, 64 conns"),
+        ("16 pipelined", pipelined),
+    ] {
+        line(
+            format!("{what}, access log on, of --quiet"),
+            ratio(find(w, user), find(w, "basehttp --quiet")),
+            0.95,
+            "%",
+        );
+    }
+    out
+}
+
 fn fmt_f(v: f64, digits: usize) -> String {
     if v.is_nan() {
         "-".into()
@@ -521,12 +647,12 @@ fn fmt_f(v: f64, digits: usize) -> String {
 
 fn markdown(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| workload | server | req/s | p50 ms | p99 ms | errors | conns served | vs hyper | note |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n",
+        "| workload | server | req/s | p50 ms | p99 ms | errors | conns served | vs hyper | RSS MB (warm / after) | threads | note |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
         let _ = writeln!(
             t,
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.workload,
             r.server,
             r.sample.rate,
@@ -535,6 +661,20 @@ fn markdown(rows: &[Row]) -> String {
             r.sample.errors,
             r.sample.fairness.map_or("-".into(), |f| format!("{f:.0}%")),
             r.ratio.map_or("-".into(), |x| format!("{x:.2}x")),
+            if r.sample.rss_kib == 0 {
+                "-".into()
+            } else {
+                format!(
+                    "{:.1} / {:.1}",
+                    r.sample.rss_idle_kib as f64 / 1024.0,
+                    r.sample.rss_kib as f64 / 1024.0
+                )
+            },
+            if r.sample.threads == 0 {
+                "-".into()
+            } else {
+                r.sample.threads.to_string()
+            },
             r.note
         );
     }
@@ -740,9 +880,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("__serve") {
         match args.get(1).map(String::as_str) {
-            Some("basehttp") => {
-                serve_basehttp(args.get(2).and_then(|w| w.parse().ok()).unwrap_or(8))
-            }
+            Some("basehttp") => serve_basehttp(
+                args.get(2).and_then(|w| w.parse().ok()),
+                args.get(3).is_none_or(|l| l == "log"),
+            ),
             Some("hyper") => serve_hyper(args.get(2).is_some_and(|a| a == "pipeline_flush")),
             _ => panic!("__serve basehttp|hyper"),
         }
@@ -776,24 +917,35 @@ fn main() {
         Client::Own => "basehttp load (own client)",
         Client::Wrk => "wrk -t1",
     };
+    let defaults = basehttp::Config::default();
     let meta = format!(
-        "client: {client_name}; {} s per run, median of {} alternating runs; {} cores; basehttp default settings (8 workers) unless noted",
+        "client: {client_name}; {} s per run, median of {} alternating runs; {} cores; basehttp as a user gets it: Config::default() ({} workers, {} active), access log on, written to a file; --quiet and tuned rows after it",
         settings.seconds,
         settings.repeats,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        defaults.workers,
+        defaults.active_workers,
     );
     eprintln!("{meta}");
-    let default = Peer::Basehttp { workers: 8 };
-    let both = [default, Peer::Hyper];
+    let user = Peer::Basehttp {
+        workers: None,
+        log: true,
+    };
+    let quiet = Peer::Basehttp {
+        workers: None,
+        log: false,
+    };
+    let both = [user, Peer::Hyper];
+    let three = [user, quiet, Peer::Hyper];
     let mut rows = Vec::new();
     let mut by_conns: Vec<(String, Vec<(f64, f64)>)> =
-        both.iter().map(|p| (p.name(), Vec::new())).collect();
+        three.iter().map(|p| (p.name(), Vec::new())).collect();
     for c in [1, 8, 64, 256] {
         eprintln!("1. hello keep-alive c={c}");
         let r = compare(
             &settings,
             &format!("1. hello, {c} conns"),
-            &both,
+            &three,
             &Load {
                 path: "/hello",
                 connections: c,
@@ -866,7 +1018,7 @@ fn main() {
         });
     }
     eprintln!("2. pipelined");
-    let pipeliners = [default, Peer::Hyper, Peer::HyperPipelineFlush];
+    let pipeliners = [user, quiet, Peer::Hyper, Peer::HyperPipelineFlush];
     rows.extend(compare(
         &settings,
         "2. hello, 16 pipelined, 8 conns",
@@ -892,8 +1044,11 @@ fn main() {
     ));
     eprintln!("4. sleep 10 ms");
     let sleepers = [
-        Peer::Basehttp { workers: 8 },
-        Peer::Basehttp { workers: 64 },
+        user,
+        Peer::Basehttp {
+            workers: Some(8),
+            log: true,
+        },
         Peer::Hyper,
     ];
     let mut sleep_rows = compare(
@@ -910,7 +1065,8 @@ fn main() {
     let mut bounds = Vec::new();
     let slept = measured_sleep_ms();
     for (row, peer) in sleep_rows.iter_mut().zip(sleepers) {
-        if let Peer::Basehttp { workers } = peer {
+        if let Peer::Basehttp { workers, .. } = peer {
+            let workers = workers.unwrap_or(defaults.workers).min(64);
             let bound = workers as f64 / 0.010;
             row.note = format!(
                 "Little's bound {bound:.0}/s: {:.0}% (against the measured sleep of {slept:.2} ms: {:.0}%)",
@@ -956,11 +1112,11 @@ fn main() {
     rows.extend(idle_rows);
 
     let table = markdown(&rows);
-    println!("\n{meta}\n\n{table}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    let _ = std::fs::create_dir_all(&dir);
+    let goals = targets(&rows, &defaults);
+    println!("\n{meta}\n\n{table}\n{goals}");
+    let dir = bench_dir();
     let _ = std::fs::write(dir.join("load.json"), json(&rows, &meta));
     let _ = std::fs::write(dir.join("load.svg"), svg(&by_conns, &by_workers, &bounds));
-    let _ = std::fs::write(dir.join("load.md"), format!("{meta}\n\n{table}"));
+    let _ = std::fs::write(dir.join("load.md"), format!("{meta}\n\n{table}\n{goals}"));
     eprintln!("wrote {}/load.{{json,svg,md}}", dir.display());
 }
