@@ -54,10 +54,13 @@ impl std::str::FromStr for WhenFull {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
-    /// Number of worker threads. Default 8: enough that a browser's six connections and a
-    /// few slow handlers are served at once, few enough that a fast handler does not pay for
-    /// many parked threads (see the README's "Fast and blocking handlers both"). Blocking handlers want more
-    /// (Little's law: throughput = workers / service time). At most [`MAX_WORKERS`].
+    /// Number of worker threads. Default 256: one per in-flight request for up to 256
+    /// blocking handlers at once (Little's law: throughput = workers / service time, so 256
+    /// handlers that wait 10 ms serve up to 25,600 requests a second), while the run gate
+    /// ([`active_workers`](Config::active_workers)) keeps fast handlers running on as many
+    /// threads as cores, so they do not pay for the parked ones. Measured on 2 cores: about
+    /// 12 MB resident idle and 17-19 MB under load, against 5 MB with 8 workers (see the
+    /// README's "Fast and blocking handlers both"). At most [`MAX_WORKERS`].
     pub workers: usize,
     /// Workers that serve connections at once. A worker whose handler (or response write)
     /// has been busy longer than [`lend_after`](Config::lend_after) lends its place to a parked
@@ -193,7 +196,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 impl Default for Config {
     fn default() -> Self {
         Config {
-            workers: 8,
+            workers: 256,
             active_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             lend_after: Duration::from_micros(200),
             queue: 4096,

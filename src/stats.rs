@@ -257,7 +257,7 @@ pub(crate) struct ListenerSlot {
 ///     .spawn(|_req: &mut basehttp::Request| basehttp::Response::text("ok"))?;
 /// let stats = server.stats();
 /// assert_eq!(stats.served, 0);
-/// assert_eq!(stats.workers, 8);
+/// assert_eq!(stats.workers, basehttp::Config::default().workers);
 /// server.shutdown();
 /// # Ok::<(), std::io::Error>(())
 /// ```

@@ -41,7 +41,7 @@ macro_rules! server_options {
     () => {
         "\
 Server:
-  -w, --workers N          worker threads (default 8)
+  -w, --workers N          worker threads (default 256)
   -q, --queue N            connections that may wait for a worker (default 4096)
       --when-full POLICY   block or reject when the queue is full (default block)
       --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
