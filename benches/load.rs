@@ -1076,11 +1076,29 @@ fn main() {
             bounds.push((peer.name(), bound));
         }
     }
+    eprintln!("4b. sleep 10 ms, 256 conns");
+    let mut wide = compare(
+        &settings,
+        "4b. sleep 10 ms, 256 conns",
+        &[user, Peer::Hyper],
+        &Load {
+            path: "/sleep?ms=10",
+            connections: 256,
+            pipeline: 1,
+            close: false,
+        },
+    );
+    let bound = defaults.workers.min(256) as f64 / 0.010;
+    wide[0].note = format!(
+        "Little's bound {bound:.0}/s: {:.0}%",
+        100.0 * wide[0].sample.rate / bound
+    );
     let by_workers: Vec<(String, f64)> = sleep_rows
         .iter()
         .map(|r| (r.server.clone(), r.sample.rate))
         .collect();
     rows.extend(sleep_rows);
+    rows.extend(wide);
     eprintln!("5. cpu 1 ms");
     rows.extend(compare(
         &settings,

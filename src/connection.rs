@@ -111,6 +111,9 @@ pub(crate) struct Connection {
     /// The socket is non-blocking: the connection was handed back after a silent wait, and
     /// is only glanced at until bytes arrive.
     pub(crate) swept: bool,
+    /// Glanced at in blocking mode (`recv(MSG_DONTWAIT)`) and found silent: like a swept
+    /// connection, it is not glanced at again before `next_glance` while others wait.
+    pub(crate) backoff: bool,
     /// An idle connection is not glanced at again before this (see `worker::wait`).
     pub(crate) next_glance: Instant,
     /// The body being received (`ReceiveBody`) or received (`Handle`).
@@ -132,6 +135,7 @@ impl Connection {
             head_started: None,
             read_timeout: None,
             swept: false,
+            backoff: false,
             next_glance: accepted_at,
             receiving: None,
             sending: None,

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,7 @@ impl Pool {
             listener_slot: ListenerSlot::default(),
             shutting_down: AtomicBool::new(false),
             queue_full: AtomicBool::new(false),
+            finds: AtomicUsize::new(0),
             gate: Gate::new(config.active_workers, config.workers),
             epoch: Instant::now(),
             queue: rx.clone(),
@@ -250,7 +251,7 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
 /// handler outlived the shutdown's grace period: its stop message may have been drained with
 /// the queue, and its own `Sender` keeps the channel open, so a blocking `recv` would never
 /// return.
-fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Connection> {
+fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Box<Connection>> {
     let job = if shared.shutting_down.load(Relaxed) {
         rx.try_recv().ok()?
     } else {
@@ -321,7 +322,11 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
             shared.queue_full.store(false, Relaxed);
         }
         if tx
-            .send(Job::Conn(Connection::new(stream, peer, Instant::now())))
+            .send(Job::Conn(Box::new(Connection::new(
+                stream,
+                peer,
+                Instant::now(),
+            ))))
             .is_err()
         {
             return;

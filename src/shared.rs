@@ -5,7 +5,7 @@
 //! Plain data with a few accessors; the threads that use it live in `pool`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -20,7 +20,7 @@ use crate::stats::{self, ListenerSlot, Snapshot, Stats, WorkerSlot};
 
 /// What travels on the channel.
 pub(crate) enum Job {
-    Conn(Connection),
+    Conn(Box<Connection>),
     /// Tells one worker to exit.
     Stop,
 }
@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     /// connections handed back to a full queue would keep every newcomer out for as long as
     /// they keep sending.
     pub(crate) queue_full: AtomicBool,
+    /// Connections the workers found with bytes after glancing at silent ones: a change
+    /// starts every worker's run of glances over (see `worker::wait`).
+    pub(crate) finds: AtomicUsize,
     pub(crate) gate: Gate,
     /// When the pool started: the clock the gate's monitor and the timings read.
     pub(crate) epoch: Instant,

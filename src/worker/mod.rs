@@ -60,7 +60,7 @@ pub(crate) enum Outcome {
     /// The connection is closed and counted.
     Closed,
     /// Others are waiting: put this connection back on the queue.
-    Yield(Connection),
+    Yield(Box<Connection>),
 }
 
 /// What a phase led to.
@@ -126,8 +126,13 @@ pub(crate) struct Worker<'s> {
     input: Input,
     output: Output,
     clock: Clock,
-    /// Idle connections glanced at in a row without finding a byte.
+    /// How long the worker naps next when the whole queue was found silent (see
+    /// `wait::Worker::nap`): short while requests keep coming, longer while none do.
+    nap: std::time::Duration,
+    /// Silent connections glanced at in a row, and the pool's count of finds when the run
+    /// began (see `wait::Worker::sweeping`).
     misses: usize,
+    finds_seen: usize,
 }
 
 impl<'s> Worker<'s> {
@@ -145,7 +150,9 @@ impl<'s> Worker<'s> {
             },
             output: Output::new(),
             clock: Clock::default(),
+            nap: wait::MIN_NAP,
             misses: 0,
+            finds_seen: 0,
         }
     }
 
@@ -154,7 +161,10 @@ impl<'s> Worker<'s> {
     }
 
     /// Serves `conn` until it closes or should give way to a waiting connection.
-    pub(crate) fn serve(&mut self, mut conn: Connection) -> Outcome {
+    pub(crate) fn serve(&mut self, mut conn: Box<Connection>) -> Outcome {
+        if self.pass_over(&mut conn) {
+            return Outcome::Yield(conn);
+        }
         self.ctx.slot.set_state(WorkerState::Reading);
         self.clock.queued = conn.queued_at.elapsed().as_micros() as u64;
         self.clock.turn_started = None;
@@ -360,7 +370,7 @@ impl<'s> Worker<'s> {
     }
 
     /// Ends the turn: the connection goes back to the queue with its unprocessed bytes.
-    fn hand_back(&mut self, mut conn: Connection) -> Outcome {
+    fn hand_back(&mut self, mut conn: Box<Connection>) -> Outcome {
         conn.pending.extend_from_slice(self.input.unprocessed());
         self.input.clear();
         conn.queued_at = Instant::now();
@@ -371,7 +381,6 @@ impl<'s> Worker<'s> {
     pub(crate) fn recover(&mut self) {
         self.output.buf.clear();
         self.input.clear();
-        self.misses = 0;
     }
 
     /// Writes the buffered responses in one go.
@@ -496,7 +505,7 @@ impl<'s> Worker<'s> {
     }
 
     /// `Close`: counts the connection closed for `reason`; dropping it closes the socket.
-    fn finish(&mut self, conn: Connection, reason: CloseReason) -> Outcome {
+    fn finish(&mut self, conn: Box<Connection>, reason: CloseReason) -> Outcome {
         log::debug!("{}: closed: {reason}", conn.peer);
         drop(conn);
         self.ctx.slot.count_close(reason);

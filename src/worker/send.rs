@@ -58,8 +58,8 @@ impl Worker<'_> {
             }
             // While shutting down a response is finished in place, within `shutdown_grace`:
             // handed back, it would only meet the workers' stop messages.
-            if self.pressure() && !shutting_down && self.misses < self.share() {
-                self.misses += 1;
+            if self.pressure() && !shutting_down && self.sweeping() {
+                self.missed();
                 if !conn.swept {
                     if conn.stream.set_nonblocking(true).is_err() {
                         return Next::Phase(self.cut(&sending, CloseReason::SocketError));
@@ -71,7 +71,7 @@ impl Worker<'_> {
                 return Next::HandBack;
             }
             // Nothing else to do: wait in place, one write slice at a time.
-            self.misses = 0;
+            self.start_over();
             if conn.swept {
                 conn.swept = false;
                 if conn.stream.set_nonblocking(false).is_err() {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::{Worker, log_io_error};
 use crate::close_reason::CloseReason;
-use crate::connection::Connection;
+use crate::connection::{Connection, Phase};
 
 /// The first read-timeout slice when waiting for a request. A request on a busy connection
 /// usually arrives within microseconds; the slice only bounds how long a waiting connection
@@ -30,6 +30,11 @@ const MAX_SLICE: Duration = Duration::from_millis(32);
 /// connections then cost a few thousand `read`s a second, not one per pass of the queue, and a
 /// request on a long-idle connection waits at most this long more to be noticed.
 const MAX_GLANCE_GAP: Duration = Duration::from_millis(20);
+/// The first nap of a worker that found the whole queue silent: a precise timer, where a
+/// timed read would wait a whole kernel tick on one of the silent connections.
+pub(super) const MIN_NAP: Duration = Duration::from_micros(50);
+/// Naps double while the queue stays silent, up to this: about what a timed read's tick cost.
+const MAX_NAP: Duration = Duration::from_millis(4);
 
 /// What a read by the pool's waiting rules gave.
 pub(super) enum Got {
@@ -91,14 +96,21 @@ impl Worker<'_> {
         if answered && self.pressure() && !shared.shutting_down() {
             return Wait::GiveWay;
         }
-        // (While the queue is full an idle connection is glanced at, and closed, at once.)
-        if filled == 0 && !shared.queue_full() && self.not_due(conn) {
+        let deadline = conn.head_deadline(filled, &shared.config);
+        // The pool glanced at a whole queue of silent connections and this one is idle too:
+        // nap and sweep again rather than wait on it (a request is as likely to come on any
+        // other). Waiting in a timed read here would hold the worker a kernel tick (4 ms or
+        // more) on one idle connection while busy ones come round with requests; sweeping
+        // again at once would spin, taking the CPU the clients need to send them (measured:
+        // 8 busy connections beside 300 idle ones were served 0.05x of hyper's rate).
+        if filled == 0 && self.pressure() && !self.sweeping() && Instant::now() < deadline {
+            self.nap();
             return Wait::GiveWay;
         }
-        let deadline = conn.head_deadline(filled, &shared.config);
         let got = self.read_within(conn, filled, limit, deadline);
         match got {
             Got::Bytes(n) => {
+                self.nap = MIN_NAP;
                 if filled == 0 {
                     conn.head_started = Some(Instant::now());
                 }
@@ -123,26 +135,81 @@ impl Worker<'_> {
         }
     }
 
-    /// How many silent connections this worker glances at in a row before it waits properly:
-    /// its share of the queue, so the running workers together sweep it once.
-    pub(super) fn share(&self) -> usize {
-        let shared = self.ctx.shared;
-        shared.queue_len() / shared.config.active_workers + 1
+    /// True while this worker has glanced at fewer silent connections in a row than its share
+    /// of the queue, or another worker found bytes since its run began: a silent connection
+    /// is then only glanced at. So the running workers together sweep the whole queue before
+    /// one waits. A find anywhere starts every run over: busy connections answered together
+    /// come round together, and a worker whose share held only idle ones must not wait on one
+    /// while another is finding requests (measured: 8 busy connections beside 300 idle ones
+    /// were served 0.05x of hyper's rate when each worker counted alone).
+    pub(super) fn sweeping(&self) -> bool {
+        self.sweeping_with(self.ctx.shared.queue_len())
     }
 
-    /// True for an idle, swept connection whose next glance is not due while others wait: it
-    /// is handed back without a system call, and counts as a silent one.
-    fn not_due(&mut self, conn: &Connection) -> bool {
-        // Only a swept connection can be not due: that is checked first, so a kept-alive
-        // connection served in a row reads neither the queue nor the clock here.
-        if !conn.swept {
+    /// [`sweeping`](Self::sweeping) for a queue length already read.
+    fn sweeping_with(&self, queued: usize) -> bool {
+        let shared = self.ctx.shared;
+        self.misses <= queued / shared.config.active_workers + 1
+            || shared.finds.load(Relaxed) != self.finds_seen
+    }
+
+    /// Sleeps for the worker's nap (doubled for next time), then sweeps again.
+    fn nap(&mut self) {
+        std::thread::sleep(self.nap);
+        self.nap = (self.nap * 2).min(MAX_NAP);
+        self.start_over();
+    }
+
+    /// A glance found a silent connection.
+    pub(super) fn missed(&mut self) {
+        let finds = self.ctx.shared.finds.load(Relaxed);
+        if finds != self.finds_seen {
+            (self.finds_seen, self.misses) = (finds, 0);
+        }
+        self.misses += 1;
+    }
+
+    /// A connection had bytes: every worker's run starts over (one shared increment per
+    /// find; a miss only reads the count).
+    pub(super) fn found(&mut self) {
+        self.misses = 0;
+        self.finds_seen = self.ctx.shared.finds.fetch_add(1, Relaxed) + 1;
+    }
+
+    /// The worker is about to wait properly (or has napped): its own run starts over.
+    pub(super) fn start_over(&mut self) {
+        self.misses = 0;
+        self.finds_seen = self.ctx.shared.finds.load(Relaxed);
+    }
+
+    /// At the start of a turn: true for a silent connection whose next glance is not due
+    /// while others wait, passed over with one clock read and no system call (it counts as a
+    /// silent one). While the queue is full an idle connection is glanced at, and closed, at
+    /// once; one past its deadline is glanced at, and closed.
+    pub(super) fn pass_over(&mut self, conn: &mut Connection) -> bool {
+        // Only a connection found silent before can be passed over: that is checked first, so
+        // a kept-alive connection served in a row reads neither the queue nor the clock here.
+        if !(conn.swept || conn.backoff)
+            || !conn.pending.is_empty()
+            || !matches!(conn.phase, Phase::ReadHead)
+        {
             return false;
         }
-        if self.misses < self.share() && self.pressure() && Instant::now() < conn.next_glance {
-            self.misses += 1;
-            return true;
+        let shared = self.ctx.shared;
+        let queued = shared.queue_len();
+        if queued == 0 || shared.queue_full() || shared.shutting_down() {
+            return false;
         }
-        false
+        if !self.sweeping_with(queued) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= conn.next_glance || now >= conn.head_deadline(0, &shared.config) {
+            return false;
+        }
+        self.missed();
+        conn.queued_at = now;
+        true
     }
 
     /// Reads into `buf[at..until]`, by the pool's rules for waiting (see the module doc).
@@ -155,16 +222,19 @@ impl Worker<'_> {
     ) -> Got {
         let shared = self.ctx.shared;
         // `swept` first: a connection read in a row reads the queue's length not at all here.
-        if conn.swept && self.pressure() && self.misses < self.share() {
+        if conn.swept && self.pressure() && self.sweeping() {
             match (&conn.stream).read(&mut self.input.buf[at..until]) {
                 Ok(0) => return Got::Closed(CloseReason::ClientClosed),
                 Ok(n) => {
-                    self.misses = 0;
+                    self.found();
                     return Got::unswept(conn, n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.misses += 1;
+                    self.missed();
                     let now = Instant::now();
+                    if now >= deadline {
+                        return Got::Stopped;
+                    }
                     let idle = now.saturating_duration_since(conn.idle_since);
                     conn.next_glance = now + (idle / 16).min(MAX_GLANCE_GAP);
                     return Got::GiveWay;
@@ -177,23 +247,34 @@ impl Worker<'_> {
         // while others wait, without a mode switch: a timed read would cost a whole kernel tick
         // (several ms) on each of many connections with nothing to read.
         #[cfg(target_os = "linux")]
-        if !conn.swept && self.pressure() && self.misses < self.share() {
+        if !conn.swept && self.pressure() && self.sweeping() {
             let flags = rustix::net::RecvFlags::DONTWAIT;
             match rustix::net::recv(&conn.stream, &mut self.input.buf[at..until], flags) {
                 Ok((0, _)) => return Got::Closed(CloseReason::ClientClosed),
                 Ok((n, _)) => {
-                    self.misses = 0;
+                    self.found();
+                    conn.backoff = false;
                     return Got::Bytes(n);
                 }
                 Err(rustix::io::Errno::AGAIN) => {
-                    self.misses += 1;
+                    // Backed off as a swept connection is: without it, many connections
+                    // idle after a response would each cost a `recv` per pass of the queue.
+                    self.missed();
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Got::Stopped;
+                    }
+                    let idle = now.saturating_duration_since(conn.idle_since);
+                    conn.next_glance = now + (idle / 16).min(MAX_GLANCE_GAP);
+                    conn.backoff = true;
                     return Got::GiveWay;
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(errno) => return Got::failed(&io::Error::from(errno)),
             }
         }
-        self.misses = 0;
+        self.start_over();
+        conn.backoff = false;
         if conn.swept {
             conn.swept = false;
             if conn.stream.set_nonblocking(false).is_err() {
