@@ -78,6 +78,54 @@ fn idle_connections_are_closed_under_pressure_after_the_grace_period() {
     assert_eq!(Client::new(addr).get("/hello").status, 200);
 }
 
+/// Busy connections keep the queue from emptying while idle ones sit in it (the default
+/// grace: idle connections live their keep-alive): each idle one is still closed once its
+/// keep-alive ends, though the workers only ever glance at it, never wait on it.
+#[test]
+fn idle_connections_beside_busy_ones_are_closed_when_keep_alive_ends() {
+    let mut c = config(2);
+    c.keep_alive = Duration::from_millis(500);
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let mut idle: Vec<Client> = (0..20)
+        .map(|_| {
+            let mut client = Client::new(addr);
+            assert_eq!(client.get("/hello").status, 200);
+            client
+        })
+        .collect();
+    let idle_from = Instant::now();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut served = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A fresh connection now and then: the server ends none of these early.
+                    let mut client = Client::new(addr);
+                    for _ in 0..50 {
+                        assert_eq!(client.get("/hello").status, 200);
+                        served += 1;
+                    }
+                }
+                served
+            })
+        })
+        .collect();
+    let closed = idle
+        .iter_mut()
+        .filter_map(|c| c.is_closed().then(|| idle_from.elapsed()))
+        .collect::<Vec<_>>();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served: u32 = busy.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(closed.len(), 20, "{} of 20 idle connections closed", closed.len());
+    let last = closed.iter().max().unwrap();
+    eprintln!("20 idle beside 4 busy connections ({served} requests): closed by {last:?}");
+    assert!(*last < Duration::from_secs(3), "the last one closed after {last:?}");
+    assert!(closed.iter().all(|d| *d >= Duration::from_millis(400)), "{closed:?}");
+}
+
 /// Without pressure an idle connection is kept for the whole keep-alive period.
 #[test]
 fn idle_connection_without_pressure_is_kept_until_keep_alive_ends() {
