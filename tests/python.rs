@@ -831,7 +831,18 @@ fn runserver_stops_on_sigterm_letting_an_in_flight_request_finish() {
         return;
     };
     let site = DjangoSite::new(&python, "sigterm", true);
-    let mut server = Runserver::start(&python, &site, &["--noreload", "127.0.0.1:0"]);
+    let mut server = Runserver::start(
+        &python,
+        &site,
+        &["--noreload", "--workers", "3", "127.0.0.1:0"],
+    );
+    assert!(
+        server
+            .stdout()
+            .contains("basehttp 0.1.0: 3 workers, queue of "),
+        "{}",
+        server.stdout()
+    );
     let addr = server.addr.clone();
     let slow = std::thread::spawn(move || fetch(&addr, "/slow/?secs=2"));
     // Liveness, not timing: after a second the request has surely reached its view.
@@ -975,4 +986,38 @@ fn runserver_ipv6() {
     let server2 = Runserver::start(&python, &site, &["--noreload", "[::1]:0"]);
     assert!(server2.addr.starts_with("[::1]:"), "{}", server2.stdout());
     assert_eq!(fetch(&server2.addr, "/admin/login/").unwrap().0, 200);
+}
+
+#[test]
+fn runserver_says_what_it_cannot_do_as_runserver_does() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "errors", true);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for (args, want) in [
+        (
+            vec!["--noreload", "--skip-checks", port.as_str()],
+            "Error: That port is already in use.",
+        ),
+        (
+            vec!["--noreload", "--nothreading", "--workers", "2", "0"],
+            "CommandError: --nothreading means one worker; leave out --workers.",
+        ),
+    ] {
+        let out = Command::new(&python)
+            .arg("manage.py")
+            .arg("runserver")
+            .args(&args)
+            .current_dir(&site.dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Traceback"), "{args:?}: {stderr}");
+    }
 }
