@@ -1021,3 +1021,29 @@ fn runserver_says_what_it_cannot_do_as_runserver_does() {
         assert!(!stderr.contains("Traceback"), "{args:?}: {stderr}");
     }
 }
+
+/// What the autoreloader's child does at each reload, without Django: the server waits in a
+/// daemon thread, the main thread exits with a request in flight; the pool stops first.
+#[test]
+fn interpreter_exit_stops_a_pool_serving_from_a_daemon_thread() {
+    let Some(python) = python() else {
+        return;
+    };
+    for _ in 0..3 {
+        let (out, stdout, stderr) = run_script(&python, "exit_case.py", &[], 30);
+        assert!(
+            out.status.code() == Some(0) && stdout.contains("ok exit"),
+            "{}:\n{stdout}{stderr}",
+            out.status
+        );
+        assert!(stderr.contains("view finished"), "{stderr}");
+        for noise in [
+            "Traceback",
+            "Fatal Python error",
+            "panicked",
+            "Exception ignored",
+        ] {
+            assert!(!stderr.contains(noise), "{noise:?} on stderr:\n{stderr}");
+        }
+    }
+}

@@ -48,11 +48,7 @@ BIND_ERRORS = {
 
 
 class Command(RunserverCommand):
-    help = (
-        RunserverCommand.help.rstrip(".")
-        + ", served by basehttp's thread pool (Django's autoreloader, checks and static "
-        "files as runserver's)."
-    )
+    help = RunserverCommand.help.rstrip(".") + ", with basehttp's thread pool."
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
