@@ -89,9 +89,10 @@ def _run_until_stopped(handle):
     if not in_main:
         # No signal reaches this thread. It may be a daemon thread (Django's autoreloader runs
         # the server in one) still waiting when the interpreter finalizes, and a thread that
-        # wakes then is ended by CPython where it waits for the GIL: that must happen in
-        # Python's own code (time.sleep), never in the extension, whose Rust frames must not
-        # be unwound. The pool itself is stopped at exit, before finalizing (atexit).
+        # wakes then is ended (pthread_exit, CPython 3.11-3.13) or parked for good (3.14)
+        # where it asks for the GIL back: that must happen in Python's own code (time.sleep),
+        # not in the extension, whose Rust frames must not be unwound by pthread_exit. The
+        # pool itself is stopped before finalizing, at exit (atexit, _stop_all).
         try:
             while handle.stats()["running"]:
                 time.sleep(0.1)
