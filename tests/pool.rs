@@ -119,11 +119,22 @@ fn idle_connections_beside_busy_ones_are_closed_when_keep_alive_ends() {
         .collect::<Vec<_>>();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let served: u32 = busy.into_iter().map(|t| t.join().unwrap()).sum();
-    assert_eq!(closed.len(), 20, "{} of 20 idle connections closed", closed.len());
+    assert_eq!(
+        closed.len(),
+        20,
+        "{} of 20 idle connections closed",
+        closed.len()
+    );
     let last = closed.iter().max().unwrap();
     eprintln!("20 idle beside 4 busy connections ({served} requests): closed by {last:?}");
-    assert!(*last < Duration::from_secs(3), "the last one closed after {last:?}");
-    assert!(closed.iter().all(|d| *d >= Duration::from_millis(400)), "{closed:?}");
+    assert!(
+        *last < Duration::from_secs(3),
+        "the last one closed after {last:?}"
+    );
+    assert!(
+        closed.iter().all(|d| *d >= Duration::from_millis(400)),
+        "{closed:?}"
+    );
 }
 
 /// Without pressure an idle connection is kept for the whole keep-alive period.

@@ -662,3 +662,571 @@ fn chromium_logs_into_the_django_admin() {
 fn a_slow_reader_holds_the_worker_only_until_the_iterable_is_done() {
     case("slow_reader", false);
 }
+
+// -------------------------------------------------------------------------------------------
+// Django's `manage.py runserver` served by basehttp ("basehttp" first in INSTALLED_APPS,
+// python/python/basehttp/management/commands/runserver.py). tests/python/runserver_site.py
+// makes a fresh project; each server runs in a process group of its own, killed whole on drop.
+// -------------------------------------------------------------------------------------------
+
+/// The venv's Python with Django 5.2 installed (from the package index, once).
+fn python_with_django() -> Option<PathBuf> {
+    let python = python()?;
+    let installed = Command::new(&python)
+        .args(["-c", "import django"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        if let Err(why) =
+            run(Command::new(&python).args(["-m", "pip", "install", "-q", "django>=5.2,<6"]))
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "Django cannot be installed: {why}"
+            );
+            eprintln!("skipped: Django cannot be installed: {why}");
+            return None;
+        }
+    }
+    Some(python)
+}
+
+/// A fresh project made by tests/python/runserver_site.py, removed on drop.
+struct DjangoSite {
+    dir: PathBuf,
+}
+
+impl DjangoSite {
+    fn new(python: &Path, tag: &str, debug: bool) -> DjangoSite {
+        let dir =
+            std::env::temp_dir().join(format!("basehttp-runserver-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let mut args = vec![dir_arg.as_str()];
+        if !debug {
+            args.push("nodebug");
+        }
+        let (out, stdout, stderr) = run_script(python, "runserver_site.py", &args, 60);
+        assert!(
+            out.status.success() && stdout.contains("ok site"),
+            "runserver_site.py: {}:\n{stdout}{stderr}",
+            out.status
+        );
+        DjangoSite { dir }
+    }
+}
+
+impl Drop for DjangoSite {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a child printed so far on stdout and stderr, read by a thread each.
+type Printed = std::sync::Arc<std::sync::Mutex<String>>;
+
+fn collect(from: impl Read + Send + 'static) -> Printed {
+    let printed = Printed::default();
+    let into = printed.clone();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(from);
+        let mut line = String::new();
+        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+            into.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    printed
+}
+
+/// `python manage.py runserver ARGS` in a process group of its own (the autoreloader's child
+/// is in it too), killed whole on drop so a failed assertion leaves no process behind.
+struct Runserver {
+    child: Option<std::process::Child>,
+    pgid: u32,
+    stdout: Printed,
+    stderr: Printed,
+    /// `host:port` from the banner's "Starting development server at http://...".
+    addr: String,
+}
+
+impl Runserver {
+    fn start(python: &Path, site: &DjangoSite, args: &[&str]) -> Runserver {
+        use std::os::unix::process::CommandExt;
+        // Through a tiny exec so SIGINT is at its default whatever the test runner's
+        // disposition (a shell's background job ignores it): Python installs its Ctrl-C
+        // handler only over the default.
+        let mut child = Command::new(python)
+            .args([
+                "-c",
+                "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
+                 os.execv(sys.executable, [sys.executable] + sys.argv[1:])",
+                "manage.py",
+                "runserver",
+            ])
+            .args(args)
+            .current_dir(&site.dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("PYTHONUNBUFFERED")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        let mut server = Runserver {
+            pgid: child.id(),
+            child: Some(child),
+            stdout,
+            stderr,
+            addr: String::new(),
+        };
+        server.wait_for_banners(1);
+        let stdout = server.stdout();
+        server.addr = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Starting development server at http://"))
+            .expect("the banner gives the address")
+            .trim_end_matches('/')
+            .to_owned();
+        server
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 60 s: system checks on a loaded machine) until the banner has been
+    /// printed `n` times, failing early if the server exits.
+    fn wait_for_banners(&mut self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self
+            .stdout()
+            .matches("Quit the server with CONTROL-C.")
+            .count()
+            < n
+        {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "runserver gave no banner {n} ({exited:?}):\n{}{}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `signal` (as `kill` spells it) to the whole group, as a terminal's Ctrl-C does.
+    fn signal_group(&self, signal: &str) {
+        run(Command::new("kill").args([signal, "--", &format!("-{}", self.pgid)])).unwrap();
+    }
+
+    /// Sends `signal` to the server process alone, as `kill PID` does.
+    fn signal(&self, signal: &str) {
+        run(Command::new("kill").args([signal, &self.pgid.to_string()])).unwrap();
+    }
+
+    /// Waits (10 s at most) for the server to exit; its status, stdout and stderr.
+    fn wait(&mut self) -> (std::process::ExitStatus, String, String) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let child = self.child.as_mut().unwrap();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "runserver did not stop:\n{}{}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The readers see EOF once every process holding the pipes (the reloader's child
+        // too) is gone: until then, wait for them a little.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::sync::Arc::strong_count(&self.stdout)
+            + std::sync::Arc::strong_count(&self.stderr)
+            > 2
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (status, self.stdout(), self.stderr())
+    }
+
+    /// True while any process is left in the server's group.
+    fn group_alive(&self) -> bool {
+        Command::new("kill")
+            .args(["-0", "--", &format!("-{}", self.pgid)])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Runserver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pgid)])
+            .stderr(Stdio::null())
+            .status();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A GET with `Connection: close`: the status and the body (by `Content-Length`, else to EOF).
+fn fetch(addr: &str, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of head"))?;
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad head {head:?}")))?;
+    let body = &answer[split + 4..];
+    if !head
+        .to_ascii_lowercase()
+        .contains("\r\ntransfer-encoding: chunked")
+    {
+        return Ok((status, body.to_vec()));
+    }
+    // Chunked (RFC 9112 §7.1): size line, data, CRLF; a zero size ends it.
+    let (mut rest, mut decoded) = (body, Vec::new());
+    loop {
+        let eol = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| std::io::Error::other("no chunk size line"))?;
+        let size = usize::from_str_radix(&String::from_utf8_lossy(&rest[..eol]), 16)
+            .map_err(std::io::Error::other)?;
+        if size == 0 {
+            return Ok((status, decoded));
+        }
+        decoded.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[eol + 2 + size + 2..];
+    }
+}
+
+/// django/contrib/admin/static/admin/css/base.css of the venv's Django.
+fn admin_base_css(python: &Path) -> Vec<u8> {
+    let out = run(Command::new(python).args([
+        "-c",
+        "import django.contrib.admin as a, os; \
+         print(os.path.join(os.path.dirname(a.__file__), 'static/admin/css/base.css'))",
+    ]))
+    .unwrap();
+    std::fs::read(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+}
+
+const BASE_CSS: &str = "/static/admin/css/base.css";
+
+#[test]
+fn runserver_serves_the_admin_and_static_files_with_checks_and_access_lines() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "static", true);
+    let css = admin_base_css(&python);
+    let mut server = Runserver::start(&python, &site, &["--noreload", "127.0.0.1:0"]);
+    let (status, page) = fetch(&server.addr, "/admin/login/").unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&page));
+    assert!(String::from_utf8_lossy(&page).contains("csrfmiddlewaretoken"));
+    let (status, body) = fetch(&server.addr, BASE_CSS).unwrap();
+    assert_eq!(status, 200);
+    assert!(body == css, "{BASE_CSS} differs from Django's file");
+    let (status, _) = fetch(&server.addr, "/static/admin/css/no-such.css").unwrap();
+    assert_eq!(status, 404);
+    server.signal("-TERM");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
+    for want in [
+        "Performing system checks...",
+        "System check identified no issues (0 silenced).",
+        "You have 18 unapplied migration(s).",
+        "Run 'python manage.py migrate' to apply them.",
+        "Django version 5.2",
+        "basehttp 0.1.0: 8 workers, queue of ",
+        "Starting development server at http://127.0.0.1:",
+        "Quit the server with CONTROL-C.",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing from:\n{stdout}");
+    }
+    // runserver's access lines: [02/Dec/2026 00:31:12] "GET /admin/login/ HTTP/1.1" 200 4160
+    for want in [
+        format!("] \"GET /admin/login/ HTTP/1.1\" 200 {}\n", page.len()),
+        format!("] \"GET {BASE_CSS} HTTP/1.1\" 200 {}\n", css.len()),
+        "] \"GET /static/admin/css/no-such.css HTTP/1.1\" 404 ".to_owned(),
+    ] {
+        assert!(stderr.contains(&want), "{want:?} missing from:\n{stderr}");
+    }
+    assert!(stderr.lines().all(|l| l.starts_with("[")), "{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+
+    let server = Runserver::start(&python, &site, &["--noreload", "--nostatic", "127.0.0.1:0"]);
+    assert_eq!(fetch(&server.addr, BASE_CSS).unwrap().0, 404);
+    assert_eq!(fetch(&server.addr, "/admin/login/").unwrap().0, 200);
+}
+
+#[test]
+fn runserver_insecure_serves_static_files_without_debug() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "insecure", false);
+    let css = admin_base_css(&python);
+    let server = Runserver::start(&python, &site, &["--noreload", "--insecure", "127.0.0.1:0"]);
+    let (status, body) = fetch(&server.addr, BASE_CSS).unwrap();
+    assert_eq!(status, 200);
+    assert!(body == css, "{BASE_CSS} differs from Django's file");
+    drop(server);
+    let server = Runserver::start(&python, &site, &["--noreload", "127.0.0.1:0"]);
+    assert_eq!(fetch(&server.addr, BASE_CSS).unwrap().0, 404);
+    assert_eq!(
+        fetch(&server.addr, "/hello/").unwrap(),
+        (200, b"hello v1".to_vec())
+    );
+}
+
+#[test]
+fn runserver_stops_on_sigterm_letting_an_in_flight_request_finish() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "sigterm", true);
+    let mut server = Runserver::start(
+        &python,
+        &site,
+        &["--noreload", "--workers", "3", "127.0.0.1:0"],
+    );
+    assert!(
+        server
+            .stdout()
+            .contains("basehttp 0.1.0: 3 workers, queue of "),
+        "{}",
+        server.stdout()
+    );
+    let addr = server.addr.clone();
+    let slow = std::thread::spawn(move || fetch(&addr, "/slow/?secs=2"));
+    // Liveness, not timing: after a second the request has surely reached its view.
+    std::thread::sleep(Duration::from_secs(1));
+    server.signal("-TERM");
+    let (status, stdout, stderr) = server.wait();
+    let (code, body) = slow.join().unwrap().unwrap();
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("\"GET /slow/?secs=2 HTTP/1.1\" 200 "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+#[test]
+fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "reload", true);
+    // The same port across restarts, so a fixed one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut server = Runserver::start(&python, &site, &[&format!("127.0.0.1:{port}")]);
+    assert_eq!(server.addr, format!("127.0.0.1:{port}"));
+    assert_eq!(
+        fetch(&server.addr, "/hello/").unwrap(),
+        (200, b"hello v1".to_vec())
+    );
+    // The reloader takes its first look at the files about when the server starts; a change
+    // must come after it (StatReloader looks once a second).
+    std::thread::sleep(Duration::from_millis(2500));
+    let views = site.dir.join("mysite/views.py");
+    let source = std::fs::read_to_string(&views).unwrap();
+    std::fs::write(&views, source.replace("hello v1", "hello v2")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok((200, body)) = fetch(&server.addr, "/hello/") {
+            if body == b"hello v2" {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reload within 20 s:\n{}{}",
+            server.stdout(),
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.wait_for_banners(2);
+    server.signal_group("-INT");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
+    assert!(
+        stderr.contains("mysite/views.py changed, reloading."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+    assert!(!stdout.contains("Traceback"), "{stdout}");
+    let gone = Instant::now() + Duration::from_secs(10);
+    while server.group_alive() {
+        assert!(
+            Instant::now() < gone,
+            "a process of runserver's group is left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn runserver_nothreading_is_one_worker() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "one", true);
+    let mut server = Runserver::start(
+        &python,
+        &site,
+        &["--noreload", "--nothreading", "--quiet", "127.0.0.1:0"],
+    );
+    assert!(
+        server
+            .stdout()
+            .contains("basehttp 0.1.0: 1 worker, queue of "),
+        "{}",
+        server.stdout()
+    );
+    // Two requests at once to a view that sleeps: one worker serves them one after the other,
+    // on the same thread (the view answers when it started and ended, and its thread).
+    let both: Vec<_> = (0..2)
+        .map(|_| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || fetch(&addr, "/slow/?secs=0.5"))
+        })
+        .collect();
+    let mut runs: Vec<(f64, f64, String)> = both
+        .into_iter()
+        .map(|t| {
+            let (status, body) = t.join().unwrap().unwrap();
+            assert_eq!(status, 200);
+            let text = String::from_utf8(body).unwrap();
+            let f: Vec<&str> = text.split(' ').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_owned(),
+            )
+        })
+        .collect();
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(runs[0].1 <= runs[1].0, "they overlapped: {runs:?}");
+    assert_eq!(runs[0].2, runs[1].2, "two threads: {runs:?}");
+    server.signal("-INT");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
+    assert!(!stderr.contains("\"GET"), "--quiet still logged:\n{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+#[test]
+fn runserver_ipv6() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: ::1 is not available here");
+        return;
+    }
+    let site = DjangoSite::new(&python, "ipv6", true);
+    let server = Runserver::start(&python, &site, &["--noreload", "--ipv6", "0"]);
+    assert!(server.addr.starts_with("[::1]:"), "{}", server.stdout());
+    assert_eq!(
+        fetch(&server.addr, "/hello/").unwrap(),
+        (200, b"hello v1".to_vec())
+    );
+    let server2 = Runserver::start(&python, &site, &["--noreload", "[::1]:0"]);
+    assert!(server2.addr.starts_with("[::1]:"), "{}", server2.stdout());
+    assert_eq!(fetch(&server2.addr, "/admin/login/").unwrap().0, 200);
+}
+
+#[test]
+fn runserver_says_what_it_cannot_do_as_runserver_does() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "errors", true);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for (args, want) in [
+        (
+            vec!["--noreload", "--skip-checks", port.as_str()],
+            "Error: That port is already in use.",
+        ),
+        (
+            vec!["--noreload", "--nothreading", "--workers", "2", "0"],
+            "CommandError: --nothreading means one worker; leave out --workers.",
+        ),
+    ] {
+        let out = Command::new(&python)
+            .arg("manage.py")
+            .arg("runserver")
+            .args(&args)
+            .current_dir(&site.dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Traceback"), "{args:?}: {stderr}");
+    }
+}
+
+/// What the autoreloader's child does at each reload, without Django: the server waits in a
+/// daemon thread, the main thread exits with a request in flight; the pool stops first.
+#[test]
+fn interpreter_exit_stops_a_pool_serving_from_a_daemon_thread() {
+    let Some(python) = python() else {
+        return;
+    };
+    for _ in 0..3 {
+        let (out, stdout, stderr) = run_script(&python, "exit_case.py", &[], 30);
+        assert!(
+            out.status.code() == Some(0) && stdout.contains("ok exit"),
+            "{}:\n{stdout}{stderr}",
+            out.status
+        );
+        assert!(stderr.contains("view finished"), "{stderr}");
+        for noise in [
+            "Traceback",
+            "Fatal Python error",
+            "panicked",
+            "Exception ignored",
+        ] {
+            assert!(!stderr.contains(noise), "{noise:?} on stderr:\n{stderr}");
+        }
+    }
+}

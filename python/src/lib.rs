@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use basehttp::{AccessLog, Server, ServerHandle, WhenFull};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -153,7 +153,7 @@ fn start(
         return Err(PyValueError::new_err("workers must be at least 1"));
     }
     let addrs: Vec<SocketAddr> = py.detach(|| (host, port).to_socket_addrs())?.collect();
-    let mut server = Server::bind(&addrs[..])?.workers(workers);
+    let mut server = Server::bind(&addrs[..]).map_err(os_error)?.workers(workers);
     if let Some(queue) = queue {
         server = server.queue(queue);
     }
@@ -200,6 +200,21 @@ fn start(
         inner: Mutex::new(Some(handle)),
         gil_wait,
     })
+}
+
+/// An `OSError` with `errno` and `strerror` set, as Python's own `socket.bind` raises it, so
+/// callers can tell a port in use (runserver's "That port is already in use.") from the rest.
+fn os_error(err: std::io::Error) -> PyErr {
+    match err.raw_os_error() {
+        Some(code) => {
+            let text = err.to_string();
+            let strerror = text
+                .trim_end_matches(&format!(" (os error {code})"))
+                .to_owned();
+            PyOSError::new_err((code, strerror))
+        }
+        None => err.into(),
+    }
 }
 
 /// The extension module.

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import weakref
 
 from . import _native
@@ -81,26 +82,48 @@ def _sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=None,
-          when_full="block", keep_alive=None, access_log=True, color=None,
-          banner_for=None):
-    """Serves ``app`` in the foreground until Ctrl-C or SIGTERM, then stops gracefully
-    (in-flight requests finish) and returns. The GIL is released while it waits; signals
-    are checked every 100 ms. ``banner_for`` names the app in a startup banner on stderr."""
-    handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
-                   keep_alive=keep_alive, access_log=access_log, color=color)
-    previous = None
+def _run_until_stopped(handle):
+    """Waits until ``handle`` is shut down, or on the main thread until Ctrl-C or SIGTERM
+    (then shuts it down gracefully and returns)."""
     in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        previous = signal.signal(signal.SIGTERM, _sigterm)
+    if not in_main:
+        # No signal reaches this thread. It may be a daemon thread (Django's autoreloader runs
+        # the server in one) still waiting when the interpreter finalizes, and a thread that
+        # wakes then is ended (pthread_exit, CPython 3.11-3.13) or parked for good (3.14)
+        # where it asks for the GIL back: that must happen in Python's own code (time.sleep),
+        # not in the extension, whose Rust frames must not be unwound by pthread_exit. The
+        # pool itself is stopped before finalizing, at exit (atexit, _stop_all).
+        try:
+            while handle.stats()["running"]:
+                time.sleep(0.1)
+        finally:
+            handle.shutdown()
+        return
+    previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
-        if banner_for is not None:
-            print(banner(handle, banner_for), file=sys.stderr, flush=True)
         handle.wait()
     except KeyboardInterrupt:
         pass
     finally:
         handle.shutdown()
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=None,
+          when_full="block", keep_alive=None, access_log=True, color=None,
+          banner_for=None):
+    """Serves ``app`` in the foreground until Ctrl-C or SIGTERM, then stops gracefully
+    (in-flight requests finish) and returns. The GIL is released while it waits; signals
+    are checked every 100 ms. ``banner_for`` names the app in a startup banner on stderr.
+    Off the main thread (where no signal arrives) it serves until the handle is shut down
+    or the interpreter exits."""
+    handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
+                   keep_alive=keep_alive, access_log=access_log, color=color)
+    try:
+        if banner_for is not None:
+            print(banner(handle, banner_for), file=sys.stderr, flush=True)
+    except BaseException:
+        handle.shutdown()
+        raise
+    _run_until_stopped(handle)
     return handle

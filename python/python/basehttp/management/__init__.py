@@ -1,0 +1,1 @@
+"""Django management commands of the ``basehttp`` app (``"basehttp"`` in ``INSTALLED_APPS``)."""

@@ -1,0 +1,1 @@
+"""``runserver``, served by basehttp: see :mod:`basehttp.management.commands.runserver`."""

@@ -1,0 +1,147 @@
+"""``manage.py runserver`` served by basehttp's thread pool instead of Django's wsgiref server.
+
+Put ``"basehttp"`` first in ``INSTALLED_APPS`` (as daphne is put there for ASGI): Django takes
+a command from the first app that has it, so this one replaces both Django's ``runserver``
+and that of ``django.contrib.staticfiles``. It is a subclass of whichever of the two the
+project would otherwise run, so everything runserver does outside the socket is Django's
+own: ``ADDRPORT``, ``--ipv6``, ``--noreload`` (Django's autoreloader runs the server in a
+child process and restarts it when a file changes), ``--skip-checks``, the system checks and
+the unapplied-migrations warning at start, ``--nostatic`` and ``--insecure`` (static files
+from the finders when ``DEBUG`` is on, through Django's ``StaticFilesHandler``). Only
+:meth:`Command.inner_run` is replaced: after the checks it starts a basehttp pool where
+runserver would start ``WSGIServer``.
+
+Added options: ``--workers N`` (default :data:`basehttp.DEFAULT_WORKERS`; ``--nothreading``
+means one) and ``--quiet`` (no access lines, as ``--verbosity 0``). Access lines are written
+by the Rust server in runserver's shape, so the ``django.server`` logger's settings do not
+apply to them.
+"""
+
+import errno
+import os
+import sys
+from datetime import datetime
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import connections
+from django.utils import autoreload
+from django.utils.version import get_docs_version
+
+import basehttp
+
+if apps.is_installed("django.contrib.staticfiles"):
+    from django.contrib.staticfiles.management.commands.runserver import (
+        Command as RunserverCommand,
+    )
+else:
+    from django.core.management.commands.runserver import Command as RunserverCommand
+
+# runserver's own words for the bind errors it explains (django.core.management.commands.
+# runserver); any other is shown as it is.
+BIND_ERRORS = {
+    errno.EACCES: "You don't have permission to access that port.",
+    errno.EADDRINUSE: "That port is already in use.",
+    errno.EADDRNOTAVAIL: "That IP address can't be assigned to.",
+}
+
+
+class Command(RunserverCommand):
+    help = RunserverCommand.help.rstrip(".") + ", with basehttp's thread pool."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--workers", "-w", type=int, metavar="N",
+            help=f"basehttp worker threads (default {basehttp.DEFAULT_WORKERS}; "
+            "--nothreading means 1).",
+        )
+        parser.add_argument(
+            "--quiet", action="store_true",
+            help="No access lines (they are basehttp's, not the django.server logger's).",
+        )
+
+    def handle(self, *args, **options):
+        workers = options.get("workers")
+        if workers is not None and workers < 1:
+            raise CommandError("--workers must be at least 1.")
+        if workers not in (None, 1) and not options["use_threading"]:
+            raise CommandError("--nothreading means one worker; leave out --workers.")
+        super().handle(*args, **options)
+
+    def inner_run(self, *args, **options):
+        """Django's ``inner_run`` with basehttp where it runs ``WSGIServer``: runs in the
+        main thread with ``--noreload``, else in the autoreloader child's
+        ``django-main-thread``."""
+        # An exception silenced in ManagementUtility.execute to be raised in the child.
+        autoreload.raise_last_exception()
+        shutdown_message = options.get("shutdown_message", "")
+        if not options.get("skip_checks"):
+            self.stdout.write("Performing system checks...\n\n")
+            self.check(display_num_errors=True)
+        self.check_migrations()
+        for conn in connections.all(initialized_only=True):
+            conn.close()
+
+        if options["use_threading"]:
+            workers = options.get("workers") or basehttp.DEFAULT_WORKERS
+        else:
+            workers = 1
+        verbose = options.get("verbosity", 1) > 0 and not options.get("quiet")
+        host = "0.0.0.0" if self.addr == "0" else self.addr
+        try:
+            handler = self.get_handler(*args, **options)
+            handle = basehttp.start(
+                handler, host, int(self.port), workers=workers, access_log=verbose,
+                color=self._color(options),
+            )
+        except OSError as e:
+            self.stderr.write("Error: %s" % BIND_ERRORS.get(e.errno, e))
+            # As runserver: sys.exit does not end the process from the reloader's thread.
+            os._exit(1)
+        self.on_bind(handle.address[1], handle)
+        basehttp._run_until_stopped(handle)
+        if shutdown_message:
+            self.stdout.write(shutdown_message)
+
+    def on_bind(self, server_port, handle=None):
+        """runserver's banner, with a line that says basehttp serves and how."""
+        quit_command = "CTRL-BREAK" if sys.platform == "win32" else "CONTROL-C"
+        if self._raw_ipv6:
+            addr = f"[{self.addr}]"
+        elif self.addr == "0":
+            addr = "0.0.0.0"
+        else:
+            addr = self.addr
+        now = datetime.now().strftime("%B %d, %Y - %X")
+        pool = ""
+        if handle is not None:
+            c = handle.config()
+            pool = (f": {c['workers']} worker{'s' if c['workers'] != 1 else ''}, "
+                    f"queue of {c['queue']} ({c['when_full']} when full)")
+        self.stdout.write(
+            f"{now}\n"
+            f"Django version {self.get_version()}, using settings "
+            f"{settings.SETTINGS_MODULE!r}\n"
+            f"basehttp {basehttp.__version__}{pool}\n"
+            f"Starting development server at {self.protocol}://{addr}:{server_port}/\n"
+            f"Quit the server with {quit_command}."
+        )
+        if os.environ.get("DJANGO_RUNSERVER_HIDE_WARNING") != "true":
+            self.stdout.write(self.style.WARNING(
+                "WARNING: This is a development server. Do not use it in a production "
+                "setting. Use a production WSGI or ASGI server instead.\nFor more "
+                "information on production servers see: https://docs.djangoproject.com/"
+                f"en/{get_docs_version()}/howto/deployment/"
+            ))
+        # Access lines go straight to stderr from Rust; the banner must not wait in a pipe's
+        # buffer behind them.
+        self.stdout.flush()
+
+    def _color(self, options):
+        if options.get("force_color"):
+            return True
+        if options.get("no_color") or os.environ.get("NO_COLOR"):
+            return False
+        return sys.stderr.isatty()

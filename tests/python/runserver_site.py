@@ -1,0 +1,49 @@
+"""Makes a fresh `django-admin startproject mysite` in DIR for the runserver tests in
+tests/python.rs: "basehttp" first in INSTALLED_APPS, ALLOWED_HOSTS open, no `migrate` run
+(so runserver warns of unapplied migrations), and two views in mysite/views.py: `/hello/`
+(its text is what the autoreload test edits) and `/slow/` (sleeps, then answers when it ran
+and on which thread). `python runserver_site.py DIR [nodebug]`; prints `ok site`."""
+
+import pathlib
+import subprocess
+import sys
+
+VIEWS = '''\
+import threading
+import time
+
+from django.http import HttpResponse
+
+
+def hello(request):
+    return HttpResponse("hello v1")
+
+
+def slow(request):
+    started = time.monotonic()
+    time.sleep(float(request.GET.get("secs", "1")))
+    return HttpResponse(f"{started} {time.monotonic()} {threading.get_ident()}")
+'''
+
+work = pathlib.Path(sys.argv[1])
+work.mkdir(parents=True, exist_ok=True)
+subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(work)],
+               check=True)
+settings = work / "mysite" / "settings.py"
+text = settings.read_text()
+text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "basehttp",\n', 1)
+text = text.replace("ALLOWED_HOSTS = []", 'ALLOWED_HOSTS = ["*"]', 1)
+if "nodebug" in sys.argv[2:]:
+    text = text.replace("DEBUG = True", "DEBUG = False", 1)
+assert '"basehttp"' in text and 'ALLOWED_HOSTS = ["*"]' in text
+settings.write_text(text)
+(work / "mysite" / "views.py").write_text(VIEWS)
+urls = work / "mysite" / "urls.py"
+text = urls.read_text()
+text = text.replace("from django.urls import path",
+                    "from django.urls import path\n\nfrom mysite import views", 1)
+text = text.replace("urlpatterns = [\n", 'urlpatterns = [\n    path("hello/", views.hello),\n'
+                    '    path("slow/", views.slow),\n', 1)
+assert "views.hello" in text
+urls.write_text(text)
+print("ok site", flush=True)
