@@ -37,7 +37,8 @@
 #
 # Makes its venv in target/bench-python-venv (benches/python_apps/venv.sh: the peers from
 # PyPI, basehttp built from ./python by maturin). Needs python3 (3.11+), cargo, wrk and curl.
-# Writes target/bench/python.md (the table), python.tsv (every run) and python.svg (the chart).
+# Writes target/bench/python.md (the table), python.tsv (every run), python-meta.json (what
+# was measured besides) and python.svg (the chart); the servers' logs in python-logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -242,8 +243,8 @@ cp "$work"/*.log "$OUT/python-logs/"
 
 servers_json=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
   basehttp "basehttp (w=1)" runserver gunicorn waitress granian "uvicorn (sync view)" "uvicorn (async view)")
-cat >"$work/meta.json" <<EOF
-{"workers": 8, "duration": $DURATION, "sleep_s": $sleep_s, "cpu_s": $cpu_s, "cpu_iters": $cpu_iters, "servers": $servers_json}
+cat >"$OUT/python-meta.json" <<EOF
+{"workers": 8, "duration": $DURATION, "repeats": $REPEATS, "date": "$(date '+%d %b %Y')", "sleep_s": $sleep_s, "cpu_s": $cpu_s, "cpu_iters": $cpu_iters, "servers": $servers_json}
 EOF
 {
   echo "$header"
@@ -251,9 +252,10 @@ EOF
   echo "$measured"
   echo "client: wrk -t1 -c$CONNECTIONS; ${DURATION} s per run, median of $REPEATS alternating runs; $(nproc) cores; one process per server; basehttp with its Python defaults (8 workers, access log on, to a file); took $((elapsed / 60)) min $((elapsed % 60)) s"
   echo
-  (cd "$APPS" && python3 report.py "$results" "$work/meta.json" "$OUT/python.svg")
+  (cd "$APPS" && python3 report.py "$results" "$OUT/python-meta.json" "$OUT/python.svg")
   echo
   echo "${gil_lines:-no GIL wait reported}"
 } | tee "$OUT/python.md"
 echo
-echo "wrote $OUT/python.{md,tsv,svg}; server logs in $OUT/python-logs/"
+echo "wrote $OUT/python.{md,tsv,svg} and python-meta.json (python3 benches/python_apps/report.py"
+echo "TSV META SVG redraws them); server logs in $OUT/python-logs/"

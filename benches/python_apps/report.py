@@ -133,16 +133,17 @@ def targets(m, b):
     return lines
 
 
-def svg(m, servers, b, path):
+def svg(m, servers, b, meta, path):
     panels = [(w, t) for w, t in WORKLOADS if any((w, s) in m for s in servers)]
-    pw, ph, gap, top, left = 250, 260, 40, 50, 50
+    pw, ph, gap, top, left = 250, 260, 40, 50, 60
     width = left + len(panels) * (pw + gap)
-    height = top + ph + 150
+    height = top + ph + 120
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            'font-family="sans-serif" font-size="12">',
            '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{left}" y="20" font-size="14">requests/s at 64 connections, one process '
-           'per server (each panel its own scale; dashed: the bound)</text>']
+           f'<text x="{left}" y="20" font-size="14">requests/s, wrk -t1 -c64, one process per '
+           f'server; median of {meta["repeats"]} runs of {meta["duration"]} s, {meta["date"]} '
+           '(each panel its own scale; dashed: the bound)</text>']
     for i, (w, title) in enumerate(panels):
         x0 = left + i * (pw + gap)
         bars = [(s, m[w, s]["rps"]) for s in servers if (w, s) in m]
@@ -188,7 +189,7 @@ def main():
     print("per run (req/s): " + "; ".join(
         f"{w}/{s} " + " ".join(f"{v:.0f}" for v in m[w, s]["each"])
         for w, _ in WORKLOADS for s in servers if (w, s) in m))
-    svg(m, servers, b, svg_path)
+    svg(m, servers, b, meta, svg_path)
 
 
 if __name__ == "__main__":
