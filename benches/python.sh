@@ -82,7 +82,7 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-declare -A port_of
+declare -A port_of pgid_of
 # start NAME COMMAND...: in benches/python_apps, in a process group of its own (setsid does
 # not fork here: the script has no job control, so $! is the group's leader), output to
 # $work/NAME.log. The command may use {port}.
@@ -94,6 +94,7 @@ start() {
   local args=("${@//\{port\}/$port}")
   (cd "$APPS" && exec setsid "${args[@]}" >"$work/$name.log" 2>&1 </dev/null) &
   pgids+=($!)
+  pgid_of[$name]=$!
 }
 
 wait_for() { # NAME PATH
@@ -106,6 +107,15 @@ wait_for() { # NAME PATH
   cat "$work/$1.log" >&2
   exit 1
 }
+
+# cpu_ticks PGID: the user + system CPU time, in clock ticks, of the processes in a group (all
+# their threads), from /proc/PID/stat; past "(comm) " the fields are state, ppid, pgrp, ...,
+# utime (12th), stime (13th).
+cpu_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '
+    { sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
+}
+TICK=$(getconf CLK_TCK)
 
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
@@ -219,11 +229,14 @@ for rep in $(seq "$REPEATS"); do
     order=$(servers_for "$w")
     ((rep % 2)) || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
     for s in $order; do
+      t0=$(cpu_ticks "${pgid_of[$s]}")
       line=$(run_wrk "${DURATION}s" "http://127.0.0.1:${port_of[$s]}$(path_for "$s" "$w")")
+      t1=$(cpu_ticks "${pgid_of[$s]}")
       read -r rps p50 p99 err reads <<<"$line"
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$(label "$s" "$w")" "$rep" "$rps" "$p50" "$p99" "$err" "$reads" >>"$results"
-      printf '  repeat %s  %-7s %-22s req/s=%-9s p50=%s ms p99=%s ms errors=%s closed=%s\n' \
-        "$rep" "$w" "$(label "$s" "$w")" "$rps" "$p50" "$p99" "$err" "$reads"
+      cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TICK" 'BEGIN { printf "%.2f", (b - a) / t }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$(label "$s" "$w")" "$rep" "$rps" "$p50" "$p99" "$err" "$reads" "$cpu" >>"$results"
+      printf '  repeat %s  %-7s %-22s req/s=%-9s p50=%s ms p99=%s ms errors=%s closed=%s server CPU=%s s\n' \
+        "$rep" "$w" "$(label "$s" "$w")" "$rps" "$p50" "$p99" "$err" "$reads" "$cpu"
     done
   done
 done

@@ -3,7 +3,8 @@
     python report.py RESULTS.tsv META.json SVG
 
 RESULTS.tsv has one line per wrk run: workload, server, repeat, req/s, p50 ms, p99 ms,
-errors, and wrk's read errors (connections the server closed after a response). META.json has what the script measured besides (the sleep's real duration, the
+errors, wrk's read errors (connections the server closed after a response), and the seconds
+of CPU the server's processes used during the run. META.json has what the script measured besides (the sleep's real duration, the
 calibrated CPU loop). Prints Markdown on stdout; writes the SVG.
 """
 
@@ -31,18 +32,19 @@ def load(path):
     for line in open(path):
         if not line.strip():
             continue
-        w, s, _rep, rps, p50, p99, err, reads = line.rstrip("\n").split("\t")
-        runs[w, s].append((float(rps), float(p50), float(p99), int(err), int(reads)))
+        w, s, _rep, rps, p50, p99, err, reads, cpu = line.rstrip("\n").split("\t")
+        runs[w, s].append((float(rps), float(p50), float(p99), int(err), int(reads), float(cpu)))
     return runs
 
 
-def medians(runs):
+def medians(runs, meta_duration):
     out = {}
     for key, rs in runs.items():
         out[key] = dict(
             rps=statistics.median(r[0] for r in rs), p50=statistics.median(r[1] for r in rs),
             p99=statistics.median(r[2] for r in rs), errors=sum(r[3] for r in rs), n=len(rs),
             reads=sum(r[4] for r in rs),
+            cores=statistics.median(r[5] / meta_duration for r in rs),
             each=[r[0] for r in rs])
     return out
 
@@ -66,15 +68,14 @@ def bounds(m, meta):
     b["gil"], b["little"], b["little_real"] = gil, little, little_real
     b["sleep"] = min(little, gil) if gil else little
     b["sleep_which"] = "Little's law" if not gil or little <= gil else "the GIL ceiling"
-    # The 1 ms loop plus a hello's own cost, one request at a time under the GIL.
-    b["cpu"] = 1 / (meta["cpu_s"] + (1 / gil if gil else 0))
     return b
 
 
 def table(m, meta, servers):
     b = bounds(m, meta)
-    rows = ["| workload | server | req/s | p50 ms | p99 ms | errors | vs granian | vs gunicorn | note |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    rows = ["| workload | server | req/s | p50 ms | p99 ms | errors | server CPU | CPU per request "
+            "| vs granian | vs gunicorn | note |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for w, title in WORKLOADS:
         for s in servers:
             r = m.get((w, s))
@@ -90,8 +91,6 @@ def table(m, meta, servers):
                 note = (f"bound {b['sleep']:.0f}/s ({b['sleep_which']}): {r['rps'] / b['sleep']:.0%}; "
                         f"against the measured sleep of {meta['sleep_s'] * 1000:.2f} ms: "
                         f"{r['rps'] / min(b['little_real'], b['gil'] or 1e9):.0%}")
-            elif w == "cpu":
-                note = f"GIL bound ~{b['cpu']:.0f}/s: {r['rps'] / b['cpu']:.0%}"
             elif w == "django" and s.startswith("uvicorn"):
                 note = "Django's ASGI handler, sync view in a thread (informative)"
             if r["reads"]:
@@ -100,6 +99,7 @@ def table(m, meta, servers):
                     "(wrk's read errors, not counted as errors)")
             rows.append(
                 f"| {title} | {s} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | "
+                f"{r['cores']:.2f} cores | {r['cores'] / r['rps'] * 1e6:.0f} us | "
                 f"{fmt_ratio(ratio(m, w, s, 'granian'))} | {fmt_ratio(ratio(m, w, s, 'gunicorn'))} | {note} |")
     return rows, b
 
@@ -129,7 +129,9 @@ def targets(m, b):
         line("sleeping app >= 95% of its bound", share >= 0.95,
              f"{s['rps']:.0f}/s of {b['sleep']:.0f}/s = {share:.0%}; the bound is {b['sleep_which']}: "
              f"Little's {b['little']:.0f}/s (8 workers / 10 ms), GIL ceiling {gil} "
-             f"(hello on one worker)")
+             f"(hello on one worker); the sleeping app's server CPU per request is "
+             f"{s['cores'] / s['rps'] * 1e6:.0f} us, so even all of it under the GIL would allow "
+             f"{s['rps'] / s['cores']:.0f}/s")
     return lines
 
 
@@ -147,7 +149,7 @@ def svg(m, servers, b, meta, path):
     for i, (w, title) in enumerate(panels):
         x0 = left + i * (pw + gap)
         bars = [(s, m[w, s]["rps"]) for s in servers if (w, s) in m]
-        bound = b["sleep"] if w == "sleep" else (b["cpu"] if w == "cpu" else None)
+        bound = b["sleep"] if w == "sleep" else None
         top_v = max([v for _, v in bars] + [bound or 0]) * 1.15 or 1
         y = lambda v: top + ph - ph * v / top_v
         out.append(f'<text x="{x0}" y="{top - 10}" font-size="13">{title}</text>')
@@ -179,7 +181,7 @@ def svg(m, servers, b, meta, path):
 def main():
     results, meta_path, svg_path = sys.argv[1:4]
     meta = json.load(open(meta_path))
-    m = medians(load(results))
+    m = medians(load(results), meta["duration"])
     servers = meta["servers"]
     rows, b = table(m, meta, servers)
     print("\n".join(rows))
