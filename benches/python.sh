@@ -23,7 +23,9 @@
 #   granian    granian --interface wsgi --workers 1 --blocking-threads 8 (no access log by default)
 #   uvicorn    uvicorn benchsite.asgi:application --workers 1 (uvicorn[standard]: uvloop and
 #              httptools; its access log on, to a file)
-# Django: DEBUG=False, ALLOWED_HOSTS=['127.0.0.1'], no middleware, no apps, no database.
+# Django: DEBUG=False, ALLOWED_HOSTS=['127.0.0.1'], no middleware, no apps, no database;
+# BENCH_MIDDLEWARE=django.middleware.common.CommonMiddleware (dotted paths, comma-separated)
+# adds middleware (that one gives responses a Content-Length, so runserver keeps connections).
 #
 # Runs alternate (the server order reversed on even repeats), each after a WARMUP-second
 # wrk run per server and workload; the table has medians. Targets (issue 12): plain hello
