@@ -114,12 +114,11 @@ wait_for() { # NAME PATH
 # their threads), from /proc/PID/stat; past "(comm) " the fields are state, ppid, pgrp, ...,
 # utime (12th), stime (13th).
 cpu_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '
+  # A process may end between the glob and the read: cat then fails, which is no error here.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v g="$1" '
     { sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
 }
 TICK=$(getconf CLK_TCK)
-
-want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 # Which servers run which workload, in table order.
 servers_for() {

@@ -12,6 +12,7 @@ per request (ms), server CPU per request (ms), and the table of medians at the e
 
 import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,9 @@ def run(view, workers, duration, connections):
 
 
 def main():
+    # SIGTERM (benches/gil.sh stopping) unwinds: subprocess.run kills the wrk it waits for,
+    # and the finally in run() shuts the server down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     duration, repeats, connections = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     counts = [int(w) for w in sys.argv[4:]]
     loop = statistics.median(loop_seconds() for _ in range(10))
