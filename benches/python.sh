@@ -33,7 +33,8 @@
 # app >= 95% of the lower of Little's bound (8 workers / 10 ms = 800/s) and its GIL ceiling
 # (hello on one worker).
 #
-#   bash benches/python.sh                       # 3 repeats of 5 s: about 7 minutes
+#   bash benches/python.sh                       # 3 repeats of 5 s: about 6 minutes (a first run
+#                                                # also makes the venv and builds: minutes more)
 #   DURATION=1 REPEATS=1 WARMUP=0 bash benches/python.sh      # a smoke run, under a minute
 #   WORKLOADS="hello sleep" bash benches/python.sh
 #
