@@ -13,8 +13,9 @@
 //! A worker whose last handler blocked lends its place itself as its next handler starts, so a
 //! blocking workload does not wait `lend_after` per request for places.
 //!
-//! The hot path costs one atomic load per turn; the mutex and condition variable are touched
-//! only when a place is lent or taken back. This module decides who runs; it does no I/O.
+//! A freed place goes to the worker parked last, so the few that run stay warm. The hot path
+//! costs one atomic load per turn; the mutex and the condition variables are touched only
+//! when a place is lent or taken back. This module decides who runs; it does no I/O.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -33,12 +34,31 @@ const IDLE_TICK: Duration = Duration::from_millis(5);
 
 /// The places to run, and the workers waiting for one.
 pub(crate) struct Gate {
-    /// Free places, and whether the gate is open to all (shutdown).
-    state: Mutex<(usize, bool)>,
-    freed: Condvar,
+    state: Mutex<Places>,
+    /// One wake-up per worker: a freed place is handed to one chosen worker, not raced for.
+    signals: Box<[Signal]>,
     enabled: bool,
     /// Each worker's standing (`OUTSIDE`, `HOLDING`, `LENT`), by worker number.
     places: Box<[AtomicU8]>,
+}
+
+struct Places {
+    free: usize,
+    /// Shutdown: the gate lets everybody through.
+    open: bool,
+    /// Workers waiting for a place, the most recently parked last. A freed place goes to the
+    /// last: the workers that run stay few and warm (their stacks and buffers resident, in
+    /// cache), where handing places round in turn would touch every worker's memory in time
+    /// (measured: with 256 workers under the soak's bad clients the resident size kept
+    /// growing, 39 MB at 3 s to 57 MB at 30 s). Nobody starves: a parked worker holds no
+    /// connection.
+    parked: Vec<usize>,
+}
+
+#[derive(Default)]
+struct Signal {
+    woken: Mutex<bool>,
+    cv: Condvar,
 }
 
 impl Gate {
@@ -46,8 +66,12 @@ impl Gate {
     /// does nothing.
     pub(crate) fn new(active: usize, workers: usize) -> Gate {
         Gate {
-            state: Mutex::new((active, false)),
-            freed: Condvar::new(),
+            state: Mutex::new(Places {
+                free: active,
+                open: false,
+                parked: Vec::with_capacity(workers),
+            }),
+            signals: (0..workers).map(|_| Signal::default()).collect(),
             enabled: active < workers,
             places: (0..workers).map(|_| AtomicU8::new(OUTSIDE)).collect(),
         }
@@ -62,15 +86,49 @@ impl Gate {
         if !self.enabled {
             return;
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while state.0 == 0 && !state.1 {
-            state = self
-                .freed
-                .wait(state)
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.free > 0 || state.open {
+                state.free = state.free.saturating_sub(1);
+                drop(state);
+                self.places[worker].store(HOLDING, Ordering::Relaxed);
+                return;
+            }
+            state.parked.push(worker);
+        }
+        // Handed a place by `free_place` (or let through by `open`).
+        let signal = &self.signals[worker];
+        let mut woken = signal.woken.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*woken {
+            woken = signal
+                .cv
+                .wait(woken)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        state.0 = state.0.saturating_sub(1);
+        *woken = false;
+        drop(woken);
         self.places[worker].store(HOLDING, Ordering::Relaxed);
+    }
+
+    /// Gives a place to the most recently parked worker, or back to the pool if none waits.
+    fn free_place(&self) {
+        let next = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = state.parked.pop();
+            if next.is_none() {
+                state.free += 1;
+            }
+            next
+        };
+        if let Some(worker) = next {
+            self.wake(worker);
+        }
+    }
+
+    fn wake(&self, worker: usize) {
+        let signal = &self.signals[worker];
+        *signal.woken.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        signal.cv.notify_one();
     }
 
     /// At the end of a turn: true if the worker's place was lent away, so it must
@@ -92,15 +150,20 @@ impl Gate {
             .compare_exchange(HOLDING, LENT, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok();
         if lent {
-            self.state.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
-            self.freed.notify_one();
+            self.free_place();
         }
     }
 
     /// Lets every worker through, for shutdown.
     pub(crate) fn open(&self) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
-        self.freed.notify_all();
+        let parked = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.open = true;
+            std::mem::take(&mut state.parked)
+        };
+        for worker in parked {
+            self.wake(worker);
+        }
     }
 
     /// The monitor: lends the place of every worker that has been handling or writing for
@@ -143,11 +206,38 @@ mod tests {
         assert!(!gate.lost_place(a));
         gate.lend(a);
         gate.lend(a); // lending twice frees one place only
-        assert_eq!(gate.state.lock().unwrap().0, 1);
+        assert_eq!(gate.state.lock().unwrap().free, 1);
         gate.enter(b);
-        assert_eq!(gate.state.lock().unwrap().0, 0);
+        assert_eq!(gate.state.lock().unwrap().free, 0);
         assert!(gate.lost_place(a));
         assert!(!gate.lost_place(a));
+    }
+
+    #[test]
+    fn a_freed_place_goes_to_the_worker_parked_last() {
+        let gate = std::sync::Arc::new(Gate::new(1, 4));
+        gate.enter(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut threads = Vec::new();
+        for worker in 1..4 {
+            let (shared, tx) = (gate.clone(), tx.clone());
+            threads.push(std::thread::spawn(move || {
+                shared.enter(worker);
+                tx.send(worker).unwrap();
+            }));
+            while gate.state.lock().unwrap().parked.len() < worker {
+                std::thread::yield_now();
+            }
+        }
+        gate.lend(0);
+        assert_eq!(rx.recv().unwrap(), 3, "the most recently parked runs first");
+        gate.lend(3);
+        assert_eq!(rx.recv().unwrap(), 2);
+        gate.open();
+        assert_eq!(rx.recv().unwrap(), 1, "shutdown lets the rest through");
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 
     #[test]
