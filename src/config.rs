@@ -59,8 +59,9 @@ pub struct Config {
     /// handlers that wait 10 ms serve up to 25,600 requests a second), while the run gate
     /// ([`active_workers`](Config::active_workers)) keeps fast handlers running on as many
     /// threads as cores, so they do not pay for the parked ones. Measured on 2 cores: about
-    /// 12 MB resident idle and 17-19 MB under load, against 5 MB with 8 workers (see the
-    /// README's "Fast and blocking handlers both"). At most [`MAX_WORKERS`].
+    /// 11 MB resident idle and after hello at 256 connections, 17 MB after 256 blocking
+    /// handlers at once, against 4 MB with 8 workers (see the README's "Fast and blocking
+    /// handlers both"). At most [`MAX_WORKERS`].
     pub workers: usize,
     /// Workers that serve connections at once. A worker whose handler (or response write)
     /// has been busy longer than [`lend_after`](Config::lend_after) lends its place to a parked
