@@ -239,14 +239,7 @@ impl Worker<'_> {
                     return Got::unswept(conn, n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.missed();
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Got::Stopped;
-                    }
-                    let idle = now.saturating_duration_since(conn.idle_since);
-                    conn.next_glance = now + (idle / 16).min(MAX_GLANCE_GAP);
-                    return Got::GiveWay;
+                    return self.found_silent(conn, deadline);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Got::failed(&e),
@@ -268,15 +261,8 @@ impl Worker<'_> {
                 Err(rustix::io::Errno::AGAIN) => {
                     // Backed off as a swept connection is: without it, many connections
                     // idle after a response would each cost a `recv` per pass of the queue.
-                    self.missed();
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Got::Stopped;
-                    }
-                    let idle = now.saturating_duration_since(conn.idle_since);
-                    conn.next_glance = now + (idle / 16).min(MAX_GLANCE_GAP);
                     conn.backoff = true;
-                    return Got::GiveWay;
+                    return self.found_silent(conn, deadline);
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(errno) => return Got::failed(&io::Error::from(errno)),
@@ -333,6 +319,19 @@ impl Worker<'_> {
                 Err(e) => return Got::failed(&e),
             }
         }
+    }
+
+    /// A glance found `conn` silent: past its deadline it stops; otherwise its next glance is
+    /// put off by a sixteenth of the time it has been idle (at most `MAX_GLANCE_GAP`).
+    fn found_silent(&mut self, conn: &mut Connection, deadline: Instant) -> Got {
+        self.missed();
+        let now = Instant::now();
+        if now >= deadline {
+            return Got::Stopped;
+        }
+        let idle = now.saturating_duration_since(conn.idle_since);
+        conn.next_glance = now + (idle / 16).min(MAX_GLANCE_GAP);
+        Got::GiveWay
     }
 
     /// One non-blocking read into `buf[at..until]`, for a connection whose time is up.

@@ -230,14 +230,9 @@ impl Writer<'_> {
             }
             let n = read_chunk(&mut reader, self.out, want, chunked)?;
             if n == 0 {
+                // The last chunk, if any, leaves with the next flush.
                 self.out.clear();
-                if let Some(len) = len {
-                    return Err(ended_early(total, len).into());
-                }
-                if chunked {
-                    // The last chunk leaves with the next flush.
-                    self.out.extend_from_slice(LAST_CHUNK);
-                }
+                self.out.extend_from_slice(body_end(total, len, chunked)?);
                 return Ok(total);
             }
             total += n as u64;
@@ -297,12 +292,7 @@ impl Writer<'_> {
             let n = read_chunk(reader, self.out, want, chunked)?;
             if n == 0 {
                 self.out.clear();
-                if let Some(len) = len {
-                    return Err(ended_early(*total, len));
-                }
-                if chunked {
-                    ahead.extend_from_slice(LAST_CHUNK);
-                }
+                ahead.extend_from_slice(body_end(*total, len, chunked)?);
                 break;
             }
             *total += n as u64;
@@ -330,12 +320,7 @@ impl Writer<'_> {
             let n = read_chunk(&mut reader, self.out, want, chunked)?;
             if n == 0 {
                 self.out.clear();
-                if let Some(len) = len {
-                    return Err(ended_early(total, len));
-                }
-                if chunked {
-                    self.out.extend_from_slice(LAST_CHUNK);
-                }
+                self.out.extend_from_slice(body_end(total, len, chunked)?);
                 return Ok(total);
             }
             write_waiting(self.stream, self.out, self.ctx)?;
@@ -553,6 +538,16 @@ pub(super) enum SpliceEnd {
         left: u64,
     },
     Failed(io::Error),
+}
+
+/// What ends a body whose reader ran dry after `total` bytes: the last chunk if it is chunked
+/// (nothing otherwise), or the error for a body shorter than its declared `len`.
+fn body_end(total: u64, len: Option<u64>, chunked: bool) -> io::Result<&'static [u8]> {
+    match len {
+        Some(len) => Err(ended_early(total, len)),
+        None if chunked => Ok(LAST_CHUNK),
+        None => Ok(b""),
+    }
 }
 
 /// How much to read next of a body of `len` bytes (else of unknown length) after `total`.
