@@ -10,7 +10,7 @@ use basehttp::{Handler, Request, Response, reason_phrase};
 use pyo3::exceptions::{PyAssertionError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple, PyType};
 
 /// The largest request body handed to an application (what the core receives first by
 /// default is bounded by its own `max_buffered_body`; this is only a backstop).
@@ -35,6 +35,10 @@ pub struct Wsgi {
     /// The keys that are the same on every request; each request's `environ` starts as a copy.
     base: Py<PyDict>,
     bytes_io: Py<PyAny>,
+    /// `type(iter([]))` and `type(iter(()))`: an iterator over items already in memory, which
+    /// can be taken whole without delaying any block (Django's `HttpResponse` iterates so).
+    list_iterator: Py<PyType>,
+    tuple_iterator: Py<PyType>,
     gil_wait: Arc<AtomicU64>,
 }
 
@@ -63,6 +67,8 @@ impl Wsgi {
             app: app.unbind(),
             base: base.unbind(),
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
+            list_iterator: PyList::empty(py).try_iter()?.get_type().unbind(),
+            tuple_iterator: PyTuple::empty(py).try_iter()?.get_type().unbind(),
             gil_wait,
         })
     }
@@ -217,6 +223,14 @@ impl Wsgi {
                 }
             }
         }
+        // An iterator over a list or tuple (`iter(HttpResponse)` is one) holds the rest in
+        // memory already: taking it now delays nothing, and the response gets a length.
+        if !exhausted && self.in_memory(&iter) {
+            for item in iter.by_ref() {
+                data.extend_from_slice(chunk(&item?)?);
+            }
+            exhausted = true;
+        }
         let head = Head::take(sr, req)?;
         if exhausted || head.length.is_some_and(|len| data.len() as u64 >= len) {
             return Ok(Answer::Done(head.whole(data)));
@@ -235,6 +249,15 @@ impl Wsgi {
             None => head.apply(Response::reader(reader)),
         };
         Ok(Answer::Streams(response.pin_to_worker()))
+    }
+}
+
+impl Wsgi {
+    /// Whether `iter` is a plain iterator over a list or a tuple.
+    fn in_memory(&self, iter: &Bound<'_, PyIterator>) -> bool {
+        let py = iter.py();
+        let kind = iter.get_type();
+        kind.is(self.list_iterator.bind(py)) || kind.is(self.tuple_iterator.bind(py))
     }
 }
 

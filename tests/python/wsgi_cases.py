@@ -198,7 +198,33 @@ def case_stream():
     r, data = get(h2)
     assert data == b"one two three" and r.getheader("Content-Length") == "13", r.getheaders()
     assert r.getheader("Transfer-Encoding") is None
-    assert h.shutdown() and h2.shutdown()
+    # An object iterating over a list (as Django's HttpResponse does: `iter(self._container)`)
+    # holds its body in memory already: it is taken whole and gets a Content-Length. (Not
+    # behind the validator, whose own iterator wrapper would hide the list iterator.)
+    class Held:
+        closed = 0
+
+        def __init__(self, parts):
+            self.parts = parts
+
+        def __iter__(self):
+            return iter(self.parts)
+
+        def close(self):
+            Held.closed += 1
+
+    def held(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        parts = environ["PATH_INFO"] == "/tuple" and (b"one ", b"", b"two") or [b"one ", b"", b"two"]
+        return Held(parts)
+
+    h3 = serve(held, validate=False)
+    for path in ("/list", "/tuple"):
+        r, data = get(h3, path)
+        assert data == b"one two" and r.getheader("Content-Length") == "7", r.getheaders()
+        assert r.getheader("Transfer-Encoding") is None
+    assert Held.closed == 2, Held.closed
+    assert h.shutdown() and h2.shutdown() and h3.shutdown()
 
 
 def case_write():
