@@ -57,18 +57,30 @@ pub struct Config {
     /// Number of worker threads. Default 256: one per in-flight request for up to 256
     /// blocking handlers at once (Little's law: throughput = workers / service time, so 256
     /// handlers that wait 10 ms serve up to 25,600 requests a second), while the run gate
-    /// ([`active_workers`](Config::active_workers)) keeps fast handlers running on as many
-    /// threads as cores, so they do not pay for the parked ones. Measured on 2 cores: about
+    /// ([`active_workers`](Config::active_workers)) keeps fast handlers running on a few
+    /// threads (one fewer than the cores), so they do not pay for the parked ones. Measured on 2 cores: about
     /// 11 MB resident idle and after hello at 256 connections, 17 MB after 256 blocking
     /// handlers at once, against 4 MB with 8 workers (see the README's "Fast and blocking
     /// handlers both"). At most [`MAX_WORKERS`].
     pub workers: usize,
     /// Workers that serve connections at once. A worker whose handler (or response write)
     /// has been busy longer than [`lend_after`](Config::lend_after) lends its place to a parked
-    /// worker, so blocking handlers still use the whole pool. Default: the number of cores,
-    /// which is what fast handlers want (more runnable threads than cores only add context
-    /// switches). A value of `workers` or more turns this off.
+    /// worker, so blocking handlers still use the whole pool. Default: one fewer than the
+    /// cores (at least one), leaving a core to the clients a development server shares its
+    /// machine with (the browser, a load generator): with a client on the same 2 cores, hello
+    /// at 8 keep-alive connections served 1.17x hyper's rate with one place and 0.84x with
+    /// two, which only added context switches (see the README's "Fast and blocking handlers
+    /// both"). While handlers are long the [`spare_places`](Config::spare_places) open too.
+    /// On a machine of its own, set this to the cores. A value of `workers` or more turns the
+    /// gate off.
     pub active_workers: usize,
+    /// Places the run gate adds to [`active_workers`](Config::active_workers) while handlers
+    /// are long: from when a handler is seen busy past [`lend_after`](Config::lend_after)
+    /// until 100 ms pass without one. Then the work is the server's own (CPU-bound handlers;
+    /// blocking ones lend their places anyway), and every core serves it: `/cpu?ms=1` at 64
+    /// connections served 1,891 requests a second with two places and 1,393 with one.
+    /// Default: the core `active_workers` leaves (one on two cores or more, none on one).
+    pub spare_places: usize,
     /// How long a worker may be busy in a handler or a response write before its place is
     /// lent to a parked worker. Default 200 µs: far above a fast handler, far below a database
     /// call.
@@ -194,11 +206,17 @@ pub const MAX_QUEUE: usize = 65_536;
 /// this, so deadlines computed from them cannot overflow.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// The cores this process may use (two when unknown).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             workers: 256,
-            active_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            active_workers: cores().saturating_sub(1).max(1),
+            spare_places: cores() - cores().saturating_sub(1).max(1),
             lend_after: Duration::from_micros(200),
             queue: 4096,
             when_full: WhenFull::Block,
@@ -237,6 +255,7 @@ impl Config {
     pub(crate) fn normalized(mut self) -> Config {
         self.workers = self.workers.clamp(1, MAX_WORKERS);
         self.active_workers = self.active_workers.clamp(1, self.workers);
+        self.spare_places = self.spare_places.min(self.workers - self.active_workers);
         self.lend_after = self.lend_after.max(Duration::from_micros(50));
         self.queue = self.queue.clamp(1, MAX_QUEUE);
         for timeout in [

@@ -13,11 +13,19 @@
 //! A worker whose last handler blocked lends its place itself as its next handler starts, so a
 //! blocking workload does not wait `lend_after` per request for places.
 //!
+//! Spare places: by default the gate keeps one core for the clients (a development server
+//! shares its machine with the browser or the load generator), and opens the spare places
+//! ([`Config::spare_places`](crate::Config::spare_places)) while handlers are long: then the
+//! work is the server's own (CPU-bound or blocking handlers) and every core serves. The
+//! monitor opens them when it sees a handler busy past `lend_after` and closes them after
+//! [`SPARE_LINGER`] without one; a place is closed by taking a free one, or else by the next
+//! place given up (a lend, or a running worker at the end of its turn).
+//!
 //! A freed place goes to the worker parked last, so the few that run stay warm. The hot path
-//! costs one atomic load per turn; the mutex and the condition variables are touched only
+//! costs two atomic loads per turn; the mutex and the condition variables are touched only
 //! when a place is lent or taken back. This module decides who runs; it does no I/O.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -31,6 +39,8 @@ const LENT: u8 = 2;
 
 /// How often the monitor looks when no worker is busy in a handler.
 const IDLE_TICK: Duration = Duration::from_millis(5);
+/// The spare places close after this long without a handler busy past `lend_after`.
+pub(crate) const SPARE_LINGER: Duration = Duration::from_millis(100);
 
 /// The places to run, and the workers waiting for one.
 pub(crate) struct Gate {
@@ -40,6 +50,8 @@ pub(crate) struct Gate {
     enabled: bool,
     /// Each worker's standing (`OUTSIDE`, `HOLDING`, `LENT`), by worker number.
     places: Box<[AtomicU8]>,
+    /// `Places::owed`, readable without the lock: the hot path checks it once per turn.
+    owed: AtomicUsize,
 }
 
 struct Places {
@@ -53,6 +65,8 @@ struct Places {
     /// growing, 39 MB at 3 s to 57 MB at 30 s). Nobody starves: a parked worker holds no
     /// connection.
     parked: Vec<usize>,
+    /// Places closed while none was free: the next places given up are not handed on.
+    owed: usize,
 }
 
 #[derive(Default)]
@@ -70,10 +84,12 @@ impl Gate {
                 free: active,
                 open: false,
                 parked: Vec::with_capacity(workers),
+                owed: 0,
             }),
             signals: (0..workers).map(|_| Signal::default()).collect(),
             enabled: active < workers,
             places: (0..workers).map(|_| AtomicU8::new(OUTSIDE)).collect(),
+            owed: AtomicUsize::new(0),
         }
     }
 
@@ -110,10 +126,16 @@ impl Gate {
         self.places[worker].store(HOLDING, Ordering::Relaxed);
     }
 
-    /// Gives a place to the most recently parked worker, or back to the pool if none waits.
+    /// Gives a place to the most recently parked worker, or back to the pool if none waits
+    /// (or, while places are owed, closes it).
     fn free_place(&self) {
         let next = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.owed > 0 {
+                state.owed -= 1;
+                self.owed.store(state.owed, Ordering::Relaxed);
+                return;
+            }
             let next = state.parked.pop();
             if next.is_none() {
                 state.free += 1;
@@ -133,12 +155,50 @@ impl Gate {
 
     /// At the end of a turn: true if the worker's place was lent away, so it must
     /// [`enter`](Self::enter) again before taking another connection.
+    /// A running worker also gives its place up here while places are owed.
     pub(crate) fn lost_place(&self, worker: usize) -> bool {
-        if self.enabled && self.places[worker].load(Ordering::Relaxed) == LENT {
+        if !self.enabled {
+            return false;
+        }
+        let standing = self.places[worker].load(Ordering::Relaxed);
+        if standing == LENT {
             self.places[worker].store(OUTSIDE, Ordering::Relaxed);
             return true;
         }
+        if standing == HOLDING && self.owed.load(Ordering::Relaxed) > 0 {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.owed > 0 {
+                state.owed -= 1;
+                self.owed.store(state.owed, Ordering::Relaxed);
+                drop(state);
+                self.places[worker].store(OUTSIDE, Ordering::Relaxed);
+                return true;
+            }
+        }
         false
+    }
+
+    /// Opens `n` more places: owed ones are forgiven first, the rest go to parked workers.
+    fn add_places(&self, n: usize) {
+        let rest = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let forgiven = state.owed.min(n);
+            state.owed -= forgiven;
+            self.owed.store(state.owed, Ordering::Relaxed);
+            n - forgiven
+        };
+        for _ in 0..rest {
+            self.free_place();
+        }
+    }
+
+    /// Closes `n` places: free ones at once, the rest as they are given up.
+    fn remove_places(&self, n: usize) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = state.free.min(n);
+        state.free -= taken;
+        state.owed += n - taken;
+        self.owed.store(state.owed, Ordering::Relaxed);
     }
 
     /// Gives a busy worker's place to a parked worker (if it holds one).
@@ -167,27 +227,53 @@ impl Gate {
     }
 
     /// The monitor: lends the place of every worker that has been handling or writing for
-    /// longer than `lend_after`, until `stop` says to end.
+    /// longer than `lend_after`, and opens `spare` more places while such long handlers run
+    /// (closing them after [`SPARE_LINGER`] without one), until `stop` says to end.
     pub(crate) fn monitor(
         &self,
         workers: &[WorkerSlot],
         epoch: Instant,
         lend_after: Duration,
+        spare: usize,
         stop: impl Fn() -> bool,
     ) {
         let lend_after_us = lend_after.as_micros() as u64;
+        let linger_us = SPARE_LINGER.as_micros() as u64;
         let busy_tick = (lend_after / 2).max(Duration::from_micros(50));
+        // When a long handler was last seen, while the spare places are open.
+        let mut spare_open: Option<u64> = None;
         while !stop() {
             let now = epoch.elapsed().as_micros() as u64;
             let mut busy = false;
+            let mut long = false;
             for (worker, slot) in workers.iter().enumerate() {
-                let running = matches!(slot.state(), WorkerState::Handling | WorkerState::Writing);
-                if running && self.places[worker].load(Ordering::Relaxed) == HOLDING {
+                let state = slot.state();
+                if !matches!(state, WorkerState::Handling | WorkerState::Writing) {
+                    continue;
+                }
+                let past = now.saturating_sub(slot.busy_since()) >= lend_after_us;
+                // (A worker that lent its place as its handler started counts as long too.)
+                long |= past && state == WorkerState::Handling;
+                if self.places[worker].load(Ordering::Relaxed) == HOLDING {
                     busy = true;
-                    if now.saturating_sub(slot.busy_since()) >= lend_after_us {
+                    if past {
                         self.lend(worker);
                     }
                 }
+            }
+            if spare > 0 {
+                spare_open = match spare_open {
+                    None if long => {
+                        self.add_places(spare);
+                        Some(now)
+                    }
+                    Some(_) if long => Some(now),
+                    Some(seen) if now.saturating_sub(seen) >= linger_us => {
+                        self.remove_places(spare);
+                        None
+                    }
+                    open => open,
+                };
             }
             std::thread::sleep(if busy { busy_tick } else { IDLE_TICK });
         }
@@ -238,6 +324,81 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn spare_places_open_and_close_without_losing_one() {
+        let gate = Gate::new(1, 4);
+        let free = |g: &Gate| g.state.lock().unwrap().free;
+        gate.enter(0);
+        gate.add_places(1);
+        assert_eq!(free(&gate), 1, "nobody parked: the spare place is free");
+        gate.enter(1);
+        assert_eq!(free(&gate), 0);
+        // Closed while both run: owed, paid by the first running worker to end its turn.
+        gate.remove_places(1);
+        assert_eq!(gate.owed.load(Ordering::Relaxed), 1);
+        assert!(
+            gate.lost_place(1),
+            "a running worker gives its place up while one is owed"
+        );
+        assert!(!gate.lost_place(0), "one owed place is paid once");
+        assert_eq!(free(&gate), 0);
+        // Closed again while a lend is due: the lent place pays, nobody parked gets it.
+        gate.add_places(1);
+        assert_eq!(free(&gate), 1);
+        gate.remove_places(1);
+        assert_eq!((free(&gate), gate.owed.load(Ordering::Relaxed)), (0, 0));
+        gate.remove_places(1);
+        gate.lend(0);
+        assert_eq!((free(&gate), gate.owed.load(Ordering::Relaxed)), (0, 0));
+        // Opening forgives what is still owed before it frees anything.
+        gate.remove_places(1);
+        gate.add_places(1);
+        assert_eq!((free(&gate), gate.owed.load(Ordering::Relaxed)), (0, 0));
+    }
+
+    #[test]
+    fn the_monitor_opens_the_spare_places_while_a_handler_is_long() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let gate = Arc::new(Gate::new(1, 3));
+        let slots: Arc<[WorkerSlot]> = (0..3).map(|_| WorkerSlot::default()).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let epoch = Instant::now();
+        gate.enter(0);
+        // Worker 0 lent its place as its handler started (as after a long one) and is still
+        // in it: the work is the server's, so the spare place opens.
+        gate.lend(0);
+        slots[0].set_busy(WorkerState::Handling, 0);
+        let monitor = {
+            let (gate, slots, stop) = (gate.clone(), slots.clone(), stop.clone());
+            std::thread::spawn(move || {
+                gate.monitor(&slots, epoch, Duration::from_millis(1), 1, || {
+                    stop.load(Ordering::Relaxed)
+                })
+            })
+        };
+        let free = || gate.state.lock().unwrap().free;
+        let until = |want: usize| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while free() != want {
+                assert!(
+                    Instant::now() < deadline,
+                    "free stayed {}, not {want}",
+                    free()
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        until(2);
+        // The handler ends: after SPARE_LINGER the spare place closes again.
+        slots[0].set_state(WorkerState::Idle);
+        let ended = Instant::now();
+        until(1);
+        assert!(ended.elapsed() >= SPARE_LINGER - Duration::from_millis(10));
+        stop.store(true, Ordering::Relaxed);
+        monitor.join().unwrap();
     }
 
     #[test]

@@ -115,6 +115,7 @@ impl Pool {
                             &shared.worker_slots,
                             shared.epoch,
                             shared.config.lend_after,
+                            shared.config.spare_places,
                             || shared.shutting_down.load(Relaxed),
                         );
                     })?,

@@ -185,7 +185,9 @@ fn start(
     // of as many running workers as cores, 8,300 with one). A handler busy longer than
     // PYTHON_LEND_AFTER is taken to block (a database call, a sleep) and lends its place
     // so that the other workers serve meanwhile; a CPU-bound view of a millisecond is not.
+    // No spare places either: a long handler's Python still holds the GIL while it computes.
     config.active_workers = 1;
+    config.spare_places = 0;
     config.lend_after = PYTHON_LEND_AFTER;
     config.access_log = if access_log {
         AccessLog::Stderr { color }
