@@ -42,6 +42,8 @@ macro_rules! server_options {
         "\
 Server:
   -w, --workers N          worker threads (default 256)
+      --active N           workers that run at once (default: cores - 1, at least 1;
+                           on a machine of its own, with clients elsewhere: the cores)
   -q, --queue N            connections that may wait for a worker (default 4096)
       --when-full POLICY   block or reject when the queue is full (default block)
       --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
@@ -239,6 +241,12 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
                         "--workers must be between 1 and {}",
                         basehttp::MAX_WORKERS
                     ));
+                }
+            }
+            Long("active") => {
+                config.active_workers = number(&mut parser, "--active")?;
+                if config.active_workers == 0 {
+                    return Err("--active must be at least 1".into());
                 }
             }
             Short('q') | Long("queue") => {
@@ -494,11 +502,15 @@ mod tests {
             "reject",
             "--keep-alive",
             "0",
+            "--active",
+            "2",
         ];
         let Command::Serve(serve) = parse(args.map(Into::into)).unwrap() else {
             panic!("expected serve");
         };
         assert_eq!(serve.config.workers, 3);
+        assert_eq!(serve.config.active_workers, 2);
+        assert!(parse(["--active", "0"].map(Into::into)).is_err());
         assert_eq!(serve.config.queue, 7);
         assert_eq!(serve.config.when_full, WhenFull::Reject);
         assert_eq!(serve.config.keep_alive, Duration::ZERO);
