@@ -356,6 +356,7 @@ fn stats_json_has_the_documented_shape() {
         "uptime_ms",
         "workers",
         "active_workers",
+        "spare_places",
         "busy_workers",
         "queue_depth",
         "queue_capacity",

@@ -40,6 +40,8 @@ pub struct Demo {
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     pub active_workers: usize,
+    /// Places the run gate adds while handlers are long.
+    pub spare_places: usize,
     pub when_full: WhenFull,
     pub keep_alive: Duration,
 }
@@ -61,6 +63,11 @@ impl Demo {
             started: Instant::now(),
             settings: Settings {
                 active_workers: config.active_workers.clamp(1, config.workers.max(1)),
+                spare_places: config.spare_places.min(
+                    config
+                        .workers
+                        .saturating_sub(config.active_workers.clamp(1, config.workers.max(1))),
+                ),
                 when_full: config.when_full,
                 keep_alive: config.keep_alive,
             },
@@ -348,13 +355,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
         let config = handle.config();
         let url = crate::url(handle.local_addr());
         format!(
-            "basehttp {} demo: {} workers ({} run at once), queue of {} ({} when full)\n\
+            "basehttp {} demo: {} workers ({} run at once, {} more while handlers are long), queue of {} ({} when full)\n\
              Starting development server at {url}\n\
              Quit the server with CONTROL-C.\n\
              Open {url} to watch the pool; try {url}sleep?ms=500, {url}cpu?ms=200, {url}stats.",
             env!("CARGO_PKG_VERSION"),
             config.workers,
             config.active_workers,
+            config.spare_places,
             config.queue,
             crate::policy_name(config.when_full),
         )

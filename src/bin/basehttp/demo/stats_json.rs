@@ -57,13 +57,14 @@ pub fn render(s: &Snapshot) -> String {
     };
     let _ = write!(
         out,
-        "{{\"uptime_ms\":{},\"workers\":{},\"active_workers\":{},\"busy_workers\":{},\
+        "{{\"uptime_ms\":{},\"workers\":{},\"active_workers\":{},\"spare_places\":{},\"busy_workers\":{},\
          \"queue_depth\":{},\"queue_capacity\":{},\"when_full\":\"{policy}\",\
          \"keep_alive_ms\":{},\"accepted\":{},\"rejected\":{},\"served\":{},\
          \"active_connections\":{},\"requeued\":{},\"writes\":{},",
         s.uptime.as_millis(),
         st.workers,
         s.settings.active_workers,
+        s.settings.spare_places,
         st.busy_workers,
         st.queue_depth,
         st.queue_capacity,
