@@ -92,7 +92,8 @@ pub(crate) struct Linger {
 
 /// A client connection.
 pub(crate) struct Connection {
-    pub(crate) stream: TcpStream,
+    /// The socket, shared with an [`Early`](crate::Early) while a handler holds one.
+    pub(crate) stream: std::sync::Arc<crate::early::Wire>,
     pub(crate) peer: SocketAddr,
     pub(crate) phase: Phase,
     /// Received bytes not yet processed, carried across hand-backs: at most a partial head,
@@ -125,7 +126,7 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(stream: TcpStream, peer: SocketAddr, accepted_at: Instant) -> Connection {
         Connection {
-            stream,
+            stream: crate::early::Wire::new(stream),
             peer,
             phase: Phase::New,
             pending: Vec::new(),

@@ -33,7 +33,8 @@
 //!
 //! - the socket-free HTTP/1.1 layer, `http1`: head checks, body decoders, response encoding;
 //! - what a handler sees: `request` ([`Request`]), `body` ([`Body`]), `response`
-//!   ([`Response`]), `handler` ([`Handler`]);
+//!   ([`Response`]), `early` ([`Early`]: a response begun before the handler returns),
+//!   `handler` ([`Handler`]);
 //! - the server: `server` ([`Server`], [`ServerHandle`]), `pool` (listener and worker
 //!   threads), `shared` (their common state), `gate` (the run gate), `connection` (a
 //!   connection and its phases), `worker` (one worker's turn with one connection: waiting,
@@ -52,6 +53,7 @@ mod close_reason;
 mod config;
 mod connection;
 mod date;
+mod early;
 mod gate;
 mod handler;
 mod http1;
@@ -75,6 +77,7 @@ pub use body::Body;
 pub use close_reason::CloseReason;
 pub use config::{Config, MAX_HEADERS_LIMIT, MAX_QUEUE, MAX_TIMEOUT, MAX_WORKERS, WhenFull};
 pub use date::fmt_http_date;
+pub use early::Early;
 pub use handler::{BodyPolicy, Handler};
 pub use http1::{BodyError, Version, reason_phrase};
 pub use request::{Request, RequestHead};

@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::net::SocketAddr;
 
 use crate::body::Body;
+use crate::early::Early;
 use crate::http1::head::{BodyLength, Head, Version, split_target};
 use crate::stats::{Snapshot, Stats};
 
@@ -149,6 +150,19 @@ pub struct Request<'a> {
     worker: usize,
     body: Body<'a>,
     server: &'a dyn Snapshot,
+    /// What an [`Early`] would need, where the exchange allows one.
+    early: Option<EarlyTerms<'a>>,
+    /// An [`Early`] was lent: the exchange ends it after the handler.
+    lent: bool,
+}
+
+/// The exchange's terms for a response begun early (see [`Request::early`]).
+pub(crate) struct EarlyTerms<'a> {
+    pub(crate) wire: &'a std::sync::Arc<crate::early::Wire>,
+    /// The connection closes after this response.
+    pub(crate) close: bool,
+    pub(crate) keep_alive: std::time::Duration,
+    pub(crate) write_timeout: std::time::Duration,
 }
 
 impl<'a> Request<'a> {
@@ -166,7 +180,47 @@ impl<'a> Request<'a> {
             worker,
             body,
             server,
+            early: None,
+            lent: false,
         }
+    }
+
+    /// Allows [`early`](Request::early) on these terms.
+    pub(crate) fn allow_early(&mut self, terms: EarlyTerms<'a>) {
+        self.early = Some(terms);
+    }
+
+    /// True if the handler took an [`Early`].
+    pub(crate) fn lent_early(&self) -> bool {
+        self.lent
+    }
+
+    /// Ends the exchange for any [`Early`] lent: it can write no more.
+    pub(crate) fn wire_end_exchange(&self) {
+        if let Some(terms) = &self.early {
+            terms.wire.end_exchange();
+        }
+    }
+
+    /// A handle to send this request's response head and body before the handler returns,
+    /// for applications that write as they go (WSGI's `write()`); the handler then returns
+    /// [`Early::finish`]'s response. `None` where the response cannot begin yet: while
+    /// answers to earlier pipelined requests wait to be sent, or before a `100 Continue` the
+    /// client waits for; the handler then returns its response as usual. See [`Early`].
+    pub fn early(&mut self) -> Option<Early> {
+        if self.body.continue_pending() {
+            return None;
+        }
+        let terms = self.early.as_ref()?;
+        self.lent = true;
+        Some(Early::new(crate::early::Lend {
+            wire: terms.wire.clone(),
+            version: self.head.version,
+            head_request: self.head.method == "HEAD",
+            close: terms.close,
+            keep_alive: terms.keep_alive,
+            write_timeout: terms.write_timeout,
+        }))
     }
 
     /// The request's head.

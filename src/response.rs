@@ -67,6 +67,9 @@ pub struct Response {
     pub(crate) payload: Payload,
     /// The body's reader must stay on the worker that called the handler.
     pinned: bool,
+    /// The head (and part of the body) went out before the handler returned
+    /// ([`Early::finish`](crate::Early::finish)).
+    pub(crate) early: Option<Box<crate::early::Started>>,
 }
 
 fn bytes_of(body: Cow<'static, str>) -> Payload {
@@ -86,6 +89,7 @@ impl Response {
             headers: Vec::new(),
             payload: Payload::Empty,
             pinned: false,
+            early: None,
         }
     }
 

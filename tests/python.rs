@@ -512,6 +512,16 @@ fn write_data_leaves_before_the_iterable_advances() {
 }
 
 #[test]
+fn write_sends_before_the_application_returns() {
+    if let Some(stderr) = case("write_sends_before_return", true) {
+        assert!(
+            stderr.contains("after its response began") && stderr.contains("after a write"),
+            "the late exception is reported:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_slow_upload_holds_no_worker() {
     case("slow_upload", false);
 }

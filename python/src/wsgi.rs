@@ -150,23 +150,48 @@ impl Wsgi {
     fn call(
         &self,
         py: Python<'_>,
-        req: &Request<'_>,
+        req: &mut Request<'_>,
         body: Vec<u8>,
         had_body: bool,
     ) -> PyResult<Response> {
         let env = self.environ(py, req, body, had_body)?;
-        let sr = Bound::new(py, StartResponse::default())?;
-        let result = self.app.bind(py).call1((env, sr.clone()))?;
-        match self.respond(req, &result, &sr) {
-            Ok(Answer::Done(response)) => {
-                close(py, &result);
-                Ok(response)
+        // `write()` sends at once through the core's early response where it can begin now.
+        let start = StartResponse {
+            head_request: req.method() == "HEAD",
+            early: req.early(),
+            ..StartResponse::default()
+        };
+        let sr = Bound::new(py, start)?;
+        let answer = self
+            .app
+            .bind(py)
+            .call1((env, sr.clone()))
+            .and_then(|result| match self.respond(req, &result, &sr) {
+                Ok(Answer::Done(response)) => {
+                    close(py, &result);
+                    Ok(response)
+                }
+                Ok(Answer::Streams(response)) => Ok(response),
+                Err(e) => {
+                    close(py, &result);
+                    Err(e)
+                }
+            });
+        let early = sr.borrow_mut().early.take();
+        match (answer, early) {
+            (Ok(response), _) => Ok(response),
+            // The head went out with `write()`: too late for a 500. The traceback is printed
+            // and the connection closed, the client seeing a cut response.
+            (Err(e), Some(early)) if early.started() => {
+                eprintln!(
+                    "basehttp: exception in the application for {} {} after its response began:",
+                    req.method(),
+                    req.target()
+                );
+                e.display(py);
+                Ok(early.finish(Response::reader(Broken)))
             }
-            Ok(Answer::Streams(response)) => Ok(response),
-            Err(e) => {
-                close(py, &result);
-                Err(e)
-            }
+            (Err(e), _) => Err(e),
         }
     }
 
@@ -180,7 +205,7 @@ impl Wsgi {
         if let Some(wrapper) = file_wrapper_of(result) {
             let ready = {
                 let sr = sr.borrow();
-                sr.status.is_some() && sr.written.is_empty()
+                sr.status.is_some() && sr.written.is_empty() && !sr.begun()
             };
             if ready {
                 let head = Head::take(sr, req)?;
@@ -201,6 +226,9 @@ impl Wsgi {
         if let Some(items) = items {
             for item in items {
                 data.extend_from_slice(chunk(&item)?);
+            }
+            if let Some(response) = finish_early(sr, &mut data) {
+                return Ok(Answer::Done(response));
             }
             let head = Head::take(sr, req)?;
             return Ok(Answer::Done(head.whole(data)));
@@ -231,10 +259,19 @@ impl Wsgi {
             }
             exhausted = true;
         }
-        let head = Head::take(sr, req)?;
-        if exhausted || head.length.is_some_and(|len| data.len() as u64 >= len) {
-            return Ok(Answer::Done(head.whole(data)));
+        if exhausted && let Some(response) = finish_early(sr, &mut data) {
+            return Ok(Answer::Done(response));
         }
+        let begun = sr.borrow().begun();
+        let head = if begun {
+            None
+        } else {
+            let head = Head::take(sr, req)?;
+            if exhausted || head.length.is_some_and(|len| data.len() as u64 >= len) {
+                return Ok(Answer::Done(head.whole(data)));
+            }
+            Some(head)
+        };
         sr.borrow_mut().headers_sent = true;
         let reader = IterReader {
             buf: data,
@@ -244,11 +281,42 @@ impl Wsgi {
             sr: sr.clone().unbind(),
             gil_wait: self.gil_wait.clone(),
         };
-        let response = match head.length {
-            Some(len) => head.apply(Response::sized_reader(reader, len)),
-            None => head.apply(Response::reader(reader)),
+        let response = match head {
+            None => {
+                let early = sr.borrow_mut().early.take();
+                match early {
+                    Some(early) => early.finish(Response::reader(reader)),
+                    None => Response::reader(reader),
+                }
+            }
+            Some(head) => match head.length {
+                Some(len) => head.apply(Response::sized_reader(reader, len)),
+                None => head.apply(Response::reader(reader)),
+            },
         };
         Ok(Answer::Streams(response.pin_to_worker()))
+    }
+}
+
+/// The response for a body whose head `write()` already sent: `data`, the rest of it, after
+/// what went out. `None` if the response has not begun.
+fn finish_early(sr: &Bound<'_, StartResponse>, data: &mut Vec<u8>) -> Option<Response> {
+    let mut sr = sr.borrow_mut();
+    if !sr.begun() {
+        return None;
+    }
+    let early = sr.early.take()?;
+    Some(early.finish(Response::bytes(std::mem::take(data))))
+}
+
+/// The body of a response cut short: the application raised after its head was sent.
+struct Broken;
+
+impl Read for Broken {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::other(
+            "the application raised after its response began",
+        ))
     }
 }
 
@@ -284,7 +352,7 @@ impl Handler for Wsgi {
                 return Response::error(400);
             }
         };
-        self.attach(|py| match self.call(py, req, body, had_body) {
+        self.attach(|py| match self.call(py, &mut *req, body, had_body) {
             Ok(response) => response,
             Err(e) => {
                 if e.is_instance_of::<InvalidResponse>(py) {
@@ -330,7 +398,11 @@ struct Head {
 
 impl Head {
     fn take(sr: &Bound<'_, StartResponse>, req: &Request<'_>) -> PyResult<Head> {
-        let sr = sr.borrow();
+        Head::of(&sr.borrow(), req.method() == "HEAD")
+    }
+
+    /// The head `start_response` was given, checked; `head_request` for a `HEAD`.
+    fn of(sr: &StartResponse, head_request: bool) -> PyResult<Head> {
         let Some(status_line) = sr.status.as_deref() else {
             return Err(PyAssertionError::new_err(
                 "the application returned without calling start_response",
@@ -384,7 +456,7 @@ impl Head {
         }
         let declared = length;
         // A HEAD response's Content-Length describes the GET body the app did not send.
-        if req.method() == "HEAD" {
+        if head_request {
             length = None;
         }
         Ok(Head {
@@ -495,8 +567,42 @@ pub struct StartResponse {
     headers: Vec<(String, String)>,
     /// Once true, the head is on its way: a later `start_response` with `exc_info` re-raises.
     headers_sent: bool,
-    /// What `write()` was given and the server has not sent yet.
+    /// What `write()` was given and the server has not sent yet (once the application has
+    /// returned, or where the response could not begin early).
     written: Vec<u8>,
+    /// The request is a `HEAD`.
+    head_request: bool,
+    /// While the application runs: the core's response begun early, which `write()` sends
+    /// through at once.
+    early: Option<basehttp::Early>,
+}
+
+impl StartResponse {
+    /// True once `write()` has sent the head.
+    fn begun(&self) -> bool {
+        self.early.as_ref().is_some_and(|early| early.started())
+    }
+
+    /// Sends `data` now: the head first, on the first call. `Ok(false)` where no early
+    /// response is open (the bytes are then buffered).
+    fn send_early(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<bool> {
+        let Some(early) = self.early.as_mut() else {
+            return Ok(false);
+        };
+        if !early.started() {
+            let head = Head::of(self, self.head_request)?;
+            let head = match head.length {
+                Some(len) => head.apply(Response::sized_reader(io::empty(), len)),
+                None => head.apply(Response::reader(io::empty())),
+            };
+            let early = self.early.as_mut().expect("checked above");
+            py.detach(move || early.start(&head))?;
+            self.headers_sent = true;
+        }
+        let early = self.early.as_mut().expect("checked above");
+        py.detach(|| early.write(data))?;
+        Ok(true)
+    }
 }
 
 #[pymethods]
@@ -546,7 +652,11 @@ impl StartResponse {
                 "write() called before start_response",
             ));
         }
-        self.written.extend_from_slice(chunk(data)?);
+        let bytes = chunk(data)?;
+        if bytes.is_empty() || self.send_early(data.py(), bytes)? {
+            return Ok(());
+        }
+        self.written.extend_from_slice(bytes);
         Ok(())
     }
 }

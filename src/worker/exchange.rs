@@ -32,7 +32,7 @@ use crate::http1::decode::Decoder;
 use crate::http1::encode::{self, CONTINUE};
 use crate::http1::head::{Head, Version};
 use crate::received::{Rest, StoreReader};
-use crate::request::{Request, RequestHead};
+use crate::request::{EarlyTerms, Request, RequestHead};
 use crate::response::{Payload, Response};
 use crate::sending::{Sending, Then};
 use crate::stats::WorkerState;
@@ -77,6 +77,8 @@ impl Exchanged {
 #[derive(Clone, Copy)]
 pub(super) struct Link<'b> {
     pub(super) stream: &'b TcpStream,
+    /// The same socket, shareable with an [`Early`](crate::Early).
+    pub(super) wire: &'b std::sync::Arc<crate::early::Wire>,
     pub(super) peer: SocketAddr,
     /// Requests answered on the connection before this one.
     pub(super) served: u32,
@@ -166,7 +168,9 @@ pub(super) fn run<'b>(
             let source =
                 SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
             let body = Body::new(source, head.info.body, max_body, expect_continue);
-            let request = Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
+            let mut request =
+                Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
+            allow_early(ctx, output, link, close, &mut request);
             handle(ctx, clock, request, facts.line, close)
         }
         Given::Socket {
@@ -190,7 +194,9 @@ pub(super) fn run<'b>(
         }
         Given::Received(reader) => {
             let body = Body::received(reader);
-            let request = Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
+            let mut request =
+                Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
+            allow_early(ctx, output, link, close, &mut request);
             handle(ctx, clock, request, facts.line, close)
         }
     };
@@ -221,6 +227,26 @@ pub(super) fn run<'b>(
         after,
         leftover,
         done,
+    }
+}
+
+/// Lets the handler begin its response early ([`Request::early`]) when nothing waits to go
+/// before it: answers to earlier pipelined requests still in the output buffer must lead.
+fn allow_early<'b>(
+    ctx: Ctx<'_>,
+    output: &Output,
+    link: Link<'b>,
+    close: Option<CloseReason>,
+    request: &mut Request<'b>,
+) {
+    if output.buf.is_empty() {
+        let config = &ctx.shared.config;
+        request.allow_early(EarlyTerms {
+            wire: link.wire,
+            close: close.is_some(),
+            keep_alive: config.keep_alive,
+            write_timeout: config.write_timeout,
+        });
     }
 }
 
@@ -266,6 +292,10 @@ fn handle<'b>(
     clock.turn_last = finished;
     clock.expect_blocking =
         finished.saturating_sub(started) >= shared.config.lend_after.as_micros() as u64;
+    if request.lent_early() {
+        // An `Early` kept past this request writes nothing more.
+        request.wire_end_exchange();
+    }
     let body = request.into_body();
     if body.continue_sent() {
         ctx.slot.writes.fetch_add(1, Relaxed);
@@ -366,7 +396,11 @@ fn write(
         started,
         finished,
     } = handled;
-    if let Err(what) = response.validate() {
+    // A response begun early (`Early`): its head is out; the rest of its body follows it.
+    let early = response.early.take();
+    if early.is_none()
+        && let Err(what) = response.validate()
+    {
         log::error!(
             "handler returned an invalid response for \"{}\" ({what}); sending 500",
             String::from_utf8_lossy(facts.line)
@@ -380,20 +414,32 @@ fn write(
         close = Some(CloseReason::Shutdown);
     }
     ctx.slot.set_busy(WorkerState::Writing, finished);
-    let status = response.status();
+    let mut status = response.status();
     let mut writer = output.writer(stream, ctx);
-    let encoded = encode::write_head_with(
-        writer.out(),
-        &response.head(),
-        facts.version,
-        facts.head_request,
-        close.is_some(),
-        &shared.keep_alive_header,
-        &date::http_at(finished),
-    );
+    let encoded = match &early {
+        Some(started) => {
+            status = started.status;
+            ctx.slot.writes.fetch_add(1, Relaxed);
+            ctx.slot.bytes_out.fetch_add(started.wire, Relaxed);
+            encode::Encoded {
+                framing: started.framing,
+                close: started.close,
+            }
+        }
+        None => encode::write_head_with(
+            writer.out(),
+            &response.head(),
+            facts.version,
+            facts.head_request,
+            close.is_some(),
+            &shared.keep_alive_header,
+            &date::http_at(finished),
+        ),
+    };
     if encoded.close && close.is_none() {
         close = Some(CloseReason::CloseDelimited);
     }
+    let sent_early = early.as_ref().map_or(0, |started| started.body);
     // A handler's body reader runs here, after the handler returned: a panic in it is caught
     // like one in the handler. The head is already on its way, so the connection is closed
     // (the client sees a short body, never a corrupted next response).
@@ -425,10 +471,11 @@ fn write(
         None => Then::KeepAlive,
     };
     let size = match sent {
-        Ok(size) => size,
+        Ok(size) => size + sent_early,
         Err(SendError::Blocked(mut sending)) => {
             // The rest goes out from the `Write` phase, which logs the line when it is done.
             sending.then = then;
+            sending.body_sent += sent_early;
             sending.entry = Some(access_log::Entry {
                 line: facts.line.to_vec(),
                 status,
@@ -444,7 +491,15 @@ fn write(
             } else {
                 CloseReason::ResponseBodyFailed
             };
-            log_access(ctx, facts.line, status, 0, timings.log, Some(reason), done);
+            log_access(
+                ctx,
+                facts.line,
+                status,
+                sent_early,
+                timings.log,
+                Some(reason),
+                done,
+            );
             return (After::Abort(reason), None, done);
         }
     };

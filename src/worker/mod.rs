@@ -324,6 +324,7 @@ impl<'s> Worker<'s> {
         }
         let link = exchange::Link {
             stream: &conn.stream,
+            wire: &conn.stream,
             peer: conn.peer,
             served: conn.served,
         };
@@ -473,7 +474,7 @@ impl<'s> Worker<'s> {
         self.input.clear();
         let _ = conn.stream.shutdown(Shutdown::Write);
         if conn.swept || conn.stream.set_nonblocking(true).is_ok() {
-            let _ = (&conn.stream).read(&mut self.input.buf);
+            let _ = (&conn.stream.stream).read(&mut self.input.buf);
         }
         Phase::Close(reason)
     }

@@ -174,6 +174,7 @@ impl Worker<'_> {
         };
         let link = Link {
             stream: &conn.stream,
+            wire: &conn.stream,
             peer: conn.peer,
             served: conn.served,
         };

@@ -232,7 +232,7 @@ impl Worker<'_> {
         let shared = self.ctx.shared;
         // `swept` first: a connection read in a row reads the queue's length not at all here.
         if conn.swept && self.pressure() && self.sweeping() {
-            match (&conn.stream).read(&mut self.input.buf[at..until]) {
+            match (&conn.stream.stream).read(&mut self.input.buf[at..until]) {
                 Ok(0) => return Got::Closed(CloseReason::ClientClosed),
                 Ok(n) => {
                     self.found();
@@ -251,7 +251,7 @@ impl Worker<'_> {
         #[cfg(target_os = "linux")]
         if !conn.swept && self.pressure() && self.sweeping() {
             let flags = rustix::net::RecvFlags::DONTWAIT;
-            match rustix::net::recv(&conn.stream, &mut self.input.buf[at..until], flags) {
+            match rustix::net::recv(&conn.stream.stream, &mut self.input.buf[at..until], flags) {
                 Ok((0, _)) => return Got::Closed(CloseReason::ClientClosed),
                 Ok((n, _)) => {
                     self.found();
@@ -296,7 +296,7 @@ impl Worker<'_> {
                 }
                 conn.read_timeout = Some(wait);
             }
-            match (&conn.stream).read(&mut self.input.buf[at..until]) {
+            match (&conn.stream.stream).read(&mut self.input.buf[at..until]) {
                 Ok(0) => return Got::Closed(CloseReason::ClientClosed),
                 Ok(n) => return Got::Bytes(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -340,7 +340,7 @@ impl Worker<'_> {
             return Got::Closed(CloseReason::SocketError);
         }
         conn.swept = true;
-        match (&conn.stream).read(&mut self.input.buf[at..until]) {
+        match (&conn.stream.stream).read(&mut self.input.buf[at..until]) {
             Ok(0) => Got::Closed(CloseReason::ClientClosed),
             Ok(n) => Got::unswept(conn, n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Stopped,

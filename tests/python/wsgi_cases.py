@@ -647,6 +647,68 @@ def case_write_before_advance():
     assert h.shutdown()
 
 
+
+def case_write_sends_before_return():
+    """write() sends at once, before the application returns: the application waits until
+    the client has seen the bytes (the head, then each write), for chunked and sized bodies;
+    a HEAD gets the head alone; an application that raises after a write() costs a cut
+    response, a traceback, and nothing else."""
+    seen = threading.Event()
+    waited = []
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        headers = [("Content-Type", "text/plain")]
+        if path == "/sized":
+            headers.append(("Content-Length", "21"))
+        write = start_response("200 OK", headers)
+        write(b"written;")
+        waited.append(seen.wait(5))
+        seen.clear()
+        if path == "/raises":
+            raise RuntimeError("after a write")
+        write(b"more;")
+        return [b"returned"]
+
+    h = serve(app, workers=1)
+    for path, framing in (("/", b"transfer-encoding: chunked"), ("/sized", b"content-length: 21")):
+        s = socket.create_connection(h.address, timeout=TIMEOUT)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        got = b""
+        while b"written;" not in got:
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+        seen.set()
+        while chunk := s.recv(65536):
+            got += chunk
+        s.close()
+        head, _, body = got.partition(b"\r\n\r\n")
+        assert framing in head.lower(), head
+        plain = dechunk(body) if b"chunked" in framing else body
+        assert plain == b"written;more;returned", body
+    assert waited == [True, True], waited
+    # HEAD: the head goes out at the first write(), with no body bytes.
+    seen.set()
+    r, data = get(h, "/", method="HEAD")
+    assert r.status == 200 and data == b"", data
+    # Raising after the head went out: the response is cut (no last chunk), the connection
+    # closed, and the worker serves the next request.
+    seen.set()
+    s = socket.create_connection(h.address, timeout=TIMEOUT)
+    s.sendall(b"GET /raises HTTP/1.1\r\nHost: t\r\n\r\n")
+    got = b""
+    while chunk := s.recv(65536):
+        got += chunk
+    s.close()
+    assert got.startswith(b"HTTP/1.1 200") and b"written;" in got, got
+    assert not got.endswith(b"0\r\n\r\n"), got
+    seen.set()
+    r, data = get(h, "/sized")
+    assert r.status == 200 and data == b"written;more;returned", data
+    assert h.shutdown()
+
+
 def case_slow_upload():
     """With one worker, a client trickling its body holds no worker: another client's GET is
     answered meanwhile (the body is received first, in the queue)."""
