@@ -159,10 +159,9 @@ pub struct Request<'a> {
 /// The exchange's terms for a response begun early (see [`Request::early`]).
 pub(crate) struct EarlyTerms<'a> {
     pub(crate) wire: &'a std::sync::Arc<crate::early::Wire>,
+    pub(crate) config: &'a crate::Config,
     /// The connection closes after this response.
     pub(crate) close: bool,
-    pub(crate) keep_alive: std::time::Duration,
-    pub(crate) write_timeout: std::time::Duration,
 }
 
 impl<'a> Request<'a> {
@@ -218,8 +217,8 @@ impl<'a> Request<'a> {
             version: self.head.version,
             head_request: self.head.method == "HEAD",
             close: terms.close,
-            keep_alive: terms.keep_alive,
-            write_timeout: terms.write_timeout,
+            keep_alive: terms.config.keep_alive,
+            write_timeout: terms.config.write_timeout,
         }))
     }
 

@@ -232,20 +232,18 @@ pub(super) fn run<'b>(
 
 /// Lets the handler begin its response early ([`Request::early`]) when nothing waits to go
 /// before it: answers to earlier pipelined requests still in the output buffer must lead.
-fn allow_early<'b>(
-    ctx: Ctx<'_>,
+fn allow_early<'r>(
+    ctx: Ctx<'r>,
     output: &Output,
-    link: Link<'b>,
+    link: Link<'r>,
     close: Option<CloseReason>,
-    request: &mut Request<'b>,
+    request: &mut Request<'r>,
 ) {
     if output.buf.is_empty() {
-        let config = &ctx.shared.config;
         request.allow_early(EarlyTerms {
             wire: link.wire,
+            config: &ctx.shared.config,
             close: close.is_some(),
-            keep_alive: config.keep_alive,
-            write_timeout: config.write_timeout,
         });
     }
 }
