@@ -213,10 +213,11 @@ fn cores() -> usize {
 
 impl Default for Config {
     fn default() -> Self {
+        let active_workers = cores().saturating_sub(1).max(1);
         Config {
             workers: 256,
-            active_workers: cores().saturating_sub(1).max(1),
-            spare_places: cores() - cores().saturating_sub(1).max(1),
+            active_workers,
+            spare_places: cores() - active_workers,
             lend_after: Duration::from_micros(200),
             queue: 4096,
             when_full: WhenFull::Block,

@@ -88,7 +88,7 @@ pub(crate) struct Lend {
 /// client.read_to_string(&mut answer)?;
 /// assert!(answer.contains("Transfer-Encoding: chunked"));
 /// let body = answer.split_once("\r\n\r\n").unwrap().1;
-/// assert!(body.starts_with("e\r\nwritten, then \r\n"), "the written part is a chunk of its own");
+/// assert!(body.starts_with("0000000e\r\nwritten, then \r\n"), "the written part is a chunk of its own");
 /// assert!(body.ends_with("sent as it goes\n\r\n0\r\n\r\n"));
 /// server.shutdown();
 /// # Ok::<(), std::io::Error>(())
@@ -195,10 +195,12 @@ impl Early {
                 started.body += take as u64;
             }
             Framing::Chunked => {
-                self.out
-                    .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                self.out.extend_from_slice(data);
-                self.out.extend_from_slice(b"\r\n");
+                for part in data.chunks(encode::MAX_CHUNK) {
+                    self.out
+                        .extend_from_slice(&encode::chunk_prefix(part.len()));
+                    self.out.extend_from_slice(part);
+                    self.out.extend_from_slice(b"\r\n");
+                }
                 started.body += data.len() as u64;
             }
             Framing::Close => {

@@ -12,17 +12,16 @@ use std::time::Duration;
 use basehttp::{Early, Request, Response};
 use support::{Client, config, start};
 
-/// Reads from `client` until `mark` has arrived; returns everything read.
-fn read_until(client: &mut Client, mark: &[u8]) -> Vec<u8> {
-    let mut got = Vec::new();
-    while !got.windows(mark.len()).any(|w| w == mark) {
+/// Reads from `client` onto `got` until `done` holds for what arrived; the server must not
+/// close first.
+fn read_more(client: &mut Client, got: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    while !done(got) {
         let buf = client.reader.fill_buf().expect("read");
-        assert!(!buf.is_empty(), "closed before {mark:?}: {got:?}");
+        assert!(!buf.is_empty(), "closed early: {got:?}");
         got.extend_from_slice(buf);
         let n = buf.len();
         client.reader.consume(n);
     }
-    got
 }
 
 #[test]
@@ -54,7 +53,10 @@ fn a_response_begun_early_streams_chunked_or_sized_and_the_connection_stays_usab
     let mut client = Client::new(server.local_addr());
     for (path, framing) in [("/chunked", "chunked"), ("/sized", "content-length: 16")] {
         client.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
-        let got = read_until(&mut client, b"first;");
+        let mut got = Vec::new();
+        read_more(&mut client, &mut got, |g| {
+            g.windows(6).any(|w| w == b"first;")
+        });
         seen_tx.send(()).unwrap();
         let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
         assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
@@ -66,15 +68,8 @@ fn a_response_begun_early_streams_chunked_or_sized_and_the_connection_stays_usab
         } else {
             b"second;end"
         };
-        let mut all = got;
-        while !all.ends_with(want_end) {
-            let buf = client.reader.fill_buf().unwrap();
-            assert!(!buf.is_empty(), "closed mid-response: {all:?}");
-            all.extend_from_slice(buf);
-            let n = buf.len();
-            client.reader.consume(n);
-        }
-        let parsed = support::read_response(&mut &all[..], false).unwrap();
+        read_more(&mut client, &mut got, |g| g.ends_with(want_end));
+        let parsed = support::read_response(&mut &got[..], false).unwrap();
         assert_eq!(parsed.text(), "first;second;end", "{path}");
     }
     // The connection goes on: the next response is an ordinary one.

@@ -438,6 +438,22 @@ def status_line(handle, path, method="GET"):
     return head.split(b"\r\n")[0], head, body
 
 
+def recv_until(s, got, mark):
+    """Reads from socket `s` onto `got` until `mark` is in it; the server must not close first."""
+    while mark not in got:
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    return got
+
+
+def recv_all(s, got=b""):
+    """Reads from socket `s` onto `got` until the server closes."""
+    while chunk := s.recv(65536):
+        got += chunk
+    return got
+
+
 def dechunk(body):
     """The data of a chunked body (no extensions or trailers, as basehttp sends it)."""
     out = b""
@@ -633,13 +649,9 @@ def case_write_before_advance():
     s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     got = b""
     for mark, event in zip((b"early;", b"written;second;"), seen):
-        while mark not in got:
-            chunk = s.recv(65536)
-            assert chunk, got
-            got += chunk
+        got = recv_until(s, got, mark)
         event.set()
-    while chunk := s.recv(65536):
-        got += chunk
+    got = recv_all(s, got)
     s.close()
     body = got.partition(b"\r\n\r\n")[2]
     plain = dechunk(body)
@@ -674,14 +686,9 @@ def case_write_sends_before_return():
     for path, framing in (("/", b"transfer-encoding: chunked"), ("/sized", b"content-length: 21")):
         s = socket.create_connection(h.address, timeout=TIMEOUT)
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
-        got = b""
-        while b"written;" not in got:
-            chunk = s.recv(65536)
-            assert chunk, got
-            got += chunk
+        got = recv_until(s, b"", b"written;")
         seen.set()
-        while chunk := s.recv(65536):
-            got += chunk
+        got = recv_all(s, got)
         s.close()
         head, _, body = got.partition(b"\r\n\r\n")
         assert framing in head.lower(), head
@@ -697,9 +704,7 @@ def case_write_sends_before_return():
     seen.set()
     s = socket.create_connection(h.address, timeout=TIMEOUT)
     s.sendall(b"GET /raises HTTP/1.1\r\nHost: t\r\n\r\n")
-    got = b""
-    while chunk := s.recv(65536):
-        got += chunk
+    got = recv_all(s)
     s.close()
     assert got.startswith(b"HTTP/1.1 200") and b"written;" in got, got
     assert not got.endswith(b"0\r\n\r\n"), got

@@ -56,18 +56,16 @@ pub struct Activity {
 impl Demo {
     pub fn new(config: &Config) -> Demo {
         iterations_per_ms();
+        let workers = config.workers.max(1);
+        let active_workers = config.active_workers.clamp(1, workers);
         Demo {
-            activity: (0..config.workers.max(1))
+            activity: (0..workers)
                 .map(|_| Mutex::new(Activity::default()))
                 .collect(),
             started: Instant::now(),
             settings: Settings {
-                active_workers: config.active_workers.clamp(1, config.workers.max(1)),
-                spare_places: config.spare_places.min(
-                    config
-                        .workers
-                        .saturating_sub(config.active_workers.clamp(1, config.workers.max(1))),
-                ),
+                active_workers,
+                spare_places: config.spare_places.min(workers - active_workers),
                 when_full: config.when_full,
                 keep_alive: config.keep_alive,
             },
