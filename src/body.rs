@@ -5,17 +5,21 @@
 //! with the head are read from there, and further bytes are read from the socket into the same
 //! space (or straight into the caller's buffer for a `Content-Length` body). It never reads past
 //! the body's end, so pipelined bytes that follow the body stay in the buffer for the next
-//! request. Framing rules live in `http1::decode`; this module adds the socket, the body
-//! timeout, the interim `100 Continue` and the drain of an unread body.
+//! request. Framing rules live in `http1::decode`; this module adds the socket, the waits on
+//! the client (the handler chose to read as the body arrives: `body_timeout` and
+//! `min_body_rate`, see `crate::pacing`), and the interim `100 Continue`.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::{self, Read};
+use std::time::Instant;
 
+use crate::config::Config;
 use crate::http1::decode::{BodyError, Decoder, Source};
 use crate::http1::encode::CONTINUE;
 use crate::http1::head::BodyLength;
+use crate::pacing::Pacing;
 use crate::received::{Rest, StoreReader};
+use crate::shared::Shared;
+use crate::wire::{Ready, Wire};
 
 /// Where the bytes left after a body are, for the next request on the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +39,9 @@ enum Continue {
 }
 
 /// The socket side of a body: body bytes that arrived with the head, the free space past
-/// them in the worker's buffer, and the stream behind both.
+/// them in the worker's buffer, and the socket behind both.
 pub(crate) struct SocketSource<'a> {
-    pub(crate) stream: &'a TcpStream,
+    pub(crate) wire: &'a Wire,
     /// Bytes already buffered after the head: read first.
     pub(crate) initial: &'a [u8],
     pub(crate) initial_pos: usize,
@@ -45,14 +49,13 @@ pub(crate) struct SocketSource<'a> {
     pub(crate) spare: &'a mut [u8],
     pub(crate) pos: usize,
     pub(crate) end: usize,
-    /// The socket's current read timeout, cached so it is set only when it changes.
-    pub(crate) read_timeout: &'a mut Option<Duration>,
-    pub(crate) body_timeout: Duration,
-    /// `min_body_rate` and its grace: reads that wait on a client slower than this fail.
-    pub(crate) min_rate: u64,
-    pub(crate) rate_grace: Duration,
-    /// Time spent waiting in socket reads (only that counts against the rate).
-    pub(crate) waited: Duration,
+    /// `body_timeout` and `min_body_rate`, over the time spent waiting in socket reads (not
+    /// the time the handler takes between reads).
+    pub(crate) pacing: Pacing,
+    /// The configuration, for the pacing of a `100 Continue`.
+    config: &'a Config,
+    /// The latest a read may wait, when the server is shutting down.
+    pub(crate) cap: Option<Instant>,
     /// Bytes read from the socket by this body, for the stats.
     pub(crate) bytes_in: u64,
 }
@@ -60,65 +63,50 @@ pub(crate) struct SocketSource<'a> {
 impl<'a> SocketSource<'a> {
     /// A source over `initial` (what followed the head in the buffer), then `spare`.
     pub(crate) fn new(
-        stream: &'a TcpStream,
+        wire: &'a Wire,
         initial: &'a [u8],
         spare: &'a mut [u8],
-        read_timeout: &'a mut Option<Duration>,
-        config: &crate::Config,
+        shared: &'a Shared,
     ) -> SocketSource<'a> {
         SocketSource {
-            stream,
+            wire,
             initial,
             initial_pos: 0,
             spare,
             pos: 0,
             end: 0,
-            read_timeout,
-            body_timeout: config.body_timeout,
-            min_rate: config.min_body_rate,
-            rate_grace: config.min_rate_grace,
-            waited: Duration::ZERO,
+            pacing: Pacing::request_body(&shared.config),
+            config: &shared.config,
+            cap: shared.shutdown_deadline(),
             bytes_in: 0,
         }
     }
 
-    /// Reads the socket into `into`, within the body timeout and the minimum rate (counted
-    /// over the time spent waiting here, not the time the handler takes between reads).
+    /// Reads the socket into `into`, waiting for the client within the pacing.
     fn read_socket(&mut self, into: &mut [u8]) -> Result<usize, BodyError> {
-        let mut timeout = self.body_timeout;
-        if self.min_rate > 0 {
-            let on_schedule = Duration::from_secs_f64(self.bytes_in as f64 / self.min_rate as f64);
-            let allowed = on_schedule.max(self.rate_grace).saturating_sub(self.waited);
-            timeout = timeout.min(allowed.max(Duration::from_millis(1)));
-        }
-        if *self.read_timeout != Some(timeout) {
-            self.stream
-                .set_read_timeout(Some(timeout))
-                .map_err(|_| BodyError::Incomplete)?;
-            *self.read_timeout = Some(timeout);
-        }
-        let started = std::time::Instant::now();
-        let result = self.read_once(into);
-        self.waited += started.elapsed();
-        result
-    }
-
-    fn read_once(&mut self, into: &mut [u8]) -> Result<usize, BodyError> {
         loop {
-            match (&*self.stream).read(into) {
+            match (&**self.wire).read(into) {
                 Ok(0) => return Err(BodyError::Incomplete),
                 Ok(n) => {
                     self.bytes_in += n as u64;
+                    self.pacing.moved(n as u64, Instant::now());
                     return Ok(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(BodyError::Timeout);
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let now = Instant::now();
+                    self.pacing.blocked(now);
+                    if self.pacing.stalled(now).is_some() {
+                        return Err(BodyError::Timeout);
+                    }
+                    let paced = self.pacing.deadline().unwrap_or(now);
+                    let deadline = self.cap.map_or(paced, |cap| cap.min(paced));
+                    match self.wire.wait(Ready::Read, deadline) {
+                        Ok(true) => {}
+                        Ok(false) if deadline < paced => return Err(BodyError::Timeout),
+                        Ok(false) => {}
+                        Err(_) => return Err(BodyError::Incomplete),
+                    }
                 }
                 Err(_) => return Err(BodyError::Incomplete),
             }
@@ -333,7 +321,8 @@ impl<'a> Body<'a> {
                 *expect = Continue::Sent;
                 // The worker flushed earlier responses before calling the handler, so this
                 // interim response cannot overtake them.
-                (&*src.stream).write_all(CONTINUE)
+                let mut pacing = Pacing::response(src.config);
+                src.wire.write_all_paced(CONTINUE, &mut pacing, src.cap, |_| {})
             }
             Inner::Received(_) | Inner::Taken => Ok(()),
         }

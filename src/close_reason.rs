@@ -20,11 +20,6 @@ pub enum CloseReason {
     SocketError,
     /// Idle between requests for longer than `keep_alive`.
     KeepAliveTimeout,
-    /// Idle past `idle_grace_under_pressure` while other connections waited for a worker.
-    IdleUnderPressure,
-    /// Closed after its response, or while idle, because the listener found the queue full:
-    /// room for newcomers.
-    QueueFull,
     /// The request head did not arrive within `header_timeout` (answered `408`).
     HeaderTimeout,
     /// The request head was refused (a `4xx` or `5xx` naming the rule it broke).
@@ -68,15 +63,13 @@ pub enum CloseReason {
 
 impl CloseReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 23;
+    pub const COUNT: usize = 21;
 
     /// Every reason, in the order [`Stats::closes`](crate::Stats::closes) lists them.
     pub const ALL: [CloseReason; CloseReason::COUNT] = [
         CloseReason::ClientClosed,
         CloseReason::SocketError,
         CloseReason::KeepAliveTimeout,
-        CloseReason::IdleUnderPressure,
-        CloseReason::QueueFull,
         CloseReason::HeaderTimeout,
         CloseReason::BadRequest,
         CloseReason::Tls,
@@ -108,8 +101,6 @@ impl CloseReason {
             CloseReason::ClientClosed => "client_closed",
             CloseReason::SocketError => "socket_error",
             CloseReason::KeepAliveTimeout => "keep_alive_timeout",
-            CloseReason::IdleUnderPressure => "idle_under_pressure",
-            CloseReason::QueueFull => "queue_full",
             CloseReason::HeaderTimeout => "header_timeout",
             CloseReason::BadRequest => "bad_request",
             CloseReason::Tls => "tls",
@@ -137,10 +128,6 @@ impl CloseReason {
             CloseReason::ClientClosed => "the client closed the connection",
             CloseReason::SocketError => "a read or write on the socket failed",
             CloseReason::KeepAliveTimeout => "idle for longer than keep_alive",
-            CloseReason::IdleUnderPressure => {
-                "idle past idle_grace_under_pressure while others waited"
-            }
-            CloseReason::QueueFull => "closed to let newcomers in: the queue was full",
             CloseReason::HeaderTimeout => "the request head did not arrive within header_timeout",
             CloseReason::BadRequest => "the request head was refused",
             CloseReason::Tls => "the client spoke TLS to a plain-HTTP server",

@@ -85,14 +85,26 @@ pub struct Config {
     /// lent to a parked worker. Default 200 µs: far above a fast handler, far below a database
     /// call.
     pub lend_after: Duration,
-    /// Connections that may wait for a worker. Default 4096: waiting connections are cheap
-    /// (a socket and a few words, and the channel allocates about 200 bytes per slot up
-    /// front: 0.8 MB), and every connection that waits on its client waits here too: idle
-    /// keep-alive connections, uploads being received, responses a slow reader is taking. A
-    /// thousand slow clients then leave room for newcomers. At most [`MAX_QUEUE`].
+    /// New connections that may wait in the run queue for their first turn; past it the
+    /// listener applies [`when_full`](Config::when_full). Default 4096. Connections the
+    /// poller puts back on the run queue (a kept-alive client's next request, room to write)
+    /// are not counted: they never keep a newcomer out, who waits behind them for one turn
+    /// each. Connections that wait on their clients (idle keep-alive, uploads being received,
+    /// responses a slow reader is taking) wait in the poller, bounded by
+    /// [`max_connections`](Config::max_connections). At most [`MAX_QUEUE`].
     pub queue: usize,
-    /// What to do with a new connection when `queue` connections already wait.
+    /// What to do with a new connection when `queue` new connections already wait for a
+    /// worker.
     pub when_full: WhenFull,
+    /// Connections open at once: accepted and not yet closed, wherever they are (with a
+    /// worker, in the run queue, or waiting on their client in the poller). Past it, a new
+    /// connection is answered `503 Service Unavailable` (`Retry-After: 1`, "too many
+    /// connections") and closed, whatever [`when_full`](Config::when_full) says. Default
+    /// 16,384: a parked connection costs a few hundred bytes here and a socket in the kernel,
+    /// so the bound is the descriptors. The server warns at start when the process's
+    /// descriptor limit (`ulimit -n`) is lower (the `basehttp` binary raises its soft limit
+    /// to the hard limit); past that limit `accept` fails and the listener backs off.
+    pub max_connections: usize,
     /// How long an idle persistent connection is kept open between requests. Zero disables
     /// keep-alive: every response carries `Connection: close`. Default 5 s (gunicorn uses 2 s,
     /// nginx 75 s; a few seconds covers a browser's page load and its follow-up clicks).
@@ -108,17 +120,6 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Longest wait for the client to accept the next bytes of a response. Default 30 s.
     pub write_timeout: Duration,
-    /// An opt-in, shorter life for idle connections while others wait for a worker: an idle
-    /// connection found silent while others wait is closed once it has been idle this long.
-    /// Default: never sooner than [`keep_alive`](Config::keep_alive) (the field is
-    /// [`MAX_TIMEOUT`]). Idle connections never hold a worker either way: they wait in the
-    /// queue and are glanced at, less often the longer they are idle, so a thousand of them
-    /// cost little, and clients that reuse an idle connection within the advertised
-    /// `Keep-Alive: timeout` (Node's `fetch`, browsers) never find it closed under them. While
-    /// the listener finds the queue full, idle connections are closed at once whatever this
-    /// says (overload protection). Closing an idle persistent connection is always allowed
-    /// (RFC 9112 §9.5).
-    pub idle_grace_under_pressure: Duration,
     /// Longest request line (method, target and version). Default 8 KiB, as nginx; longer
     /// is answered `414 URI Too Long`.
     pub max_request_line: usize,
@@ -199,8 +200,8 @@ pub const MAX_HEADERS_LIMIT: usize = 256;
 /// The most workers a server runs: each has a thread and a read buffer of `max_head` plus
 /// 16 KiB. Blocking handlers want many, but past this a poller, not threads, is the answer.
 pub const MAX_WORKERS: usize = 4096;
-/// The largest [`Config::queue`]: the channel allocates every slot up front (about 150 bytes
-/// each), so a huge queue would cost memory before the first request.
+/// The largest [`Config::queue`]: past a few thousand connections waiting for a worker, a
+/// newcomer's wait is what needs fixing, not the queue's length.
 pub const MAX_QUEUE: usize = 65_536;
 /// Longest timeout taken as given: longer ones (a "never" like `Duration::MAX`) are clamped to
 /// this, so deadlines computed from them cannot overflow.
@@ -221,12 +222,12 @@ impl Default for Config {
             lend_after: Duration::from_micros(200),
             queue: 4096,
             when_full: WhenFull::Block,
+            max_connections: 16_384,
             keep_alive: Duration::from_secs(5),
             max_requests_per_connection: 1000,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
-            idle_grace_under_pressure: MAX_TIMEOUT,
             max_request_line: 8 * 1024,
             max_header_line: 8 * 1024,
             max_headers: 100,
@@ -259,12 +260,12 @@ impl Config {
         self.spare_places = self.spare_places.min(self.workers - self.active_workers);
         self.lend_after = self.lend_after.max(Duration::from_micros(50));
         self.queue = self.queue.clamp(1, MAX_QUEUE);
+        self.max_connections = self.max_connections.max(1);
         for timeout in [
             &mut self.keep_alive,
             &mut self.header_timeout,
             &mut self.body_timeout,
             &mut self.write_timeout,
-            &mut self.idle_grace_under_pressure,
             &mut self.linger_time,
             &mut self.shutdown_grace,
             &mut self.lend_after,

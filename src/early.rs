@@ -3,50 +3,22 @@
 //! applications write as they go (WSGI's `write()`). The handler then returns what
 //! [`Early::finish`] makes of the rest of the body, which the worker sends in the same framing.
 //!
-//! The connection's socket is shared with the `Early` through an `Arc` made once per
-//! connection; an exchange that lent one ends by bumping the wire's exchange count, so an
-//! `Early` kept past its request writes nothing.
+//! The connection's socket ([`Wire`]) is shared with the `Early` through an `Arc` made once
+//! per connection; an exchange that lent one ends by bumping the wire's exchange count, so an
+//! `Early` kept past its request writes nothing. A write waits for a client slow to take it
+//! within the server's response pacing (`write_timeout`, `min_response_rate`): the handler
+//! chose to write as it goes.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::ops::Deref;
+use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::Instant;
 
 use crate::date;
 use crate::http1::encode::{self, Framing};
 use crate::http1::head::Version;
-use crate::response::{Payload, Response};
-
-/// A connection's socket, shared with an [`Early`] while its handler runs.
-pub(crate) struct Wire {
-    pub(crate) stream: TcpStream,
-    /// Bumped at the end of each exchange that lent an [`Early`].
-    exchange: AtomicU32,
-}
-
-impl Wire {
-    pub(crate) fn new(stream: TcpStream) -> Arc<Wire> {
-        Arc::new(Wire {
-            stream,
-            exchange: AtomicU32::new(0),
-        })
-    }
-
-    /// Ends the exchange an [`Early`] was lent for: it can write no more.
-    pub(crate) fn end_exchange(&self) {
-        self.exchange.fetch_add(1, Relaxed);
-    }
-}
-
-impl Deref for Wire {
-    type Target = TcpStream;
-
-    fn deref(&self) -> &TcpStream {
-        &self.stream
-    }
-}
+use crate::pacing::Pacing;
+use crate::response::{Payload, Response, Started};
+use crate::wire::Wire;
 
 /// What the request's exchange tells an [`Early`] (see [`Request::early`]).
 ///
@@ -57,8 +29,11 @@ pub(crate) struct Lend {
     pub(crate) head_request: bool,
     /// The connection closes after this response whatever the head says.
     pub(crate) close: bool,
-    pub(crate) keep_alive: Duration,
-    pub(crate) write_timeout: Duration,
+    pub(crate) keep_alive: std::time::Duration,
+    /// How long a write may wait on the client: the server's response pacing.
+    pub(crate) pacing: Pacing,
+    /// The latest a write may wait, when the server is shutting down.
+    pub(crate) cap: Option<Instant>,
 }
 
 /// A response begun before the handler returns: [`start`](Early::start) sends the head,
@@ -103,23 +78,9 @@ pub struct Early {
     finished: bool,
 }
 
-/// What went out before the handler returned.
-#[derive(Debug)]
-pub(crate) struct Started {
-    pub(crate) status: u16,
-    pub(crate) framing: Framing,
-    pub(crate) close: bool,
-    /// Body bytes sent (what the access line counts).
-    pub(crate) body: u64,
-    /// Bytes written to the socket, head and framing included.
-    pub(crate) wire: u64,
-    /// A `Content-Length` body longer than its length: the rest was cut.
-    cut: bool,
-}
-
 impl Early {
     pub(crate) fn new(lend: Lend) -> Early {
-        let exchange = lend.wire.exchange.load(Relaxed);
+        let exchange = lend.wire.exchange();
         Early {
             lend,
             exchange,
@@ -241,7 +202,7 @@ impl Early {
 
     /// Fails once the exchange the `Early` was lent for is over.
     fn check(&self) -> io::Result<()> {
-        if self.lend.wire.exchange.load(Relaxed) != self.exchange {
+        if self.lend.wire.exchange() != self.exchange {
             return Err(io::Error::other(
                 "the request this response was for is over",
             ));
@@ -250,9 +211,10 @@ impl Early {
     }
 
     fn send(&mut self) -> io::Result<()> {
-        let mut stream = &self.lend.wire.stream;
-        stream.set_write_timeout(Some(self.lend.write_timeout))?;
-        let sent = stream.write_all(&self.out);
+        let lend = &mut self.lend;
+        let sent = lend
+            .wire
+            .write_all_paced(&self.out, &mut lend.pacing, lend.cap, |_| {});
         self.out.clear();
         sent
     }
@@ -263,7 +225,7 @@ impl Drop for Early {
     /// down, so the client sees it cut rather than another response in its place.
     fn drop(&mut self) {
         if self.started.is_some() && !self.finished && self.check().is_ok() {
-            let _ = self.lend.wire.stream.shutdown(std::net::Shutdown::Both);
+            let _ = self.lend.wire.shutdown(std::net::Shutdown::Both);
         }
     }
 }

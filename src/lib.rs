@@ -57,6 +57,8 @@ mod early;
 mod gate;
 mod handler;
 mod http1;
+mod pacing;
+mod poller;
 mod pool;
 mod received;
 mod request;
@@ -68,6 +70,7 @@ mod shared;
 mod splice;
 mod static_files;
 mod stats;
+mod wire;
 mod worker;
 
 pub use access_log::{
@@ -84,7 +87,7 @@ pub use request::{Request, RequestHead};
 pub use response::Response;
 pub use server::{Server, ServerHandle};
 pub use static_files::{DEFAULT_INDEX, StaticFiles, StaticFilesBuilder};
-pub use stats::{LATENCY_WINDOW, Latency, Stats, WorkerState};
+pub use stats::{LATENCY_WINDOW, Latency, ParkedConnections, Stats, WorkerState};
 
 /// Internals exposed for the micro-benchmarks in `benches/parse.rs` and the fuzz targets in
 /// `fuzz/`; not a stable API.

@@ -1,35 +1,42 @@
-//! The listener thread and the worker pool, joined by one bounded channel.
+//! The listener thread, the worker pool and the poller thread, joined by one channel: the
+//! run queue.
 //!
-//! The listener accepts connections and pushes them on the channel, applying the full-queue
-//! policy. Workers pop connections and serve them; a worker that gives a connection up while
-//! others wait pushes it back, so the channel doubles as a run queue. The channel's capacity is
-//! `queue + workers`: the listener stops at `queue`, which leaves a slot for every worker's
-//! hand-back, and a hand-back that still finds no room keeps its connection instead of blocking.
+//! The listener accepts connections and pushes them on the run queue, applying the
+//! full-queue policy (to new connections waiting for their first turn) and the connection
+//! limit. Workers pop connections and serve them; a connection that would wait on its client
+//! is parked in the poller, which pushes it back on the run queue when it is ready. The
+//! channel is unbounded: the listener keeps new connections within `queue` (past it they wait
+//! in the kernel's backlog or are refused), the poller never blocks on it, and every
+//! connection on it is counted in `max_connections`.
 //!
-//! This module owns threads and the channel; it knows nothing of HTTP beyond the canned `503`.
+//! This module owns threads and the channel; it knows nothing of HTTP beyond the canned
+//! `503`s.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::access_log::{FLUSH_EVERY, Sink};
 use crate::close_reason::CloseReason;
 use crate::config::{Config, WhenFull};
-use crate::connection::Connection;
+use crate::connection::{Connection, Job};
 use crate::gate::Gate;
 use crate::handler::Handler;
 use crate::http1::encode::keep_alive_header;
+use crate::poller::{self, Poller};
 use crate::received::Budgets;
-use crate::server::WorkerWrap;
-use crate::shared::{Job, Shared};
+use crate::shared::Shared;
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
 use crate::worker::{Outcome, Worker};
+
+/// A wrapper around each worker thread's loop, set with `Server::wrap_worker`.
+pub(crate) type WorkerWrap = dyn Fn(&mut (dyn FnMut() + Send)) + Send + Sync;
 
 /// How long the listener pauses while the queue is full under [`WhenFull::Block`].
 const FULL_QUEUE_PAUSE: Duration = Duration::from_millis(1);
@@ -37,11 +44,21 @@ const FULL_QUEUE_PAUSE: Duration = Duration::from_millis(1);
 /// [`ACCEPT_BACKOFF_MAX`] while failures continue, so the listener never spins.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// How often a shutdown looks whether every connection has closed.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(5);
+/// Descriptors kept back from `max_connections` for everything else: each worker's splice
+/// pipe (two) and the files it serves, the poller, the log.
+const RESERVED_FDS: usize = 64;
 
 /// The canned answer to a connection refused because the queue is full.
-const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: basehttp\r\n\
+const QUEUE_FULL_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: basehttp\r\n\
 Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 44\r\n\
 Connection: close\r\n\r\n503 Service Unavailable: the queue is full.\n";
+
+/// The canned answer to a connection past `max_connections`.
+const TOO_MANY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: basehttp\r\n\
+Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 52\r\n\
+Connection: close\r\n\r\n503 Service Unavailable: too many open connections.\n";
 
 /// The running threads and the channel's ends.
 pub(crate) struct Pool {
@@ -50,6 +67,9 @@ pub(crate) struct Pool {
     listener: Option<thread::JoinHandle<()>>,
     monitor: Option<thread::JoinHandle<()>>,
     flusher: Option<thread::JoinHandle<()>>,
+    /// The poller thread, which hands back the connections still parked when it stops.
+    #[allow(clippy::vec_box)]
+    poller: Option<thread::JoinHandle<Vec<Box<Connection>>>>,
     workers: Vec<thread::JoinHandle<()>>,
 }
 
@@ -60,14 +80,19 @@ impl Pool {
         handler: Box<dyn Handler>,
         wrap: Option<Arc<WorkerWrap>>,
     ) -> io::Result<Pool> {
-        let (tx, rx) = crossbeam_channel::bounded(config.queue + config.workers);
+        check_descriptor_limit(&config);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (poller, poll) = Poller::new(tx.clone())?;
         let shared = Arc::new(Shared {
             worker_slots: (0..config.workers).map(|_| WorkerSlot::default()).collect(),
             listener_slot: ListenerSlot::default(),
             shutting_down: AtomicBool::new(false),
-            queue_full: AtomicBool::new(false),
-            finds: AtomicUsize::new(0),
+            shutdown_at: OnceLock::new(),
+            stopping: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
+            arrivals: AtomicUsize::new(0),
             gate: Gate::new(config.active_workers, config.workers),
+            poller,
             epoch: Instant::now(),
             queue: rx.clone(),
             budgets: Arc::new(Budgets::new(
@@ -84,27 +109,15 @@ impl Pool {
             handler,
             config,
         });
-        let mut workers = Vec::with_capacity(shared.config.workers);
-        for id in 0..shared.config.workers {
-            let (shared, rx, tx) = (shared.clone(), rx.clone(), tx.clone());
-            let wrap = wrap.clone();
-            workers.push(
-                thread::Builder::new()
-                    .name(format!("basehttp-worker-{id}"))
-                    .spawn(move || match wrap {
-                        None => worker_loop(id, &shared, &rx, &tx),
-                        Some(wrap) => {
-                            // The loop runs once, however often the wrapper calls it.
-                            let mut ran = false;
-                            wrap(&mut || {
-                                if !std::mem::replace(&mut ran, true) {
-                                    worker_loop(id, &shared, &rx, &tx);
-                                }
-                            });
-                        }
-                    })?,
-            );
-        }
+        let workers = (0..shared.config.workers)
+            .map(|id| spawn_worker(id, &shared, &rx, &tx, wrap.clone()))
+            .collect::<io::Result<Vec<_>>>()?;
+        let poller = {
+            let shared = shared.clone();
+            thread::Builder::new()
+                .name("basehttp-poller".into())
+                .spawn(move || poller::run(poll, &shared.poller, &shared.config))?
+        };
         let monitor = if shared.gate.enabled() {
             let shared = shared.clone();
             Some(
@@ -129,7 +142,7 @@ impl Pool {
                 thread::Builder::new()
                     .name("basehttp-log".into())
                     .spawn(move || {
-                        while !shared.shutting_down() {
+                        while !shared.stopping.load(Relaxed) {
                             thread::sleep(FLUSH_EVERY);
                             shared.access.flush_all();
                         }
@@ -150,36 +163,68 @@ impl Pool {
             listener: Some(listener),
             monitor,
             flusher,
+            poller: Some(poller),
             workers,
         })
     }
 
-    /// Stops accepting, lets in-flight requests finish within the grace period, closes idle
-    /// and queued connections, and joins every thread. True if all finished in time.
+    /// Stops accepting; lets requests in flight finish, and answers the next request of a
+    /// kept-alive client with `Connection: close` (an idle one is closed after a quiet
+    /// moment), within the grace period; then stops the workers and the poller, closes what
+    /// is left, and joins every thread. True if all finished in time.
     pub(crate) fn shutdown(&mut self, wake: impl FnOnce()) -> bool {
-        if self.shared.shutting_down.swap(true, Relaxed) {
+        let shared = self.shared.clone();
+        if shared.shutting_down.swap(true, Relaxed) {
             return true;
         }
+        let at = Instant::now();
+        let _ = shared.shutdown_at.set(at);
         // The listener is blocked in accept(): one connection wakes it to see the flag.
         wake();
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();
         }
+        shared.poller.begin_shutdown(at);
         if let Some(monitor) = self.monitor.take() {
             let _ = monitor.join();
         }
-        // Workers parked at the gate must get through to see their stop message.
-        self.shared.gate.open();
+        // Workers parked at the gate must get through to serve what is left and to see their
+        // stop message.
+        shared.gate.open();
+        let deadline = at + shared.config.shutdown_grace;
+        while Instant::now() < deadline && shared.open.load(Relaxed) > 0 {
+            thread::sleep(SHUTDOWN_POLL);
+        }
+        shared.stopping.store(true, Relaxed);
         for _ in 0..self.workers.len() {
-            // Workers drain the queue meanwhile (closing what they pop), so this cannot block
-            // for long.
             let _ = self.tx.send(Job::Stop);
         }
-        let grace = self.shared.config.shutdown_grace;
-        let deadline = Instant::now() + grace;
         while Instant::now() < deadline && self.workers.iter().any(|w| !w.is_finished()) {
-            thread::sleep(Duration::from_millis(5));
+            thread::sleep(SHUTDOWN_POLL);
         }
+        let clean = self.join_workers();
+        shared.poller.stop();
+        if let Some(poller) = self.poller.take() {
+            for conn in poller.join().unwrap_or_default() {
+                self.close_left(conn);
+            }
+        }
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+        // No access line is lost on a graceful stop.
+        self.shared.access.flush_all();
+        // Connections the poller put back after the last worker stopped.
+        while let Ok(job) = self.shared.queue.try_recv() {
+            if let Job::Conn(conn) = job {
+                self.close_left(conn);
+            }
+        }
+        clean
+    }
+
+    /// Joins the workers that have stopped: true if all had.
+    fn join_workers(&mut self) -> bool {
         let mut clean = true;
         for worker in self.workers.drain(..) {
             if worker.is_finished() {
@@ -191,53 +236,98 @@ impl Pool {
                 log::warn!(
                     "shutdown: {} still busy after {:?}; not waiting for it",
                     worker.thread().name().unwrap_or("a worker"),
-                    grace
+                    self.shared.config.shutdown_grace
                 );
-            }
-        }
-        if let Some(flusher) = self.flusher.take() {
-            let _ = flusher.join();
-        }
-        // No access line is lost on a graceful stop.
-        self.shared.access.flush_all();
-        // Connections handed back after the last worker stopped.
-        while let Ok(job) = self.shared.queue.try_recv() {
-            if let Job::Conn(conn) = job {
-                let _ = conn.stream.shutdown(Shutdown::Both);
-                self.shared.worker_slots[0].count_close(CloseReason::Shutdown);
             }
         }
         clean
     }
+
+    /// Closes a connection still open when the workers have stopped.
+    fn close_left(&self, mut conn: Box<Connection>) {
+        self.shared.poller.forget(&mut conn);
+        let _ = conn.wire.shutdown(Shutdown::Both);
+        let slot = &self.shared.worker_slots[0];
+        self.shared.count_close(slot, CloseReason::Shutdown);
+    }
+}
+
+/// Warns when `max_connections` is more than the process's descriptor limit allows: past the
+/// limit `accept` fails (and backs off) before the refusal at `max_connections` can answer.
+/// The `basehttp` binary raises its soft limit to the hard limit at start; as nginx does with
+/// `worker_connections`, the configuration is left as given.
+fn check_descriptor_limit(config: &Config) {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let Some(soft) = limit.current else {
+        return;
+    };
+    let reserved = RESERVED_FDS + 2 * config.workers;
+    let fits = usize::try_from(soft)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(reserved);
+    if fits < config.max_connections {
+        log::warn!(
+            "max_connections ({}) is more than the descriptor limit ({soft}) allows, about \
+             {fits}: raise it with `ulimit -n`",
+            config.max_connections
+        );
+    }
+}
+
+fn spawn_worker(
+    id: usize,
+    shared: &Arc<Shared>,
+    rx: &Receiver<Job>,
+    tx: &Sender<Job>,
+    wrap: Option<Arc<WorkerWrap>>,
+) -> io::Result<thread::JoinHandle<()>> {
+    let (shared, rx, tx) = (shared.clone(), rx.clone(), tx.clone());
+    thread::Builder::new()
+        .name(format!("basehttp-worker-{id}"))
+        .spawn(move || match wrap {
+            None => worker_loop(id, &shared, &rx, &tx),
+            Some(wrap) => {
+                // The loop runs once, however often the wrapper calls it.
+                let mut ran = false;
+                wrap(&mut || {
+                    if !std::mem::replace(&mut ran, true) {
+                        worker_loop(id, &shared, &rx, &tx);
+                    }
+                });
+            }
+        })
 }
 
 fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>) {
     let mut worker = Worker::new(id, shared);
     let slot = &shared.worker_slots[id];
     shared.gate.enter(id);
-    while let Some(mut conn) = next_conn(shared, rx) {
-        loop {
-            // Handler panics are caught closer to the handler; this catches the rest (a bug
-            // here, a panicking `Drop`), so a panic costs one connection, never a worker.
-            let turn = catch_unwind(AssertUnwindSafe(|| worker.serve(conn)));
-            match turn {
-                Ok(Outcome::Closed) => break,
-                Ok(Outcome::Yield(back)) => match tx.try_send(Job::Conn(back)) {
-                    Ok(()) => {
-                        slot.requeued.fetch_add(1, Relaxed);
-                        break;
-                    }
-                    // No room: keep serving it; it waits in a short slice before asking again.
-                    Err(TrySendError::Full(Job::Conn(back))) => conn = back,
-                    Err(_) => break,
-                },
-                Err(_) => {
-                    // The connection was dropped (closed) while unwinding.
-                    log::error!("basehttp-worker-{id}: a connection was dropped after a panic");
-                    worker.recover();
-                    slot.count_close(CloseReason::Panicked);
-                    break;
+    while let Some(conn) = next_conn(shared, rx) {
+        // Handler panics are caught closer to the handler; this catches the rest (a bug
+        // here, a panicking `Drop`), so a panic costs one connection, never a worker.
+        let turn = catch_unwind(AssertUnwindSafe(|| worker.serve(conn)));
+        match turn {
+            Ok(Outcome::Closed) => {}
+            Ok(Outcome::Wait(conn, waiting)) => {
+                slot.parks.fetch_add(1, Relaxed);
+                if let Err((mut conn, e)) = shared.poller.park(conn, waiting) {
+                    log::error!("{}: cannot wait for the client: {e}", conn.peer);
+                    shared.poller.forget(&mut conn);
+                    drop(conn);
+                    shared.count_close(slot, CloseReason::SocketError);
                 }
+            }
+            Ok(Outcome::Requeue(mut conn)) => {
+                conn.queued_at = Instant::now();
+                let _ = tx.send(Job::Conn(conn));
+            }
+            Err(_) => {
+                // The connection was dropped (closed) while unwinding; its registration with
+                // the poller goes with its descriptor, and a stale event finds its slot
+                // empty.
+                log::error!("basehttp-worker-{id}: a connection was dropped after a panic");
+                worker.recover();
+                shared.count_close(slot, CloseReason::Panicked);
             }
         }
         slot.set_state(WorkerState::Idle);
@@ -248,12 +338,12 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
 }
 
 /// The next connection for a worker, or `None` when it must exit: on a stop message, or once
-/// shutdown has begun and the queue is empty. The second rule matters for a worker whose
-/// handler outlived the shutdown's grace period: its stop message may have been drained with
-/// the queue, and its own `Sender` keeps the channel open, so a blocking `recv` would never
-/// return.
+/// the workers are told to stop and the run queue is empty. The second rule matters for a
+/// worker whose handler outlived the shutdown's grace period: its stop message may have been
+/// drained with the queue, and its own `Sender` keeps the channel open, so a blocking `recv`
+/// would never return.
 fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Box<Connection>> {
-    let job = if shared.shutting_down.load(Relaxed) {
+    let job = if shared.stopping.load(Relaxed) {
         rx.try_recv().ok()?
     } else {
         rx.recv().ok()?
@@ -301,16 +391,22 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
             backoff = ACCEPT_BACKOFF_MIN;
         }
         slot.accepted.fetch_add(1, Relaxed);
-        if tx.len() >= config.queue {
-            shared.queue_full.store(true, Relaxed);
+        if shared.open.load(Relaxed) >= config.max_connections {
+            slot.rejected.fetch_add(1, Relaxed);
+            reject(stream, TOO_MANY_RESPONSE);
+            continue;
+        }
+        // Only new connections count against the queue: one the poller put back (a kept-alive
+        // client's next request) never keeps a newcomer out, who waits behind it for one turn.
+        if shared.arrivals.load(Relaxed) >= config.queue {
             match config.when_full {
                 WhenFull::Reject => {
                     slot.rejected.fetch_add(1, Relaxed);
-                    reject(stream);
+                    reject(stream, QUEUE_FULL_RESPONSE);
                     continue;
                 }
                 WhenFull::Block => {
-                    while tx.len() >= config.queue {
+                    while shared.arrivals.load(Relaxed) >= config.queue {
                         if shared.shutting_down.load(Relaxed) {
                             return;
                         }
@@ -319,17 +415,10 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
                 }
             }
         }
-        if shared.queue_full.load(Relaxed) {
-            shared.queue_full.store(false, Relaxed);
-        }
-        if tx
-            .send(Job::Conn(Box::new(Connection::new(
-                stream,
-                peer,
-                Instant::now(),
-            ))))
-            .is_err()
-        {
+        shared.open.fetch_add(1, Relaxed);
+        shared.arrivals.fetch_add(1, Relaxed);
+        let conn = Box::new(Connection::new(stream, peer, Instant::now()));
+        if tx.send(Job::Conn(conn)).is_err() {
             return;
         }
     }
@@ -337,11 +426,11 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
 
 /// Answers `503` without ever blocking the listener: one non-blocking write, a non-blocking
 /// read of whatever request already arrived (so the close is not a reset), then close.
-fn reject(stream: TcpStream) {
+fn reject(stream: TcpStream, response: &[u8]) {
     if stream.set_nonblocking(true).is_err() {
         return;
     }
-    let _ = (&stream).write(REJECT_RESPONSE);
+    let _ = (&stream).write(response);
     let _ = stream.shutdown(Shutdown::Write);
     let mut scratch = [0u8; 4096];
     let _ = (&stream).read(&mut scratch);
@@ -352,9 +441,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reject_response_length_is_right() {
-        let text = std::str::from_utf8(REJECT_RESPONSE).unwrap();
-        let (_, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(text.contains(&format!("Content-Length: {}\r\n", body.len())));
+    fn reject_responses_have_the_right_length() {
+        for response in [QUEUE_FULL_RESPONSE, TOO_MANY_RESPONSE] {
+            let text = std::str::from_utf8(response).unwrap();
+            let (_, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(text.contains(&format!("Content-Length: {}\r\n", body.len())));
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! connection's own store, in memory up to `Config::body_buffer`, then in an unnamed temporary
 //! file, within the server-wide budgets of memory and disk.
 //!
-//! A store travels with its connection through the queue while the body arrives, so a slow
+//! A store travels with its connection through the poller while the body arrives, so a slow
 //! upload holds no worker. This module decodes nothing and reads no socket: the worker feeds
 //! it decoded bytes (`worker::receive`) and the handler reads them back through `Body`.
 
@@ -11,7 +11,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::http1::decode::Decoder;
 
@@ -273,13 +273,9 @@ pub(crate) struct Receiving {
     pub(crate) head: Vec<u8>,
     pub(crate) decoder: Decoder,
     pub(crate) store: Store,
-    /// Bytes of the body received on the wire (framing included), for the minimum rate.
-    pub(crate) wire: u64,
-    /// When receiving began (after `100 Continue`, if one was sent): the rate's grace starts
-    /// here.
-    pub(crate) since: Instant,
-    /// When the last body byte arrived: `body_timeout` counts from here.
-    pub(crate) last_byte: Instant,
+    /// The waits on the client: `body_timeout` and `min_body_rate`, counted on the bytes on
+    /// the wire (framing included).
+    pub(crate) pacing: crate::pacing::Pacing,
 }
 
 #[cfg(test)]

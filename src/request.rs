@@ -158,8 +158,10 @@ pub struct Request<'a> {
 
 /// The exchange's terms for a response begun early (see [`Request::early`]).
 pub(crate) struct EarlyTerms<'a> {
-    pub(crate) wire: &'a std::sync::Arc<crate::early::Wire>,
-    pub(crate) config: &'a crate::Config,
+    pub(crate) wire: &'a std::sync::Arc<crate::wire::Wire>,
+    pub(crate) config: &'a crate::config::Config,
+    /// The latest a write may wait, when the server is shutting down.
+    pub(crate) cap: Option<std::time::Instant>,
     /// The connection closes after this response.
     pub(crate) close: bool,
 }
@@ -218,7 +220,8 @@ impl<'a> Request<'a> {
             head_request: self.head.method == "HEAD",
             close: terms.close,
             keep_alive: terms.config.keep_alive,
-            write_timeout: terms.config.write_timeout,
+            pacing: crate::pacing::Pacing::response(terms.config),
+            cap: terms.cap,
         }))
     }
 

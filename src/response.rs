@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 
-use crate::http1::encode::{ResponseHead, reason_phrase, status_digits};
+use crate::http1::encode::{Framing, ResponseHead, reason_phrase, status_digits};
 use crate::http1::lex::is_token_byte;
 
 /// A response body.
@@ -69,7 +69,22 @@ pub struct Response {
     pinned: bool,
     /// The head (and part of the body) went out before the handler returned
     /// ([`Early::finish`](crate::Early::finish)).
-    pub(crate) early: Option<Box<crate::early::Started>>,
+    pub(crate) early: Option<Box<Started>>,
+}
+
+/// What of a response went out before the handler returned (see
+/// [`Early`](crate::Early)).
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) status: u16,
+    pub(crate) framing: Framing,
+    pub(crate) close: bool,
+    /// Body bytes sent (what the access line counts).
+    pub(crate) body: u64,
+    /// Bytes written to the socket, head and framing included.
+    pub(crate) wire: u64,
+    /// A `Content-Length` body longer than its length: the rest was cut.
+    pub(crate) cut: bool,
 }
 
 fn bytes_of(body: Cow<'static, str>) -> Payload {

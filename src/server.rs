@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::config::{Config, WhenFull};
 use crate::handler::{BodyPolicy, Handler, WithPolicy};
-use crate::pool::Pool;
+use crate::pool::{Pool, WorkerWrap};
 use crate::request::RequestHead;
 use crate::stats::Stats;
 
@@ -34,9 +34,6 @@ pub struct Server {
 
 /// A body policy set with [`Server::body_policy`].
 type Policy = dyn Fn(&RequestHead<'_>) -> BodyPolicy + Send + Sync;
-
-/// A wrapper around each worker thread's loop, set with [`Server::wrap_worker`].
-pub(crate) type WorkerWrap = dyn Fn(&mut (dyn FnMut() + Send)) + Send + Sync;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

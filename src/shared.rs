@@ -1,29 +1,24 @@
-//! The state the listener, the workers and the handle share: the configuration, the handler,
-//! the counters, the run gate, the shutdown and full-queue flags, and the queue's receiving end
-//! (read for its length: how many connections wait).
+//! The state the listener, the workers, the poller and the handle share: the configuration,
+//! the handler, the counters, the run gate, the poller's table, the shutdown's start, and the
+//! run queue's receiving end (read for its length: how many connections wait for a worker).
 //!
 //! Plain data with a few accessors; the threads that use it live in `pool`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use crate::access_log::Sink;
+use crate::close_reason::CloseReason;
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::Job;
 use crate::gate::Gate;
 use crate::handler::Handler;
+use crate::poller::Poller;
 use crate::received::Budgets;
 use crate::stats::{self, ListenerSlot, Snapshot, Stats, WorkerSlot};
-
-/// What travels on the channel.
-pub(crate) enum Job {
-    Conn(Box<Connection>),
-    /// Tells one worker to exit.
-    Stop,
-}
 
 /// State shared by the listener, the workers and the handle.
 pub(crate) struct Shared {
@@ -32,16 +27,19 @@ pub(crate) struct Shared {
     pub(crate) listener_slot: ListenerSlot,
     pub(crate) worker_slots: Box<[WorkerSlot]>,
     pub(crate) shutting_down: AtomicBool,
-    /// The listener found the queue full: new connections wait outside (`Block`) or are
-    /// turned away (`Reject`). Until it clears, workers close each connection after its
-    /// current response, and idle ones at once, so newcomers get in. Without it, kept-alive
-    /// connections handed back to a full queue would keep every newcomer out for as long as
-    /// they keep sending.
-    pub(crate) queue_full: AtomicBool,
-    /// Connections the workers found with bytes after glancing at silent ones: a change
-    /// starts every worker's run of glances over (see `worker::wait`).
-    pub(crate) finds: AtomicUsize,
+    /// When the shutdown began, once it has.
+    pub(crate) shutdown_at: OnceLock<Instant>,
+    /// The workers are told to stop: one that finds the run queue empty exits.
+    pub(crate) stopping: AtomicBool,
+    /// Connections open: accepted, not yet closed (the listener refuses past
+    /// `max_connections`).
+    pub(crate) open: AtomicUsize,
+    /// New connections in the run queue that no worker has taken yet (the listener applies
+    /// `when_full` past `queue`).
+    pub(crate) arrivals: AtomicUsize,
     pub(crate) gate: Gate,
+    /// The poller's table: where connections wait on their clients.
+    pub(crate) poller: Poller,
     /// When the pool started: the clock the gate's monitor and the timings read.
     pub(crate) epoch: Instant,
     pub(crate) queue: Receiver<Job>,
@@ -66,10 +64,22 @@ impl Shared {
         self.shutting_down.load(Relaxed)
     }
 
-    /// True while the listener finds the queue full.
+    /// When the shutdown began, once it has.
     #[inline]
-    pub(crate) fn queue_full(&self) -> bool {
-        self.queue_full.load(Relaxed)
+    pub(crate) fn shutdown_at(&self) -> Option<Instant> {
+        self.shutdown_at.get().copied()
+    }
+
+    /// The latest a wait a handler chose may end while shutting down: `shutdown_grace` after
+    /// the shutdown began.
+    pub(crate) fn shutdown_deadline(&self) -> Option<Instant> {
+        self.shutdown_at().map(|at| at + self.config.shutdown_grace)
+    }
+
+    /// Counts a connection closed for `reason`, in `slot`.
+    pub(crate) fn count_close(&self, slot: &WorkerSlot, reason: CloseReason) {
+        slot.count_close(reason);
+        self.open.fetch_sub(1, Relaxed);
     }
 
     /// Microseconds since the pool started.
@@ -93,6 +103,7 @@ impl Shared {
             stats::Gauges {
                 queue_depth: self.queue_len(),
                 queue_capacity: self.config.queue,
+                parked: self.poller.counts(),
                 bodies: self.budgets.in_use(),
                 now: self.micros_since_start(),
             },

@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::close_reason::CloseReason;
+use crate::connection::Parked;
 
 /// What a worker is doing right now, as seen in [`Stats::worker_states`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
     /// Waiting on the queue for a connection.
     Idle,
-    /// Holding a connection, waiting for (or reading) a request head.
+    /// Holding a connection: reading a request head or body, or a slow client's turn.
     Reading,
     /// Running the handler.
     Handling,
@@ -49,7 +50,8 @@ pub(crate) struct WorkerSlot {
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
     pub(crate) writes: AtomicU64,
-    pub(crate) requeued: AtomicU64,
+    /// Connections this worker parked in the poller.
+    pub(crate) parks: AtomicU64,
     /// When the worker entered its current Handling or Writing state, in microseconds since
     /// the pool started (for the gate's monitor).
     busy_since: AtomicU64,
@@ -268,7 +270,8 @@ pub struct Stats {
     pub workers: usize,
     /// Workers holding a connection (reading, handling or writing) right now.
     pub busy_workers: usize,
-    /// Connections waiting in the queue right now (new ones and handed-back ones).
+    /// Connections waiting for a worker in the run queue right now: new ones, and ones the
+    /// poller found ready.
     pub queue_depth: usize,
     /// The queue's capacity for new connections ([`Config::queue`](crate::Config::queue)).
     pub queue_capacity: usize,
@@ -288,8 +291,11 @@ pub struct Stats {
     pub bytes_out: u64,
     /// `write` system calls made for responses; pipelined responses share writes.
     pub writes: u64,
-    /// Times a worker handed a connection back to the queue to let others in.
-    pub requeued: u64,
+    /// Connections waiting on their clients in the poller right now, by what they wait for.
+    pub parked: ParkedConnections,
+    /// Times a worker parked a connection in the poller to wait on its client (once per
+    /// request on a kept-alive connection, more for slow clients).
+    pub parks: u64,
     /// Responses sent by each worker, indexed by worker number.
     pub served_per_worker: Vec<u64>,
     /// What each worker is doing, indexed by worker number.
@@ -307,6 +313,48 @@ pub struct Stats {
     pub body_disk: u64,
 }
 
+/// Connections waiting on their clients in the poller, by what they wait for, in
+/// [`Stats::parked`]. None of them holds a worker.
+///
+/// ```
+/// let parked = basehttp::ParkedConnections::default();
+/// assert_eq!(parked.total(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParkedConnections {
+    /// Kept alive between requests, or new and not yet sending.
+    pub idle: usize,
+    /// Part of a request head has arrived; the rest has not.
+    pub head: usize,
+    /// A request body is being received before its handler runs.
+    pub body: usize,
+    /// A response the client is slow to take.
+    pub write: usize,
+    /// A request body the handler left unread, being read and discarded.
+    pub drain: usize,
+    /// A lingering close: the response is sent, the client has not closed yet.
+    pub linger: usize,
+}
+
+impl ParkedConnections {
+    /// Every parked connection.
+    pub fn total(&self) -> usize {
+        self.idle + self.head + self.body + self.write + self.drain + self.linger
+    }
+
+    fn from_counts(counts: [usize; Parked::COUNT]) -> ParkedConnections {
+        ParkedConnections {
+            idle: counts[Parked::Idle.index()],
+            head: counts[Parked::Head.index()],
+            body: counts[Parked::Body.index()],
+            write: counts[Parked::Write.index()],
+            drain: counts[Parked::Drain.index()],
+            linger: counts[Parked::Linger.index()],
+        }
+    }
+}
+
 /// What can take a snapshot of a running server's counters (the pool's shared state), for
 /// [`Request::server_stats`](crate::Request::server_stats).
 pub(crate) trait Snapshot: Sync {
@@ -317,6 +365,8 @@ pub(crate) trait Snapshot: Sync {
 pub(crate) struct Gauges {
     pub(crate) queue_depth: usize,
     pub(crate) queue_capacity: usize,
+    /// Parked connections by what they wait for.
+    pub(crate) parked: [usize; Parked::COUNT],
     /// Bytes of received bodies in memory and on disk.
     pub(crate) bodies: (u64, u64),
     /// Microseconds since the pool started.
@@ -327,6 +377,7 @@ pub(crate) fn snapshot(listener: &ListenerSlot, workers: &[WorkerSlot], gauges: 
     let Gauges {
         queue_depth,
         queue_capacity,
+        parked,
         bodies,
         now,
     } = gauges;
@@ -354,7 +405,8 @@ pub(crate) fn snapshot(listener: &ListenerSlot, workers: &[WorkerSlot], gauges: 
         bytes_in: sum(|w| &w.bytes_in),
         bytes_out: sum(|w| &w.bytes_out),
         writes: sum(|w| &w.writes),
-        requeued: sum(|w| &w.requeued),
+        parked: ParkedConnections::from_counts(parked),
+        parks: sum(|w| &w.parks),
         served_per_worker: workers.iter().map(|w| w.served.load(Relaxed)).collect(),
         worker_states,
         latency: latency(workers, now),

@@ -365,10 +365,13 @@ fn stats_json_has_the_documented_shape() {
         "rejected",
         "served",
         "active_connections",
-        "requeued",
+        "parks",
         "writes",
     ] {
         assert!(s[field].is_u64(), "{field} in {s}");
+    }
+    for field in ["total", "idle", "head", "body", "write", "drain", "linger"] {
+        assert!(s["parked"][field].is_u64(), "parked {field} in {s}");
     }
     assert_eq!(s["workers"], 3);
     assert_eq!(s["queue_capacity"], 16);

@@ -12,13 +12,11 @@ use basehttp::{Config, Request, Response, WhenFull};
 use support::{Client, config, connect, routes, start};
 
 /// gunicorn #3518: idle keep-alive sockets and silent preconnect sockets held every thread.
-/// Here 100 idle keep-alive connections and 20 silent ones sit on a pool of 4 workers, and a
-/// new connection must still be answered within a second. The grace period before idle
-/// connections are closed is set long, so the answer comes from the hand-back alone.
+/// Here 100 idle keep-alive connections and 20 silent ones sit on a pool of 4 workers: they
+/// wait in the poller, no worker holds one, and a new connection is answered within a second.
 #[test]
 fn idle_connections_do_not_starve_a_new_one() {
     let mut c = config(4);
-    c.idle_grace_under_pressure = Duration::from_secs(60);
     c.keep_alive = Duration::from_secs(60);
     c.header_timeout = Duration::from_secs(60);
     let server = start(c, routes);
@@ -32,8 +30,10 @@ fn idle_connections_do_not_starve_a_new_one() {
         })
         .collect();
     let silent: Vec<_> = (0..20).map(|_| connect(addr)).collect();
-    // Let every worker settle into waiting on an idle connection.
-    thread::sleep(Duration::from_millis(200));
+    wait_for(|| server.stats().parked.idle == 120);
+    let stats = server.stats();
+    assert_eq!(stats.busy_workers, 0, "{:?}", stats.worker_states);
+    assert_eq!(stats.parked.total(), 120, "{:?}", stats.parked);
 
     let started = Instant::now();
     let mut fresh = Client::new(addr);
@@ -50,12 +50,12 @@ fn idle_connections_do_not_starve_a_new_one() {
     drop(silent);
 }
 
-/// With the default grace period, idle connections are closed once they have been idle a
-/// while and others wait: the pool frees itself, and a client sees a clean close.
+/// Idle connections wait in the poller, not in workers, for their whole keep-alive: six of
+/// them on two workers stay open and hold no worker, and a seventh client is answered at once.
 #[test]
-fn idle_connections_are_closed_under_pressure_after_the_grace_period() {
+fn idle_connections_hold_no_worker_for_their_whole_keep_alive() {
     let mut c = config(2);
-    c.idle_grace_under_pressure = Duration::from_millis(200);
+    c.keep_alive = Duration::from_secs(3);
     let server = start(c, routes);
     let addr = server.local_addr();
     let mut idle: Vec<Client> = (0..6)
@@ -65,22 +65,21 @@ fn idle_connections_are_closed_under_pressure_after_the_grace_period() {
             client
         })
         .collect();
-    thread::sleep(Duration::from_millis(1500));
-    let closed = idle
-        .iter_mut()
-        .map(|c| c.is_closed())
-        .filter(|&closed| closed)
-        .count();
-    assert!(
-        closed >= 4,
-        "only {closed} of 6 idle connections were closed"
-    );
+    wait_for(|| server.stats().parked.idle == 6);
+    assert_eq!(server.stats().busy_workers, 0);
     assert_eq!(Client::new(addr).get("/hello").status, 200);
+    thread::sleep(Duration::from_millis(1500));
+    for client in &mut idle {
+        assert_eq!(
+            client.get("/hello").status,
+            200,
+            "closed before its keep-alive"
+        );
+    }
 }
 
-/// Busy connections keep the queue from emptying while idle ones sit in it (the default
-/// grace: idle connections live their keep-alive): each idle one is still closed once its
-/// keep-alive ends, though the workers only ever glance at it, never wait on it.
+/// Busy connections keep the workers busy while idle ones wait in the poller: each idle one is
+/// still closed once its keep-alive ends, and not before.
 #[test]
 fn idle_connections_beside_busy_ones_are_closed_when_keep_alive_ends() {
     let mut c = config(2);
@@ -137,11 +136,10 @@ fn idle_connections_beside_busy_ones_are_closed_when_keep_alive_ends() {
     );
 }
 
-/// Without pressure an idle connection is kept for the whole keep-alive period.
+/// An idle connection is kept for the whole keep-alive period, then closed.
 #[test]
-fn idle_connection_without_pressure_is_kept_until_keep_alive_ends() {
+fn idle_connection_is_kept_until_keep_alive_ends() {
     let mut c = config(2);
-    c.idle_grace_under_pressure = Duration::from_millis(10);
     c.keep_alive = Duration::from_millis(800);
     let server = start(c, routes);
     let mut client = Client::new(server.local_addr());
@@ -203,7 +201,8 @@ fn busy_connections_take_turns() {
         "worst first response {worst:?}"
     );
     assert!(fewest > 1, "a connection got only its first response");
-    assert!(server.stats().requeued > 0);
+    // Between requests each connection waited in the poller, not in a worker.
+    assert!(server.stats().parks >= 32 * u64::from(fewest - 1));
 }
 
 /// A client pipelining without pause still lets another connection in.

@@ -21,12 +21,12 @@ fn shutdown_finishes_in_flight_requests_closes_the_rest_and_joins_every_thread()
 
     let server = start(config(4), routes);
     let addr = server.local_addr();
-    // Threads name themselves once running: wait for 4 workers, the listener, and the run
-    // gate's monitor when fewer workers may run at once than there are.
+    // Threads name themselves once running: wait for 4 workers, the listener, the poller,
+    // and the run gate's monitor when fewer workers may run at once than there are.
     let expected = if server.config().active_workers < 4 {
-        6
+        7
     } else {
-        5
+        6
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while basehttp_threads().len() != expected {

@@ -79,7 +79,8 @@ impl Handle {
             d.set_item("active_connections", s.active_connections)?;
             d.set_item("bytes_in", s.bytes_in)?;
             d.set_item("bytes_out", s.bytes_out)?;
-            d.set_item("requeued", s.requeued)?;
+            d.set_item("parks", s.parks)?;
+            d.set_item("parked", s.parked.total())?;
             d.set_item("served_per_worker", s.served_per_worker)?;
         }
         Ok(d)

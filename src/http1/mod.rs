@@ -5,6 +5,7 @@
 //! - [`decode`]: request body decoders (`Content-Length` and chunked) over any
 //!   [`decode::Source`] of bytes: the connection in the server, a byte slice in the tests;
 //! - [`encode`]: response heads, the chunked coding and the server's own error responses;
+//! - [`persistence`]: whether the connection stays open after an exchange;
 //! - [`lex`]: the byte-level helpers the others share.
 //!
 //! Nothing in this module reads or writes a socket, reads the clock (but through `date`'s
@@ -16,6 +17,7 @@ pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod head;
 pub(crate) mod lex;
+pub(crate) mod persistence;
 
 pub use decode::BodyError;
 pub use encode::reason_phrase;

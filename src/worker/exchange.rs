@@ -17,13 +17,13 @@
 //! worker; what it leaves for the connection is an [`Exchanged`].
 
 use std::io;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use std::net::{SocketAddr, TcpStream};
-
-use super::writer::{Output, SendError, write_waiting};
-use super::{Clock, Ctx, is_client_error, log_io_error};
+use super::ctx::{Clock, Ctx, is_client_error, log_io_error};
+use super::writer::{Output, SendError};
 use crate::access_log;
 use crate::body::{Body, Leftover, SocketSource};
 use crate::close_reason::CloseReason;
@@ -31,11 +31,13 @@ use crate::date;
 use crate::http1::decode::Decoder;
 use crate::http1::encode::{self, CONTINUE};
 use crate::http1::head::{Head, Version};
+use crate::http1::persistence::{Before, Persistence};
 use crate::received::{Rest, StoreReader};
 use crate::request::{EarlyTerms, Request, RequestHead};
 use crate::response::{Payload, Response};
 use crate::sending::{Sending, Then};
 use crate::stats::WorkerState;
+use crate::wire::Wire;
 
 /// How the connection goes on after an exchange.
 pub(super) enum After {
@@ -48,7 +50,8 @@ pub(super) enum After {
     Linger(CloseReason),
     /// The connection is broken or cannot be trusted: close it now.
     Abort(CloseReason),
-    /// The client is slow to take the response: send the rest from the `Write` phase.
+    /// The client is slow to take the response: send the rest from the `Write` phase (which
+    /// knows how the connection goes on after it).
     Write(Box<Sending>),
 }
 
@@ -76,9 +79,8 @@ impl Exchanged {
 /// rest of it.
 #[derive(Clone, Copy)]
 pub(super) struct Link<'b> {
-    pub(super) stream: &'b TcpStream,
-    /// The same socket, shareable with an [`Early`](crate::Early).
-    pub(super) wire: &'b std::sync::Arc<crate::early::Wire>,
+    /// The socket, shareable with an [`Early`](crate::Early).
+    pub(super) wire: &'b Arc<Wire>,
     pub(super) peer: SocketAddr,
     /// Requests answered on the connection before this one.
     pub(super) served: u32,
@@ -88,8 +90,8 @@ pub(super) struct Link<'b> {
 struct Handled<'b> {
     response: Response,
     body: Body<'b>,
-    /// Why the connection closes after this response, if it does.
-    close: Option<CloseReason>,
+    /// Whether the connection stays open after this response.
+    persistence: Persistence,
     /// When the handler started and finished (µs since the pool started).
     started: u64,
     finished: u64,
@@ -122,7 +124,6 @@ pub(super) enum Given<'b> {
     /// handler's; the body is then never read.
     Socket {
         spare: &'b mut [u8],
-        read_timeout: &'b mut Option<std::time::Duration>,
         max_body: u64,
         expect_continue: bool,
         refused: Option<Box<Response>>,
@@ -146,48 +147,37 @@ pub(super) fn run<'b>(
         version: head.version,
         head_request: head.method == "HEAD",
     };
-    let close = persistence(ctx, link, head);
+    let persistence = persistence(ctx, link, head);
     let config = &ctx.shared.config;
     let mut handled = match given {
         Given::Socket {
             spare,
-            read_timeout,
             max_body,
             expect_continue,
             refused: None,
         } => {
-            // `100 Continue` is written straight to the socket when the handler first reads
-            // the body; responses still buffered must leave before it.
-            if expect_continue && !output.buf.is_empty() {
-                let sent = write_waiting(link.stream, &output.buf, ctx);
-                output.buf.clear();
-                if sent.is_err() {
-                    return Exchanged::ended(After::Abort(CloseReason::SocketError));
-                }
-            }
-            let source =
-                SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
+            // (`100 Continue` is written straight to the socket when the handler first reads
+            // the body: the worker's buffered answers went out first; see `head`.)
+            let source = SocketSource::new(link.wire, &data[head.len..], spare, ctx.shared);
             let body = Body::new(source, head.info.body, max_body, expect_continue);
             let mut request =
                 Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
-            allow_early(ctx, output, link, close, &mut request);
-            handle(ctx, clock, request, facts.line, close)
+            allow_early(ctx, output, link, persistence, &mut request);
+            handle(ctx, clock, request, facts.line, persistence)
         }
         Given::Socket {
             spare,
-            read_timeout,
             max_body,
             refused: Some(response),
             ..
         } => {
             // Never read: the body policy answered instead of the handler.
-            let source =
-                SocketSource::new(link.stream, &data[head.len..], spare, read_timeout, config);
+            let source = SocketSource::new(link.wire, &data[head.len..], spare, ctx.shared);
             let now = ctx.shared.micros_since_start();
             Handled {
                 response: *response,
                 body: Body::new(source, head.info.body, max_body, false),
-                close: Some(CloseReason::BodyRefused),
+                persistence: persistence.overruled(CloseReason::BodyRefused),
                 started: now,
                 finished: now,
             }
@@ -196,15 +186,16 @@ pub(super) fn run<'b>(
             let body = Body::received(reader);
             let mut request =
                 Request::new(RequestHead::new(head), link.peer, ctx.id, body, ctx.shared);
-            allow_early(ctx, output, link, close, &mut request);
-            handle(ctx, clock, request, facts.line, close)
+            allow_early(ctx, output, link, persistence, &mut request);
+            handle(ctx, clock, request, facts.line, persistence)
         }
     };
+    let _ = config;
     if let Some(e) = handled.body.error() {
         match e.status() {
             Some(status) => {
                 log::debug!("{}: {e}", link.peer);
-                handled.close = Some(CloseReason::BadBody);
+                handled.persistence = handled.persistence.overruled(CloseReason::BadBody);
                 handled.response = Response::error(status);
             }
             None => {
@@ -222,7 +213,7 @@ pub(super) fn run<'b>(
         Ok(settled) => settled,
         Err(after) => return Exchanged::ended(after),
     };
-    let (after, leftover, done) = write(ctx, output, clock, link.stream, handled, facts, settled);
+    let (after, leftover, done) = write(ctx, output, clock, link.wire, handled, facts, settled);
     Exchanged {
         after,
         leftover,
@@ -236,34 +227,29 @@ fn allow_early<'r>(
     ctx: Ctx<'r>,
     output: &Output,
     link: Link<'r>,
-    close: Option<CloseReason>,
+    persistence: Persistence,
     request: &mut Request<'r>,
 ) {
     if output.buf.is_empty() {
         request.allow_early(EarlyTerms {
             wire: link.wire,
             config: &ctx.shared.config,
-            close: close.is_some(),
+            close: persistence.closes(),
+            cap: ctx.shared.shutdown_deadline(),
         });
     }
 }
 
 /// Whether the connection may stay open after this request, before the handler has a say.
-fn persistence(ctx: Ctx<'_>, link: Link<'_>, head: &Head<'_, '_>) -> Option<CloseReason> {
-    let (shared, config) = (ctx.shared, &ctx.shared.config);
-    if !head.info.keep_alive {
-        Some(CloseReason::RequestedByClient)
-    } else if config.keep_alive.is_zero() {
-        Some(CloseReason::KeepAliveOff)
-    } else if link.served + 1 >= config.max_requests_per_connection {
-        Some(CloseReason::MaxRequests)
-    } else if shared.shutting_down() {
-        Some(CloseReason::Shutdown)
-    } else if shared.queue_full() {
-        Some(CloseReason::QueueFull)
-    } else {
-        None
-    }
+fn persistence(ctx: Ctx<'_>, link: Link<'_>, head: &Head<'_, '_>) -> Persistence {
+    let config = &ctx.shared.config;
+    Persistence::before(Before {
+        client_keep_alive: head.info.keep_alive,
+        keep_alive_off: config.keep_alive.is_zero(),
+        served: link.served,
+        max_requests: config.max_requests_per_connection,
+        shutting_down: ctx.shared.shutting_down(),
+    })
 }
 
 /// `Handle`: runs the handler; a panic is answered `500` and closes the connection.
@@ -272,7 +258,7 @@ fn handle<'b>(
     clock: &mut Clock,
     mut request: Request<'b>,
     line: &[u8],
-    mut close: Option<CloseReason>,
+    mut persistence: Persistence,
 ) -> Handled<'b> {
     let shared = ctx.shared;
     let started = shared.micros_since_start();
@@ -307,14 +293,14 @@ fn handle<'b>(
                 String::from_utf8_lossy(line),
                 panic_message(&panic)
             );
-            close = Some(CloseReason::HandlerPanicked);
+            persistence = persistence.overruled(CloseReason::HandlerPanicked);
             Response::error(500)
         }
     };
     Handled {
         response,
         body,
-        close,
+        persistence,
         started,
         finished,
     }
@@ -353,7 +339,10 @@ fn settle(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<S
         }
         return Ok(Settled::Echo);
     }
-    if body.is_complete() || body.is_received() || body.error().is_some() || handled.close.is_some()
+    if body.is_complete()
+        || body.is_received()
+        || body.error().is_some()
+        || handled.persistence.closes()
     {
         // (A failed body already decided the close; a closing connection's unread body is
         // discarded by the lingering close.)
@@ -365,12 +354,14 @@ fn settle(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<S
         && body
             .remaining_length()
             .is_some_and(|n| n <= config.max_drain);
-    if drainable {
-        Ok(Settled::Drain)
-    } else {
-        handled.close = Some(CloseReason::BodyUnread);
-        Ok(Settled::Done)
+    if !drainable {
+        handled.persistence = handled.persistence.close_if(true, CloseReason::BodyUnread);
     }
+    Ok(if drainable {
+        Settled::Drain
+    } else {
+        Settled::Done
+    })
 }
 
 /// `Write`: checks the response, encodes its head into the output buffer and sends its body
@@ -381,63 +372,28 @@ fn write(
     ctx: Ctx<'_>,
     output: &mut Output,
     clock: &mut Clock,
-    stream: &TcpStream,
+    wire: &Wire,
     handled: Handled<'_>,
     facts: Facts<'_>,
     settled: Settled,
 ) -> (After, Option<Leftover>, u64) {
-    let shared = ctx.shared;
     let Handled {
         mut response,
         mut body,
-        mut close,
+        persistence,
         started,
         finished,
     } = handled;
-    // A response begun early (`Early`): its head is out; the rest of its body follows it.
-    let early = response.early.take();
-    if early.is_none()
-        && let Err(what) = response.validate()
-    {
-        log::error!(
-            "handler returned an invalid response for \"{}\" ({what}); sending 500",
-            String::from_utf8_lossy(facts.line)
-        );
-        response = Response::error(500);
-    }
-    if close.is_none() && response.wants_close() {
-        close = Some(CloseReason::RequestedByHandler);
-    }
-    if close.is_none() && shared.shutting_down() {
-        close = Some(CloseReason::Shutdown);
-    }
     ctx.slot.set_busy(WorkerState::Writing, finished);
-    let mut status = response.status();
-    let mut writer = output.writer(stream, ctx);
-    let encoded = match &early {
-        Some(started) => {
-            status = started.status;
-            ctx.slot.writes.fetch_add(1, Relaxed);
-            ctx.slot.bytes_out.fetch_add(started.wire, Relaxed);
-            encode::Encoded {
-                framing: started.framing,
-                close: started.close,
-            }
-        }
-        None => encode::write_head_with(
-            writer.out(),
-            &response.head(),
-            facts.version,
-            facts.head_request,
-            close.is_some(),
-            &shared.keep_alive_header,
-            &date::http_at(finished),
-        ),
-    };
-    if encoded.close && close.is_none() {
-        close = Some(CloseReason::CloseDelimited);
-    }
-    let sent_early = early.as_ref().map_or(0, |started| started.body);
+    let mut writer = output.writer(wire, ctx);
+    let head = encode_head(
+        ctx,
+        writer.out(),
+        &mut response,
+        persistence,
+        facts,
+        finished,
+    );
     // A handler's body reader runs here, after the handler returned: a panic in it is caught
     // like one in the handler. The head is already on its way, so the connection is closed
     // (the client sees a short body, never a corrupted next response).
@@ -446,10 +402,10 @@ fn write(
     let sent = catch_unwind(AssertUnwindSafe(|| {
         if settled == Settled::Echo {
             writer
-                .echo(&mut body, encoded.framing)
+                .echo(&mut body, head.framing)
                 .map_err(SendError::Failed)
         } else {
-            writer.send_body(payload, encoded.framing, movable)
+            writer.send_body(payload, head.framing, movable)
         }
     }))
     .unwrap_or_else(|panic| {
@@ -463,20 +419,20 @@ fn write(
     }
     let timings = account(ctx, output, clock, started, finished);
     let done = timings.done;
-    let then = match close {
+    let then = match head.persistence.reason() {
         Some(reason) => Then::Linger(reason),
-        None if settled == Settled::Drain => body.decoder().map_or(Then::KeepAlive, Then::Drain),
-        None => Then::KeepAlive,
+        None if settled == Settled::Drain => body.decoder().map_or(Then::ReadHead, Then::Drain),
+        None => Then::ReadHead,
     };
     let size = match sent {
-        Ok(size) => size + sent_early,
+        Ok(size) => size + head.sent_early,
         Err(SendError::Blocked(mut sending)) => {
             // The rest goes out from the `Write` phase, which logs the line when it is done.
             sending.then = then;
-            sending.body_sent += sent_early;
+            sending.body_sent += head.sent_early;
             sending.entry = Some(access_log::Entry {
                 line: facts.line.to_vec(),
-                status,
+                status: head.status,
                 timings: timings.log,
             });
             ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
@@ -489,19 +445,12 @@ fn write(
             } else {
                 CloseReason::ResponseBodyFailed
             };
-            log_access(
-                ctx,
-                facts.line,
-                status,
-                sent_early,
-                timings.log,
-                Some(reason),
-                done,
-            );
+            let (line, status, early) = (facts.line, head.status, head.sent_early);
+            log_access(ctx, line, status, early, timings.log, Some(reason), done);
             return (After::Abort(reason), None, done);
         }
     };
-    log_access(ctx, facts.line, status, size, timings.log, None, done);
+    log_access(ctx, facts.line, head.status, size, timings.log, None, done);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
     let leftover = body.leftover();
     if output.buf.is_empty() {
@@ -513,9 +462,72 @@ fn write(
     let after = match then {
         Then::Linger(reason) => After::Linger(reason),
         Then::Drain(decoder) => After::Drain(Box::new(decoder)),
-        Then::KeepAlive => After::KeepAlive,
+        Then::ReadHead | Then::Receive(_) => After::KeepAlive,
     };
     (after, Some(leftover), done)
+}
+
+/// What encoding a response's head decided.
+struct HeadOut {
+    framing: encode::Framing,
+    persistence: Persistence,
+    status: u16,
+    /// Body bytes an `Early` sent before the handler returned.
+    sent_early: u64,
+}
+
+/// Checks the handler's response (an invalid one becomes a `500`), settles whether the
+/// connection stays open, and encodes the head into `out`, unless an `Early` sent it already.
+fn encode_head(
+    ctx: Ctx<'_>,
+    out: &mut Vec<u8>,
+    response: &mut Response,
+    persistence: Persistence,
+    facts: Facts<'_>,
+    finished: u64,
+) -> HeadOut {
+    let shared = ctx.shared;
+    // A response begun early (`Early`): its head is out; the rest of its body follows it.
+    let early = response.early.take();
+    if early.is_none()
+        && let Err(what) = response.validate()
+    {
+        log::error!(
+            "handler returned an invalid response for \"{}\" ({what}); sending 500",
+            String::from_utf8_lossy(facts.line)
+        );
+        *response = Response::error(500);
+    }
+    let persistence = persistence.response(response.wants_close(), shared.shutting_down());
+    let (encoded, status, sent_early) = match &early {
+        Some(started) => {
+            ctx.slot.writes.fetch_add(1, Relaxed);
+            ctx.slot.bytes_out.fetch_add(started.wire, Relaxed);
+            let encoded = encode::Encoded {
+                framing: started.framing,
+                close: started.close,
+            };
+            (encoded, started.status, started.body)
+        }
+        None => {
+            let encoded = encode::write_head_with(
+                out,
+                &response.head(),
+                facts.version,
+                facts.head_request,
+                persistence.closes(),
+                &shared.keep_alive_header,
+                &date::http_at(finished),
+            );
+            (encoded, response.status(), 0)
+        }
+    };
+    HeadOut {
+        framing: encoded.framing,
+        persistence: persistence.framing(encoded.close),
+        status,
+        sent_early,
+    }
 }
 
 /// A response's times, for the access line and the latency histogram.

@@ -5,25 +5,25 @@
 //! `write`; large and streamed bodies flush it and go straight to the socket (files spliced
 //! zero-copy on Linux). Every `write` and every byte is counted in the worker's stats slot.
 //!
-//! Sockets carry a short send timeout ([`WRITE_SLICE`]), so a write to a client slow to read
-//! comes back instead of holding the worker. A body then stops where it is and becomes a
-//! [`Sending`] (its unsent bytes, the file and offset, or the reader): the worker goes on with
-//! it by the pool's waiting rules, and the connection can wait in the queue with it
-//! (`worker::send`). Heads and buffered small responses wait in place instead, bounded by
-//! `write_timeout` and `min_response_rate`. This module decides nothing about HTTP beyond
-//! the chunked coding of streamed bodies.
+//! Sockets are non-blocking (`crate::wire`): a write to a client slow to read comes back at
+//! once. The response then stops where it is and becomes a [`Sending`] (the buffered bytes not
+//! yet written, then the rest of the body: the file and offset, the reader, the bytes), and
+//! the connection waits for room in the poller (`worker::send`). Only a body the handler
+//! chose to make on its worker (one pinned to it, an echo of the request body) waits in
+//! place, within `write_timeout` and `min_response_rate`. This module decides nothing about
+//! HTTP beyond the chunked coding of streamed bodies.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
 
-use super::Ctx;
+use super::ctx::{Ctx, log_io_error};
 use crate::body::Body;
 use crate::http1::encode::{self, CHUNK_PREFIX, Framing, LAST_CHUNK};
+use crate::pacing::Pacing;
 use crate::response::Payload;
 use crate::sending::{Rest, Sending};
 use crate::stats::WorkerState;
+use crate::wire::Wire;
 
 /// Response bodies up to this size are copied into the output buffer, so pipelined responses
 /// leave in one `write`; larger ones are written from where they are.
@@ -38,23 +38,19 @@ pub(super) const STREAM_CHUNK: usize = 16 * 1024;
 /// any other, so a slow reader holds the worker no longer than the body takes to make (a
 /// WSGI iterable done, its worker free). A longer one is written in place, as before.
 pub(super) const PINNED_READ_AHEAD: usize = 1 << 20;
-/// The sockets' send timeout: how long one `write` may wait for a client to make room before
-/// it comes back to the worker (the kernel rounds it up to its tick).
-pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(10);
-
 #[cfg(target_os = "linux")]
 use crate::splice::Splicer;
 
 /// Elsewhere files go through plain reads and writes.
 #[cfg(not(target_os = "linux"))]
 #[derive(Default)]
-pub(super) struct Splicer;
+pub(crate) struct Splicer;
 
 /// What a worker keeps for writing from one connection to the next: the output buffer and
 /// the pipe that large files are spliced through.
-pub(super) struct Output {
-    pub(super) buf: Vec<u8>,
-    pub(super) splicer: Splicer,
+pub(crate) struct Output {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) splicer: Splicer,
 }
 
 impl Output {
@@ -65,10 +61,10 @@ impl Output {
         }
     }
 
-    /// The writer to `stream` for this turn.
-    pub(super) fn writer<'a>(&'a mut self, stream: &'a TcpStream, ctx: Ctx<'a>) -> Writer<'a> {
+    /// The writer to `wire` for this turn.
+    pub(super) fn writer<'a>(&'a mut self, wire: &'a Wire, ctx: Ctx<'a>) -> Writer<'a> {
         Writer {
-            stream,
+            wire,
             out: &mut self.buf,
             splicer: &mut self.splicer,
             ctx,
@@ -99,7 +95,7 @@ pub(super) fn would_block(e: &io::Error) -> bool {
 
 /// Writes responses to one connection's socket.
 pub(super) struct Writer<'a> {
-    stream: &'a TcpStream,
+    wire: &'a Wire,
     out: &'a mut Vec<u8>,
     splicer: &'a mut Splicer,
     ctx: Ctx<'a>,
@@ -111,10 +107,9 @@ impl Writer<'_> {
         self.out
     }
 
-    /// Writes the buffered responses in one go, with the worker `Writing` meanwhile (a
-    /// client slow to take them holds a worker blocked in a write, and the run gate must lend
-    /// its place).
-    pub(super) fn flush(&mut self) -> io::Result<()> {
+    /// Writes what the socket takes of the buffered responses now, with the worker `Writing`
+    /// meanwhile: true if all went; otherwise the rest stays in the buffer.
+    pub(super) fn flush(&mut self) -> io::Result<bool> {
         let slot = self.ctx.slot;
         if slot.state() != WorkerState::Writing {
             slot.set_busy(WorkerState::Writing, self.ctx.shared.micros_since_start());
@@ -122,14 +117,57 @@ impl Writer<'_> {
         let result = self.write_out();
         slot.set_state(WorkerState::Reading);
         if let Err(e) = &result {
-            super::log_io_error("sending a response", e);
+            log_io_error("sending a response", e);
         }
         result
     }
 
-    /// Writes and clears the output buffer, waiting in place for a slow client.
-    pub(super) fn write_out(&mut self) -> io::Result<()> {
-        let result = write_waiting(self.stream, self.out, self.ctx);
+    /// Writes what the socket takes of the output buffer now: true if it is all out (the
+    /// buffer is then empty); otherwise the unwritten rest stays in it.
+    pub(super) fn write_out(&mut self) -> io::Result<bool> {
+        let mut at = 0;
+        let result = loop {
+            if at == self.out.len() {
+                break Ok(true);
+            }
+            match self.write_some(&self.out[at..]) {
+                Ok(n) => at += n,
+                Err(e) if would_block(&e) => break Ok(false),
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(true) | Err(_) => self.out.clear(),
+            Ok(false) => {
+                self.out.drain(..at);
+            }
+        }
+        result
+    }
+
+    /// The buffered bytes that did not go, and `rest` after them, as a response for the
+    /// poller to wait on (the buffer is left empty); `sent` body bytes went before. None of
+    /// the buffered bytes are body.
+    pub(super) fn pending(&mut self, sent: u64, rest: Rest) -> Box<Sending> {
+        let bytes = self.out.to_vec();
+        self.out.clear();
+        let not_body = bytes.len();
+        let pacing = Pacing::response(&self.ctx.shared.config);
+        let mut sending = Box::new(Sending::new(bytes, rest, not_body, pacing));
+        sending.body_sent = sent;
+        sending
+    }
+
+    /// [`pending`](Self::pending), as a body stopped for a slow client: `sent` of its bytes
+    /// gone, `rest` to follow.
+    fn park_rest(&mut self, sent: u64, rest: Rest) -> SendError {
+        SendError::Blocked(self.pending(sent, rest))
+    }
+
+    /// Writes the output buffer all out, waiting in place for a slow client (only for a body
+    /// the handler makes on this worker).
+    fn write_out_here(&mut self) -> io::Result<()> {
+        let result = write_waiting(self.wire, self.out, self.ctx);
         self.out.clear();
         result
     }
@@ -152,21 +190,25 @@ impl Writer<'_> {
             Payload::Static(bytes) if bytes.len() <= COALESCE_MAX => Ok(self.coalesce(bytes)),
             Payload::Bytes(bytes) if bytes.len() <= COALESCE_MAX => Ok(self.coalesce(&bytes)),
             Payload::Static(bytes) => {
-                self.write_out()?;
+                if !self.write_out()? {
+                    return Err(self.park_rest(0, Rest::Static(bytes)));
+                }
                 match self.write_some(bytes) {
                     Ok(n) if n == bytes.len() => Ok(n as u64),
-                    Ok(n) => Err(self.blocked(n as u64, Rest::Static(&bytes[n..]))),
-                    Err(e) if would_block(&e) => Err(self.blocked(0, Rest::Static(bytes))),
+                    Ok(n) => Err(self.park_rest(n as u64, Rest::Static(&bytes[n..]))),
+                    Err(e) if would_block(&e) => Err(self.park_rest(0, Rest::Static(bytes))),
                     Err(e) => Err(SendError::Failed(e)),
                 }
             }
             Payload::Bytes(bytes) => {
-                self.write_out()?;
+                if !self.write_out()? {
+                    return Err(self.park_rest(0, Rest::Bytes(bytes, 0)));
+                }
                 let len = bytes.len();
                 match self.write_some(&bytes) {
                     Ok(n) if n == len => Ok(len as u64),
-                    Ok(n) => Err(self.blocked(n as u64, Rest::Bytes(bytes, n))),
-                    Err(e) if would_block(&e) => Err(self.blocked(0, Rest::Bytes(bytes, 0))),
+                    Ok(n) => Err(self.park_rest(n as u64, Rest::Bytes(bytes, n))),
+                    Err(e) if would_block(&e) => Err(self.park_rest(0, Rest::Bytes(bytes, 0))),
                     Err(e) => Err(SendError::Failed(e)),
                 }
             }
@@ -179,15 +221,13 @@ impl Writer<'_> {
                 if !movable {
                     return self.send_reader_here(reader, len, chunked);
                 }
-                self.write_out()?;
-                Err(self.blocked(
-                    0,
-                    Rest::Reader {
-                        reader,
-                        left: len,
-                        chunked,
-                    },
-                ))
+                // Read and sent from the `Write` phase, a piece per turn.
+                let rest = Rest::Reader {
+                    reader,
+                    left: len,
+                    chunked,
+                };
+                Err(self.park_rest(0, rest))
             }
         }
     }
@@ -202,7 +242,7 @@ impl Writer<'_> {
     /// [`Response::echo_body`](crate::Response::echo_body)), framed as the head said. The
     /// body is read from this connection as it is sent, so this waits in place.
     pub(super) fn echo(&mut self, body: &mut Body<'_>, framing: Framing) -> io::Result<u64> {
-        self.write_out()?;
+        self.write_out_here()?;
         match framing {
             Framing::Length(len) => self.copy_here(body, Some(len), false),
             Framing::Chunked => self.copy_here(body, None, true),
@@ -221,7 +261,7 @@ impl Writer<'_> {
         len: Option<u64>,
         chunked: bool,
     ) -> Result<u64, SendError> {
-        self.write_out()?;
+        self.write_out_here()?;
         let mut total = 0u64;
         loop {
             let want = next_want(len, total);
@@ -253,17 +293,17 @@ impl Writer<'_> {
             match self.read_ahead(&mut reader, &mut ahead, len, &mut total, chunked) {
                 Ok(Some(hold)) => {
                     drop(reader);
-                    let mut sending = self.blocked_box(total, Rest::None);
+                    let mut sending = self.pending(total, Rest::None);
                     // The data bytes were counted as body when read; none of these again.
                     sending.not_body = ahead.len();
                     sending.bytes = ahead;
                     sending.hold = Some(hold);
                     return Err(SendError::Blocked(sending));
                 }
-                Ok(None) => write_waiting(self.stream, &ahead, self.ctx)?,
+                Ok(None) => write_waiting(self.wire, &ahead, self.ctx)?,
                 Err(e) => {
                     // Ended early: what it made goes out, then the connection closes.
-                    let _ = write_waiting(self.stream, &ahead, self.ctx);
+                    let _ = write_waiting(self.wire, &ahead, self.ctx);
                     return Err(e.into());
                 }
             }
@@ -323,7 +363,7 @@ impl Writer<'_> {
                 self.out.extend_from_slice(body_end(total, len, chunked)?);
                 return Ok(total);
             }
-            write_waiting(self.stream, self.out, self.ctx)?;
+            write_waiting(self.wire, self.out, self.ctx)?;
             self.out.clear();
             total += n as u64;
         }
@@ -349,6 +389,8 @@ impl Writer<'_> {
             }
         }
         if filled < len {
+            // What was read goes out with the head (what the socket takes now), then the
+            // connection closes.
             self.out.truncate(start + filled);
             self.write_out()?;
             return Err(ended_early(filled as u64, len as u64).into());
@@ -359,7 +401,9 @@ impl Writer<'_> {
     /// Sends a large file after its head: spliced through the worker's pipe on Linux
     /// (zero-copy; see `splice`), else read and written in pieces.
     fn send_file(&mut self, file: std::fs::File, len: u64) -> Result<u64, SendError> {
-        self.write_out()?;
+        if !self.write_out()? {
+            return Err(self.park_rest(0, Rest::File { file, left: len }));
+        }
         match self.splice(file, len) {
             Ok(n) => Ok(n),
             Err(SpliceEnd::Blocked {
@@ -368,7 +412,7 @@ impl Writer<'_> {
                 file,
                 left,
             }) => {
-                let mut sending = self.blocked_box(sent, Rest::File { file, left });
+                let mut sending = self.pending(sent, Rest::File { file, left });
                 sending.bytes = in_pipe;
                 Err(SendError::Blocked(sending))
             }
@@ -387,7 +431,7 @@ impl Writer<'_> {
             Err(file) => file,
         };
         #[cfg(target_os = "linux")]
-        let file = match self.splicer.send(file, len, self.stream) {
+        let file = match self.splicer.send(file, len, self.wire) {
             Ok(Ok(n)) => return self.finish_exact(n, len).map_err(SpliceEnd::Failed),
             Ok(Err(stop)) => {
                 self.count(stop.sent);
@@ -419,7 +463,7 @@ impl Writer<'_> {
         let mut sent = 0u64;
         while sent < len {
             let want = (len - sent).min(1 << 30) as usize;
-            match rustix::fs::sendfile(self.stream, &file, None, want) {
+            match rustix::fs::sendfile(&**self.wire, &file, None, want) {
                 Ok(0) => {
                     return Ok(Err(SpliceEnd::Failed(ended_early(sent, len))));
                 }
@@ -511,19 +555,7 @@ impl Writer<'_> {
 
     /// One `write` of (part of) `bytes`, counted.
     pub(super) fn write_some(&self, bytes: &[u8]) -> io::Result<usize> {
-        write_counted_once(self.stream, bytes, self.ctx)
-    }
-
-    /// The body stopped because the client is slow, `sent` of its bytes gone, with `rest` to
-    /// follow.
-    fn blocked(&mut self, sent: u64, rest: Rest) -> SendError {
-        SendError::Blocked(self.blocked_box(sent, rest))
-    }
-
-    fn blocked_box(&mut self, sent: u64, rest: Rest) -> Box<Sending> {
-        let mut sending = Box::new(Sending::new(Vec::new(), rest, 0));
-        sending.body_sent = sent;
-        sending
+        write_counted_once(self.wire, bytes, self.ctx)
     }
 }
 
@@ -598,10 +630,10 @@ pub(super) fn ended_early(sent: u64, len: u64) -> io::Error {
 }
 
 /// One `write`, counted; interrupted writes are retried.
-fn write_counted_once(mut stream: &TcpStream, bytes: &[u8], ctx: Ctx<'_>) -> io::Result<usize> {
+fn write_counted_once(wire: &Wire, bytes: &[u8], ctx: Ctx<'_>) -> io::Result<usize> {
     loop {
         ctx.slot.writes.fetch_add(1, Relaxed);
-        match stream.write(bytes) {
+        match (&**wire).write(bytes) {
             Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 ctx.slot.bytes_out.fetch_add(n as u64, Relaxed);
@@ -613,54 +645,15 @@ fn write_counted_once(mut stream: &TcpStream, bytes: &[u8], ctx: Ctx<'_>) -> io:
     }
 }
 
-/// Writes `bytes` fully, counting `write` calls and bytes for the stats. A client slow to make
-/// room is waited for in place, up to `write_timeout` without progress, and is cut once,
-/// past `min_rate_grace` of waiting, it takes less than `min_response_rate`.
-pub(super) fn write_waiting(stream: &TcpStream, mut bytes: &[u8], ctx: Ctx<'_>) -> io::Result<()> {
-    let config = &ctx.shared.config;
-    let mut waiting: Option<(Instant, u64)> = None;
-    let mut last_progress = None;
-    let mut last_block: Option<Instant> = None;
-    while !bytes.is_empty() {
-        match write_counted_once(stream, bytes, ctx) {
-            Ok(n) => {
-                bytes = &bytes[n..];
-                if let Some((_, sent)) = &mut waiting {
-                    *sent += n as u64;
-                    last_progress = Some(Instant::now());
-                }
-            }
-            Err(e) if would_block(&e) => {
-                let now = Instant::now();
-                let (since, sent) = *waiting.get_or_insert((now, 0));
-                let stalled = now.saturating_duration_since(last_progress.unwrap_or(since));
-                if stalled >= config.write_timeout
-                    || ctx.shared.shutting_down() && stalled >= config.shutdown_grace
-                {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                let waited = now.saturating_duration_since(since);
-                let rate = config.min_response_rate;
-                if rate > 0
-                    && waited > config.min_rate_grace
-                    && (sent as f64) < rate as f64 * waited.as_secs_f64()
-                {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the client reads too slowly",
-                    ));
-                }
-                // A non-blocking socket answers at once: wait rather than spin. (The clock is
-                // read only once a write blocks, never on the way of a write that goes.)
-                if last_block
-                    .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_millis(1))
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                last_block = Some(now);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+/// Writes `bytes` fully, counting `write` calls and bytes for the stats, waiting in place for
+/// a client slow to make room: up to `write_timeout` without progress, and cut once, past
+/// `min_rate_grace` of waiting, it takes less than `min_response_rate`; at shutdown, no longer
+/// than `shutdown_grace`. Only for what a handler chose to send from its worker.
+pub(super) fn write_waiting(wire: &Wire, bytes: &[u8], ctx: Ctx<'_>) -> io::Result<()> {
+    let shared = ctx.shared;
+    let mut pacing = Pacing::response(&shared.config);
+    wire.write_all_paced(bytes, &mut pacing, shared.shutdown_deadline(), |n| {
+        ctx.slot.writes.fetch_add(1, Relaxed);
+        ctx.slot.bytes_out.fetch_add(n as u64, Relaxed);
+    })
 }

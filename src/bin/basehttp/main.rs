@@ -14,6 +14,7 @@ use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server, ServerHandle, StaticF
 use cli::Command;
 
 fn main() -> ExitCode {
+    raise_descriptor_limit();
     let parsed = cli::parse(std::env::args_os().skip(1));
     init_logging(matches!(&parsed, Ok(Command::Serve(args) | Command::Demo(args)) if args.quiet));
     let args = match parsed {
@@ -66,6 +67,22 @@ fn main() -> ExitCode {
             )
         },
     )
+}
+
+/// Raises the soft limit on open descriptors to the hard limit, as nginx's
+/// `worker_rlimit_nofile` would: every open connection holds one, and a shell's default soft
+/// limit (often 1,024) is far below what `max_connections` allows. Where the kernel refuses
+/// (macOS caps it below an unlimited hard limit), the limit stays as it was.
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, raised);
+    }
 }
 
 /// Runs a server the way every serving command does: resolves and binds `addr` (runserver's

@@ -60,7 +60,7 @@ pub fn render(s: &Snapshot) -> String {
         "{{\"uptime_ms\":{},\"workers\":{},\"active_workers\":{},\"spare_places\":{},\"busy_workers\":{},\
          \"queue_depth\":{},\"queue_capacity\":{},\"when_full\":\"{policy}\",\
          \"keep_alive_ms\":{},\"accepted\":{},\"rejected\":{},\"served\":{},\
-         \"active_connections\":{},\"requeued\":{},\"writes\":{},",
+         \"active_connections\":{},\"parks\":{},\"writes\":{},",
         s.uptime.as_millis(),
         st.workers,
         s.settings.active_workers,
@@ -73,8 +73,21 @@ pub fn render(s: &Snapshot) -> String {
         st.rejected,
         st.served,
         st.active_connections,
-        st.requeued,
+        st.parks,
         st.writes,
+    );
+    let p = &st.parked;
+    let _ = write!(
+        out,
+        "\"parked\":{{\"total\":{},\"idle\":{},\"head\":{},\"body\":{},\"write\":{},\
+         \"drain\":{},\"linger\":{}}},",
+        p.total(),
+        p.idle,
+        p.head,
+        p.body,
+        p.write,
+        p.drain,
+        p.linger,
     );
     let l = &st.latency;
     let _ = write!(
