@@ -322,7 +322,8 @@ impl<'a> Body<'a> {
                 // The worker flushed earlier responses before calling the handler, so this
                 // interim response cannot overtake them.
                 let mut pacing = Pacing::response(src.config);
-                src.wire.write_all_paced(CONTINUE, &mut pacing, src.cap, |_| {})
+                src.wire
+                    .write_all_paced(CONTINUE, &mut pacing, src.cap, |_| {})
             }
             Inner::Received(_) | Inner::Taken => Ok(()),
         }

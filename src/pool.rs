@@ -29,7 +29,7 @@ use crate::connection::{Connection, Job};
 use crate::gate::Gate;
 use crate::handler::Handler;
 use crate::http1::encode::keep_alive_header;
-use crate::poller::{self, Poller};
+use crate::poller::{self, Park, Poller};
 use crate::received::Budgets;
 use crate::shared::Shared;
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
@@ -82,7 +82,7 @@ impl Pool {
     ) -> io::Result<Pool> {
         check_descriptor_limit(&config);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (poller, poll) = Poller::new(tx.clone())?;
+        let poller = Poller::new(tx.clone())?;
         let shared = Arc::new(Shared {
             worker_slots: (0..config.workers).map(|_| WorkerSlot::default()).collect(),
             listener_slot: ListenerSlot::default(),
@@ -116,7 +116,7 @@ impl Pool {
             let shared = shared.clone();
             thread::Builder::new()
                 .name("basehttp-poller".into())
-                .spawn(move || poller::run(poll, &shared.poller, &shared.config))?
+                .spawn(move || poller::run(&shared.poller, &shared.config))?
         };
         let monitor = if shared.gate.enabled() {
             let shared = shared.clone();
@@ -310,11 +310,18 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
             Ok(Outcome::Closed) => {}
             Ok(Outcome::Wait(conn, waiting)) => {
                 slot.parks.fetch_add(1, Relaxed);
-                if let Err((mut conn, e)) = shared.poller.park(conn, waiting) {
-                    log::error!("{}: cannot wait for the client: {e}", conn.peer);
-                    shared.poller.forget(&mut conn);
-                    drop(conn);
-                    shared.count_close(slot, CloseReason::SocketError);
+                match shared.poller.park(conn, waiting) {
+                    Park::Waiting => {}
+                    Park::Ready(mut conn) => {
+                        conn.queued_at = Instant::now();
+                        let _ = tx.send(Job::Conn(conn));
+                    }
+                    Park::Failed(mut conn, e) => {
+                        log::error!("{}: cannot wait for the client: {e}", conn.peer);
+                        shared.poller.forget(&mut conn);
+                        drop(conn);
+                        shared.count_close(slot, CloseReason::SocketError);
+                    }
                 }
             }
             Ok(Outcome::Requeue(mut conn)) => {
@@ -343,10 +350,14 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
 /// drained with the queue, and its own `Sender` keeps the channel open, so a blocking `recv`
 /// would never return.
 fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Box<Connection>> {
-    let job = if shared.stopping.load(Relaxed) {
-        rx.try_recv().ok()?
-    } else {
-        rx.recv().ok()?
+    let job = loop {
+        match rx.try_recv() {
+            Ok(job) => break job,
+            Err(_) if shared.stopping.load(Relaxed) => return None,
+            // Out of work: the events the poller holds back are taken now.
+            Err(_) if shared.poller.hungry() => {}
+            Err(_) => break rx.recv().ok()?,
+        }
     };
     match job {
         Job::Conn(conn) => Some(conn),

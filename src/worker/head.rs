@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::exchange::{self, After};
-use super::parts::{Reading, SPARE_MIN, Step, Worker, read_now};
+use super::parts::{Reading, SPARE_MIN, Step, Worker};
 use super::receive::body_is_buffered;
 use super::writer::OUT_FLUSH;
 use crate::access_log;
@@ -72,9 +72,9 @@ impl Worker<'_> {
                     Parsed::Refused(refusal) => return self.refuse(conn, refusal),
                 }
             }
-            if answered {
+            if answered && self.drained {
                 // The client reads these answers before it sends more: no read would find
-                // anything yet, and parking re-checks the socket anyway.
+                // anything yet, and what comes raises a readiness edge for the poller.
                 return Step::Wait(Phase::ReadHead);
             }
             match self.read_more(conn) {
@@ -99,13 +99,12 @@ impl Worker<'_> {
         if filled >= limit {
             return Reading::Closed(CloseReason::BadRequest);
         }
-        let read = read_now(&conn.wire, &mut input.buf[filled..limit]);
+        let read = self.read_input(conn, filled, limit);
         if let Reading::Bytes(n) = read {
             if filled == 0 {
                 conn.head_started = Some(std::time::Instant::now());
             }
             self.input.filled += n;
-            self.count_in(n);
         }
         read
     }
@@ -170,6 +169,10 @@ impl Worker<'_> {
         }
         if expect_continue && refused.is_none() && !self.output.buf.is_empty() {
             return Parsed::FlushFirst;
+        }
+        if !matches!(head.info.body, BodyLength::None | BodyLength::Length(0)) {
+            // The body's reads stop where it ends: more may wait in the socket.
+            self.drained = false;
         }
         let link = exchange::Link {
             wire: &conn.wire,

@@ -90,6 +90,10 @@ pub(crate) struct Worker<'s> {
     pub(crate) input: Input,
     pub(crate) output: Output,
     pub(crate) clock: Clock,
+    /// The connection's socket had nothing more to read at the last read (it came back short,
+    /// or would block): bytes that come after it raise a new readiness edge, so the
+    /// connection can be parked without another read (see `crate::poller`).
+    pub(crate) drained: bool,
 }
 
 impl<'s> Worker<'s> {
@@ -107,6 +111,7 @@ impl<'s> Worker<'s> {
             },
             output: Output::new(),
             clock: Clock::default(),
+            drained: false,
         }
     }
 
@@ -119,6 +124,7 @@ impl<'s> Worker<'s> {
     pub(crate) fn begin_turn(&mut self, conn: &mut Connection) {
         self.clock.queued = conn.queued_at.elapsed().as_micros() as u64;
         self.clock.turn_started = None;
+        self.drained = false;
         self.input.clear();
         self.input.filled = conn.pending.len();
         self.input.buf[..conn.pending.len()].copy_from_slice(&conn.pending);
@@ -153,6 +159,21 @@ impl<'s> Worker<'s> {
             shared.access.flush(self.ctx.id);
         }
         self.output.writer(&conn.wire, self.ctx).flush()
+    }
+
+    /// Reads what the client has sent into `input.buf[from..until]`, without waiting, and
+    /// notes whether the socket is drained.
+    pub(crate) fn read_input(&mut self, conn: &Connection, from: usize, until: usize) -> Reading {
+        let read = read_now(&conn.wire, &mut self.input.buf[from..until]);
+        self.drained = match read {
+            Reading::Bytes(n) => {
+                self.count_in(n);
+                n < until - from
+            }
+            Reading::Nothing => true,
+            Reading::Closed(_) => false,
+        };
+        read
     }
 
     /// Counts `n` bytes read from a client.

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use super::exchange::{self, Link};
-use super::parts::{Reading, Step, Worker, read_now};
+use super::parts::{Reading, Step, Worker};
 use crate::access_log;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Drain, Phase};
@@ -107,10 +107,9 @@ impl Worker<'_> {
     /// Reads what the client has sent into the emptied input buffer.
     fn read_body(&mut self, conn: &Connection) -> Reading {
         self.input.clear();
-        let read = read_now(&conn.wire, &mut self.input.buf);
+        let read = self.read_input(conn, 0, self.input.buf.len());
         if let Reading::Bytes(n) = read {
             self.input.filled = n;
-            self.count_in(n);
         }
         read
     }
