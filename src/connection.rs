@@ -143,6 +143,8 @@ pub(crate) struct Waiting {
 pub(crate) enum Job {
     /// A connection with work: a request or bytes to read, room to write, a deadline passed.
     Conn(Box<Connection>),
+    /// Tells an idle worker to wait on the poller: the one that did went to serve.
+    Poll,
     /// Tells one worker to exit.
     Stop,
 }

@@ -29,7 +29,7 @@ use crate::connection::{Connection, Job};
 use crate::gate::Gate;
 use crate::handler::Handler;
 use crate::http1::encode::keep_alive_header;
-use crate::poller::{self, Park, Poller};
+use crate::poller::{self, Park, Poller, Waited};
 use crate::received::Budgets;
 use crate::shared::Shared;
 use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
@@ -199,6 +199,7 @@ impl Pool {
         for _ in 0..self.workers.len() {
             let _ = self.tx.send(Job::Stop);
         }
+        shared.poller.wake_waiter();
         while Instant::now() < deadline && self.workers.iter().any(|w| !w.is_finished()) {
             thread::sleep(SHUTDOWN_POLL);
         }
@@ -350,18 +351,29 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
 /// drained with the queue, and its own `Sender` keeps the channel open, so a blocking `recv`
 /// would never return.
 fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Box<Connection>> {
-    let job = loop {
-        match rx.try_recv() {
-            Ok(job) => break job,
+    let poller = &shared.poller;
+    loop {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
             Err(_) if shared.stopping.load(Relaxed) => return None,
-            // Out of work: the events the poller holds back are taken now.
-            Err(_) if shared.poller.hungry() => {}
-            Err(_) => break rx.recv().ok()?,
+            // Out of work: wait for a ready connection on the poller, unless another idle
+            // worker does; then on the run queue.
+            Err(_) => match poller.wait_for_work(rx) {
+                Waited::Conn(conn) => return Some(conn),
+                Waited::Queue => continue,
+                Waited::Follow if !poller.follow(true) => {
+                    let job = rx.recv();
+                    poller.follow(false);
+                    job.ok()?
+                }
+                Waited::Follow => continue,
+            },
+        };
+        match job {
+            Job::Conn(conn) => return Some(conn),
+            Job::Poll => {}
+            Job::Stop => return None,
         }
-    };
-    match job {
-        Job::Conn(conn) => Some(conn),
-        Job::Stop => None,
     }
 }
 
@@ -432,6 +444,7 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
         if tx.send(Job::Conn(conn)).is_err() {
             return;
         }
+        shared.poller.wake_waiter();
     }
 }
 
