@@ -29,7 +29,9 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::thread::Thread;
 use std::time::Duration;
 
 use crate::close_reason::CloseReason;
@@ -67,6 +69,9 @@ pub enum AccessLog {
 
 /// The longest a fast-written line waits in its worker's buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// The flusher sleeps while no line comes (a line wakes it), but looks this often anyway, so
+/// a wake-up it missed costs at most this.
+const IDLE_FLUSH: Duration = Duration::from_secs(1);
 /// A buffer is written once it holds this much: `PIPE_BUF`, the largest write a pipe takes
 /// whole, so lines written by different workers to one pipe never mix.
 const PIPE_BUF: usize = 4096;
@@ -321,6 +326,10 @@ impl Buffer {
 pub(crate) struct Sink {
     mode: AccessLog,
     buffers: Box<[Mutex<Buffer>]>,
+    /// The flusher thread, once it runs; it sleeps while `idle`, and stops once `stopped`.
+    flusher: OnceLock<Thread>,
+    idle: AtomicBool,
+    stopped: AtomicBool,
 }
 
 impl Sink {
@@ -329,7 +338,13 @@ impl Sink {
             AccessLog::Stderr { .. } => (0..workers).map(|_| Mutex::default()).collect(),
             _ => Box::default(),
         };
-        Sink { mode, buffers }
+        Sink {
+            mode,
+            buffers,
+            flusher: OnceLock::new(),
+            idle: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        }
     }
 
     /// True if lines are written by the server itself (a flusher thread is wanted).
@@ -366,6 +381,14 @@ impl Sink {
                 if buffer.bytes.len() > PIPE_BUF - 2 * MAX_LINE {
                     buffer.flush();
                 }
+                // Read with the buffer locked: a flusher that found every buffer empty
+                // before going idle said so first (see `run_flusher`).
+                if self.idle.load(Relaxed) && self.idle.swap(false, Relaxed) {
+                    drop(buffer);
+                    if let Some(flusher) = self.flusher.get() {
+                        flusher.unpark();
+                    }
+                }
             }
         }
     }
@@ -380,10 +403,47 @@ impl Sink {
         }
     }
 
-    /// Writes out every worker's buffered lines (the flusher's tick, and a graceful stop).
-    pub(crate) fn flush_all(&self) {
-        for worker in 0..self.buffers.len() {
-            self.flush(worker);
+    /// Writes out every worker's buffered lines (the flusher's tick, and a graceful stop):
+    /// true if there were any.
+    pub(crate) fn flush_all(&self) -> bool {
+        let mut any = false;
+        for slot in &self.buffers {
+            let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if !buffer.bytes.is_empty() {
+                buffer.flush();
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// The flusher thread: writes every worker's lines out each [`FLUSH_EVERY`] while lines
+    /// come, and sleeps while none do (so an idle server is not woken 50 times a second),
+    /// until [`stop_flusher`](Self::stop_flusher).
+    pub(crate) fn run_flusher(&self) {
+        let _ = self.flusher.set(std::thread::current());
+        while !self.stopped.load(Relaxed) {
+            std::thread::sleep(FLUSH_EVERY);
+            if self.flush_all() {
+                continue;
+            }
+            self.idle.store(true, Relaxed);
+            // Looked at once more after saying so: a line written before the flag was set
+            // woke nobody.
+            if self.flush_all() {
+                self.idle.store(false, Relaxed);
+                continue;
+            }
+            std::thread::park_timeout(IDLE_FLUSH);
+            self.idle.store(false, Relaxed);
+        }
+    }
+
+    /// Ends [`run_flusher`](Self::run_flusher) at once.
+    pub(crate) fn stop_flusher(&self) {
+        self.stopped.store(true, Relaxed);
+        if let Some(flusher) = self.flusher.get() {
+            flusher.unpark();
         }
     }
 }

@@ -16,6 +16,7 @@ use std::time::Instant;
 use crate::date;
 use crate::http1::encode::{self, Framing};
 use crate::http1::head::Version;
+use crate::http1::persistence::Persistence;
 use crate::pacing::Pacing;
 use crate::response::{Payload, Response, Started};
 use crate::wire::Wire;
@@ -27,8 +28,8 @@ pub(crate) struct Lend {
     pub(crate) wire: Arc<Wire>,
     pub(crate) version: Version,
     pub(crate) head_request: bool,
-    /// The connection closes after this response whatever the head says.
-    pub(crate) close: bool,
+    /// Whether the connection stays open, as the exchange decided before the handler ran.
+    pub(crate) persistence: Persistence,
     pub(crate) keep_alive: std::time::Duration,
     /// How long a write may wait on the client: the server's response pacing.
     pub(crate) pacing: Pacing,
@@ -118,7 +119,10 @@ impl Early {
             &head.head(),
             self.lend.version,
             self.lend.head_request,
-            self.lend.close || head.wants_close(),
+            self.lend
+                .persistence
+                .response(head.wants_close(), false)
+                .closes(),
             &keep_alive,
             &date::now_http(),
         );

@@ -25,8 +25,9 @@
 //! costs two atomic loads per turn; the mutex and the condition variables are touched only
 //! when a place is lent or taken back. This module decides who runs; it does no I/O.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::stats::{WorkerSlot, WorkerState};
@@ -37,8 +38,12 @@ const HOLDING: u8 = 1;
 /// The monitor gave this worker's place away; it parks at the end of its turn.
 const LENT: u8 = 2;
 
-/// How often the monitor looks when no worker is busy in a handler.
+/// How often the monitor looks when no worker is busy in a handler, but it sleeps while no
+/// worker holds a connection at all (a handler's start wakes it: see [`Gate::poke`]), so an
+/// idle server is not woken 200 times a second; it looks this often anyway, so a wake-up it
+/// missed costs at most this.
 const IDLE_TICK: Duration = Duration::from_millis(5);
+const ASLEEP_TICK: Duration = Duration::from_secs(1);
 /// The spare places close after this long without a handler busy past `lend_after`.
 pub(crate) const SPARE_LINGER: Duration = Duration::from_millis(100);
 
@@ -52,6 +57,9 @@ pub(crate) struct Gate {
     places: Box<[AtomicU8]>,
     /// `Places::owed`, readable without the lock: the hot path checks it once per turn.
     owed: AtomicUsize,
+    /// The monitor thread, once it runs, and whether it sleeps until poked.
+    monitor: OnceLock<Thread>,
+    monitor_asleep: AtomicBool,
 }
 
 struct Places {
@@ -90,6 +98,8 @@ impl Gate {
             enabled: active < workers,
             places: (0..workers).map(|_| AtomicU8::new(OUTSIDE)).collect(),
             owed: AtomicUsize::new(0),
+            monitor: OnceLock::new(),
+            monitor_asleep: AtomicBool::new(false),
         }
     }
 
@@ -214,6 +224,23 @@ impl Gate {
         }
     }
 
+    /// A handler starts: wakes the monitor if it sleeps (one relaxed load otherwise).
+    pub(crate) fn poke(&self) {
+        if self.monitor_asleep.load(Ordering::Relaxed)
+            && self.monitor_asleep.swap(false, Ordering::Relaxed)
+            && let Some(monitor) = self.monitor.get()
+        {
+            monitor.unpark();
+        }
+    }
+
+    /// Wakes the monitor wherever it sleeps (to see that it must stop).
+    pub(crate) fn wake_monitor(&self) {
+        if let Some(monitor) = self.monitor.get() {
+            monitor.unpark();
+        }
+    }
+
     /// Lets every worker through, for shutdown.
     pub(crate) fn open(&self) {
         let parked = {
@@ -240,6 +267,7 @@ impl Gate {
         let lend_after_us = lend_after.as_micros() as u64;
         let linger_us = SPARE_LINGER.as_micros() as u64;
         let busy_tick = (lend_after / 2).max(Duration::from_micros(50));
+        let _ = self.monitor.set(std::thread::current());
         // When a long handler was last seen, while the spare places are open.
         let mut spare_open: Option<u64> = None;
         while !stop() {
@@ -275,7 +303,15 @@ impl Gate {
                     open => open,
                 };
             }
-            std::thread::sleep(if busy { busy_tick } else { IDLE_TICK });
+            if busy {
+                std::thread::sleep(busy_tick);
+            } else if spare_open.is_some() || workers.iter().any(WorkerSlot::holds_connection) {
+                std::thread::sleep(IDLE_TICK);
+            } else {
+                self.monitor_asleep.store(true, Ordering::Relaxed);
+                std::thread::park_timeout(ASLEEP_TICK);
+                self.monitor_asleep.store(false, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -294,6 +294,11 @@ impl Poller {
     /// Wakes the worker waiting on the poller, if one is, after a connection was put on the
     /// run queue from outside the workers (the listener, the timer thread, shutdown).
     pub(crate) fn wake_waiter(&self) {
+        // The connection's push must be seen before the flag is read (the waiter sets the
+        // flag, then looks at the queue): without the fence the two could pass each other
+        // (a store then a load may be reordered, even on x86) and the connection wait for
+        // an unrelated event.
+        std::sync::atomic::fence(SeqCst);
         if self.waiter.load(SeqCst) {
             let _ = self.waker.wake();
         }

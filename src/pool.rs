@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::access_log::{FLUSH_EVERY, Sink};
+use crate::access_log::Sink;
 use crate::close_reason::CloseReason;
 use crate::config::{Config, WhenFull};
 use crate::connection::{Connection, Job};
@@ -141,12 +141,7 @@ impl Pool {
             Some(
                 thread::Builder::new()
                     .name("basehttp-log".into())
-                    .spawn(move || {
-                        while !shared.stopping.load(Relaxed) {
-                            thread::sleep(FLUSH_EVERY);
-                            shared.access.flush_all();
-                        }
-                    })?,
+                    .spawn(move || shared.access.run_flusher())?,
             )
         } else {
             None
@@ -186,6 +181,7 @@ impl Pool {
         }
         shared.poller.begin_shutdown(at);
         if let Some(monitor) = self.monitor.take() {
+            shared.gate.wake_monitor();
             let _ = monitor.join();
         }
         // Workers parked at the gate must get through to serve what is left and to see their
@@ -211,6 +207,7 @@ impl Pool {
             }
         }
         if let Some(flusher) = self.flusher.take() {
+            self.shared.access.stop_flusher();
             let _ = flusher.join();
         }
         // No access line is lost on a graceful stop.
@@ -316,6 +313,9 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
                     Park::Ready(mut conn) => {
                         conn.queued_at = Instant::now();
                         let _ = tx.send(Job::Conn(conn));
+                        // Another worker may be waiting on the poller, and this one may lose
+                        // its place at the gate before it looks at the queue again.
+                        shared.poller.wake_waiter();
                     }
                     Park::Failed(mut conn, e) => {
                         log::error!("{}: cannot wait for the client: {e}", conn.peer);
@@ -328,6 +328,7 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
             Ok(Outcome::Requeue(mut conn)) => {
                 conn.queued_at = Instant::now();
                 let _ = tx.send(Job::Conn(conn));
+                shared.poller.wake_waiter();
             }
             Err(_) => {
                 // The connection was dropped (closed) while unwinding; its registration with

@@ -162,8 +162,8 @@ pub(crate) struct EarlyTerms<'a> {
     pub(crate) config: &'a crate::config::Config,
     /// The latest a write may wait, when the server is shutting down.
     pub(crate) cap: Option<std::time::Instant>,
-    /// The connection closes after this response.
-    pub(crate) close: bool,
+    /// Whether the connection stays open, before the handler has a say.
+    pub(crate) persistence: crate::http1::persistence::Persistence,
 }
 
 impl<'a> Request<'a> {
@@ -218,7 +218,7 @@ impl<'a> Request<'a> {
             wire: terms.wire.clone(),
             version: self.head.version,
             head_request: self.head.method == "HEAD",
-            close: terms.close,
+            persistence: terms.persistence,
             keep_alive: terms.config.keep_alive,
             pacing: crate::pacing::Pacing::response(terms.config),
             cap: terms.cap,

@@ -74,6 +74,11 @@ impl WorkerSlot {
         WorkerState::from_u8(self.state.load(Relaxed))
     }
 
+    /// True while the worker holds a connection (reading, handling or writing).
+    pub(crate) fn holds_connection(&self) -> bool {
+        self.state() != WorkerState::Idle
+    }
+
     pub(crate) fn busy_since(&self) -> u64 {
         self.busy_since.load(Relaxed)
     }

@@ -551,3 +551,36 @@ fn reject_policy_lets_a_retrying_newcomer_in_past_busy_kept_alive_clients() {
     }
     hammers.stop();
 }
+
+/// A worker that puts a connection back on the run queue (bytes came for it while the worker
+/// held it) and then loses its place at the gate (the monitor lent it while the worker waited
+/// on a client in a streamed echo) must not strand it: the worker that waits on the poller is
+/// woken to take it. Before the fix, the next request on such a connection hung about one
+/// time in a few hundred.
+#[test]
+fn a_connection_requeued_by_a_worker_that_loses_its_place_is_served() {
+    use basehttp::{BodyPolicy, Server};
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .body_policy(|head| match head.path() {
+            "/echo-stream" => BodyPolicy::Stream,
+            _ => BodyPolicy::ReceiveFirst,
+        })
+        .spawn(|req: &mut Request| match req.path() {
+            "/echo-stream" => Response::echo_body(),
+            _ => routes(req),
+        })
+        .unwrap();
+    for i in 0..1000 {
+        let mut c = Client::new(server.local_addr());
+        c.send(
+            b"POST /echo-stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\
+              Expect: 100-continue\r\n\r\n",
+        );
+        let interim = support::read_one(&mut c.reader, false).expect("100 Continue");
+        assert_eq!(interim.status, 100);
+        c.send(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        assert_eq!(c.response(false).text(), "hello world");
+        assert_eq!(c.get("/hello").text(), "Hello, World!", "round {i}");
+    }
+}

@@ -234,7 +234,7 @@ fn allow_early<'r>(
         request.allow_early(EarlyTerms {
             wire: link.wire,
             config: &ctx.shared.config,
-            close: persistence.closes(),
+            persistence,
             cap: ctx.shared.shutdown_deadline(),
         });
     }
@@ -263,6 +263,7 @@ fn handle<'b>(
     let shared = ctx.shared;
     let started = shared.micros_since_start();
     ctx.slot.set_busy(WorkerState::Handling, started);
+    shared.gate.poke();
     clock.turn_started.get_or_insert(started);
     if clock.expect_blocking {
         // The last handler on this worker blocked: give the place up now rather than after
