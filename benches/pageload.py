@@ -3,18 +3,17 @@ servers and runs this; see there for what is measured and the targets).
 
 One Chromium per server, each with a fresh profile of its own kept for all that server's loads
 (the HTTP cache on: later loads revalidate what the browser holds, or take it from the cache
-unasked while it counts as fresh), driven
-through the DevTools protocol (websocket-client): Page and Network enabled, `Page.navigate`,
-wait for `Page.loadEventFired`, then `performance.timing.loadEventEnd - navigationStart` read
-with `Runtime.evaluate`. Each server's page is loaded once to warm; then, REPEATS times, the
+unasked while it counts as fresh), driven through the DevTools protocol (websocket-client):
+Page and Network enabled, `Page.navigate`, wait for `Page.loadEventFired`, then
+`performance.timing.loadEventEnd - navigationStart` read with `Runtime.evaluate`. Each server's page is loaded once to warm; then, REPEATS times, the
 servers of a page take turns (the order reversed on even repeats), each loading its page LOADS
 times, PAUSE seconds apart. The table: median of the repeats' medians, min and max of every
 load, the ratio to the page's reference server, and what went over the wire per load (requests
 the browser sent, and how many of them were answered 304; the rest came from its cache).
 
     python benches/pageload.py [--repeats N] [--loads N] [--pause S]
-        PAGE SERVER URL [TARGET] ... (a quadruple per server; the first server of a page is
-        its reference; TARGET is a note for the table, "-" for none)
+        PAGE SERVER URL TARGET ... (four per server; the first server of a page is its
+        reference; TARGET is a note for the table, "-" for none)
 
 Needs websocket-client and /usr/bin/chromium (or CHROMIUM). Every browser is in a process
 group of its own, killed when the script ends, on an error, SIGINT, SIGTERM or SIGHUP.

@@ -229,6 +229,11 @@ print("CPython %d.%d.%d; " % sys.version_info[:3] + ", ".join(
     "%s %s" % (p, m.version(p)) for p in ("basehttp", "django", "websocket-client")))')
 header="$(date '+%d %b %Y %H:%M'); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; $("$CHROMIUM" --version 2>/dev/null | cut -d' ' -f1-2); $("$NGINX" -v 2>&1 | cut -d' ' -f3); basehttp $("$BASEHTTP" -V | cut -d' ' -f2); python3 -m http.server on $(python3 -V); $versions"
 how="headless Chromium, one profile per server, cache on; each page loaded once to warm, then $REPEATS alternating repeats of $LOADS loads one second apart; loadEventEnd - navigationStart, median of the repeats' medians"
+if [ "$REVALIDATE" = 1 ]; then
+  how+="; the files' times a day ahead, so that every load revalidates every resource"
+else
+  how+="; the files' times as written and installed (REVALIDATE=0)"
+fi
 echo "$header" >&2
 echo "$how" >&2
 

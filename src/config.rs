@@ -191,8 +191,8 @@ pub struct Config {
     /// turns it on.
     pub log_timings: bool,
     /// Where access lines go: through the `log` crate (the default), written by the server to
-    /// standard error the fast way, or nowhere. See [`AccessLog`](crate::AccessLog).
-    pub access_log: crate::AccessLog,
+    /// standard error the fast way, or nowhere. See [`AccessLog`](crate::access_log::AccessLog).
+    pub access_log: crate::access_log::AccessLog,
 }
 
 /// The hard cap on [`Config::max_headers`]: the header array lives on each worker's stack.
@@ -246,7 +246,7 @@ impl Default for Config {
             linger_time: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(5),
             log_timings: false,
-            access_log: crate::AccessLog::Log,
+            access_log: crate::access_log::AccessLog::Log,
         }
     }
 }

@@ -15,24 +15,20 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::access_log::Sink;
 use crate::close_reason::CloseReason;
 use crate::config::{Config, WhenFull};
 use crate::connection::{Connection, Job};
-use crate::gate::Gate;
 use crate::handler::Handler;
-use crate::http1::encode::keep_alive_header;
 use crate::poller::{self, Park, Poller, Waited};
-use crate::received::Budgets;
 use crate::shared::Shared;
-use crate::stats::{ListenerSlot, WorkerSlot, WorkerState};
+use crate::stats::WorkerState;
 use crate::worker::{Outcome, Worker};
 
 /// A wrapper around each worker thread's loop, set with `Server::wrap_worker`.
@@ -83,32 +79,7 @@ impl Pool {
         check_descriptor_limit(&config);
         let (tx, rx) = crossbeam_channel::unbounded();
         let poller = Poller::new(tx.clone())?;
-        let shared = Arc::new(Shared {
-            worker_slots: (0..config.workers).map(|_| WorkerSlot::default()).collect(),
-            listener_slot: ListenerSlot::default(),
-            shutting_down: AtomicBool::new(false),
-            shutdown_at: OnceLock::new(),
-            stopping: AtomicBool::new(false),
-            open: AtomicUsize::new(0),
-            arrivals: AtomicUsize::new(0),
-            gate: Gate::new(config.active_workers, config.workers),
-            poller,
-            epoch: Instant::now(),
-            queue: rx.clone(),
-            budgets: Arc::new(Budgets::new(
-                config.max_buffered_memory,
-                config.max_spill,
-                config.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
-            )),
-            keep_alive_header: if config.keep_alive.is_zero() {
-                Box::default()
-            } else {
-                keep_alive_header(config.keep_alive).into_boxed_slice()
-            },
-            access: Sink::new(config.access_log, config.workers),
-            handler,
-            config,
-        });
+        let shared = Arc::new(Shared::new(config, handler, rx.clone(), poller));
         let workers = (0..shared.config.workers)
             .map(|id| spawn_worker(id, &shared, &rx, &tx, wrap.clone()))
             .collect::<io::Result<Vec<_>>>()?;

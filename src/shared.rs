@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::connection::Job;
 use crate::gate::Gate;
 use crate::handler::Handler;
+use crate::http1::encode::keep_alive_header;
 use crate::poller::Poller;
 use crate::received::Budgets;
 use crate::stats::{self, ListenerSlot, Snapshot, Stats, WorkerSlot};
@@ -52,6 +53,42 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The state of a pool about to start: its workers will take connections from `queue`,
+    /// and park them in `poller`.
+    pub(crate) fn new(
+        config: Config,
+        handler: Box<dyn Handler>,
+        queue: Receiver<Job>,
+        poller: Poller,
+    ) -> Shared {
+        Shared {
+            worker_slots: (0..config.workers).map(|_| WorkerSlot::default()).collect(),
+            listener_slot: ListenerSlot::default(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_at: OnceLock::new(),
+            stopping: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
+            arrivals: AtomicUsize::new(0),
+            gate: Gate::new(config.active_workers, config.workers),
+            poller,
+            epoch: Instant::now(),
+            queue,
+            budgets: Arc::new(Budgets::new(
+                config.max_buffered_memory,
+                config.max_spill,
+                config.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+            )),
+            keep_alive_header: if config.keep_alive.is_zero() {
+                Box::default()
+            } else {
+                keep_alive_header(config.keep_alive).into_boxed_slice()
+            },
+            access: Sink::new(config.access_log, config.workers),
+            handler,
+            config,
+        }
+    }
+
     /// Connections waiting in the queue.
     #[inline]
     pub(crate) fn queue_len(&self) -> usize {

@@ -88,6 +88,12 @@ impl WorkerSlot {
         self.closes[reason.index()].fetch_add(1, Relaxed);
     }
 
+    /// Connections closed for `reason`.
+    #[cfg(test)]
+    pub(crate) fn closed_for(&self, reason: CloseReason) -> u64 {
+        self.closes[reason.index()].load(Relaxed)
+    }
+
     fn closed(&self) -> u64 {
         self.closes.iter().map(|c| c.load(Relaxed)).sum()
     }

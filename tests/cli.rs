@@ -182,6 +182,36 @@ fn sigint_shuts_down_gracefully() {
     assert!(stderr.contains("Shutting down"));
 }
 
+/// The binary raises its soft limit on open descriptors to the hard limit at start: each open
+/// connection holds one, and a shell's default soft limit is often 1,024.
+#[test]
+fn the_descriptor_limit_is_raised_to_the_hard_limit() {
+    let port = support::free_port();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -S -n 256 && exec {BIN} 127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start basehttp under a low soft limit");
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("CONTROL-C") {
+        assert!(stdout.read_line(&mut banner).unwrap() > 0, "{banner}");
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    // "Max open files <soft> <hard> files"
+    assert_eq!(fields[3], fields[4], "{line}");
+    assert_ne!(fields[3], "256", "{line}");
+}
+
 #[test]
 fn a_port_in_use_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();

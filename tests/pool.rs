@@ -584,3 +584,86 @@ fn a_connection_requeued_by_a_worker_that_loses_its_place_is_served() {
         assert_eq!(c.get("/hello").text(), "Hello, World!", "round {i}");
     }
 }
+
+/// Past `max_connections` a newcomer is refused clearly (`503`, `Retry-After`, closed) while
+/// the connections already open are served as before; once one closes, a newcomer gets in.
+#[test]
+fn past_max_connections_a_newcomer_gets_a_clear_503() {
+    let mut c = config(2);
+    c.max_connections = 2;
+    let server = start(c, routes);
+    let addr = server.local_addr();
+    let mut first = Client::new(addr);
+    let mut second = Client::new(addr);
+    assert_eq!(first.get("/hello").status, 200);
+    assert_eq!(second.get("/hello").status, 200);
+    let mut third = Client::new(addr);
+    third.send(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    let refused = third.response(false);
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        refused.text().contains("too many open connections"),
+        "{}",
+        refused.text()
+    );
+    assert!(refused.closes() && third.is_closed());
+    assert_eq!(
+        first.get("/hello").status,
+        200,
+        "the open ones are still served"
+    );
+    assert_eq!(server.stats().rejected, 1);
+    drop(second);
+    wait_for(|| server.stats().active_connections == 1);
+    assert_eq!(Client::new(addr).get("/hello").status, 200);
+}
+
+/// At shutdown a busy kept-alive client loses no request to the race between its next request
+/// and the close: every request it sends is answered, the last with `Connection: close`, and
+/// the shutdown stays clean.
+#[test]
+fn shutdown_answers_a_busy_kept_alive_client_to_the_last_request() {
+    let server = start(config(2), routes);
+    let addr = server.local_addr();
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut client = Client::new(addr);
+                let mut answered = 0u32;
+                loop {
+                    client.send(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+                    let resp = support::read_response(&mut client.reader, false)
+                        .unwrap_or_else(|e| panic!("request {} lost: {e}", answered + 1));
+                    assert_eq!(resp.text(), "Hello, World!");
+                    answered += 1;
+                    if resp.closes() {
+                        assert!(client.is_closed());
+                        return answered;
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    assert!(server.shutdown(), "shutdown was not clean");
+    for client in clients {
+        assert!(client.join().unwrap() > 1);
+    }
+}
+
+/// At shutdown an idle kept-alive connection is kept a quiet moment (about a second): a
+/// request its client sends meanwhile is answered, with `Connection: close`.
+#[test]
+fn shutdown_answers_a_request_that_comes_on_an_idle_connection_soon_after() {
+    let server = start(config(2), routes);
+    let addr = server.local_addr();
+    let mut idle = Client::new(addr);
+    assert_eq!(idle.get("/hello").status, 200);
+    let stopping = thread::spawn(move || server.shutdown());
+    thread::sleep(Duration::from_millis(300));
+    let resp = idle.get("/hello");
+    assert_eq!((resp.status, resp.closes()), (200, true));
+    assert!(idle.is_closed());
+    assert!(stopping.join().unwrap());
+}

@@ -122,3 +122,274 @@ impl Worker<'_> {
         self.input.clear();
     }
 }
+
+/// The turn's transitions, phase by phase, on real sockets (a connected pair on loopback) but
+/// without a server: a worker serves a connection once and the outcome, the phase it is left
+/// in and what the client received are checked.
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::{Duration, Instant};
+
+    use super::Outcome;
+    use crate::close_reason::CloseReason;
+    use crate::config::Config;
+    use crate::connection::{Connection, Parked, Phase};
+    use crate::handler::{BodyPolicy, Handler};
+    use crate::poller::Poller;
+    use crate::request::{Request, RequestHead};
+    use crate::response::Response;
+    use crate::shared::Shared;
+    use crate::wire::Ready;
+    use crate::worker::parts::Worker;
+
+    /// The handler: `/big` answers a body larger than any socket buffer, anything else
+    /// `Hello` without reading the body; `/ignore` streams its body (which is left unread).
+    struct Routes;
+
+    impl Handler for Routes {
+        fn handle(&self, req: &mut Request<'_>) -> Response {
+            match req.path() {
+                "/big" => Response::bytes(vec![b'x'; 16 << 20]),
+                _ => Response::text("Hello"),
+            }
+        }
+
+        fn body_policy(&self, head: &RequestHead<'_>) -> BodyPolicy {
+            match head.path() {
+                "/ignore" => BodyPolicy::Stream,
+                _ => BodyPolicy::ReceiveFirst,
+            }
+        }
+    }
+
+    /// A pool's shared state with no threads.
+    fn shared(config: Config) -> Arc<Shared> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let poller = Poller::new(tx).unwrap();
+        Arc::new(Shared::new(
+            config.normalized(),
+            Box::new(Routes),
+            rx,
+            poller,
+        ))
+    }
+
+    /// A new connection (counted open) and its client.
+    fn accept(shared: &Shared) -> (Box<Connection>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        shared.open.fetch_add(1, Relaxed);
+        shared.arrivals.fetch_add(1, Relaxed);
+        (
+            Box::new(Connection::new(stream, peer, Instant::now())),
+            client,
+        )
+    }
+
+    /// Serves `conn` once; the connection back if it waits, with what it waits for.
+    fn wait(worker: &mut Worker<'_>, conn: Box<Connection>) -> (Box<Connection>, Parked, Ready) {
+        match worker.serve(conn) {
+            Outcome::Wait(conn, waiting) => (conn, waiting.kind, waiting.ready),
+            Outcome::Closed => panic!("closed, not waiting"),
+            Outcome::Requeue(_) => panic!("requeued, not waiting"),
+        }
+    }
+
+    fn read_some(client: &mut TcpStream) -> String {
+        let mut buf = vec![0u8; 4096];
+        let n = client.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    fn closes(shared: &Shared, reason: CloseReason) -> u64 {
+        shared.worker_slots[0].closed_for(reason)
+    }
+
+    #[test]
+    fn a_request_is_answered_and_the_connection_waits_idle() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, mut client) = accept(&shared);
+        client
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, ready) = wait(&mut worker, conn);
+        assert_eq!((kind, ready), (Parked::Idle, Ready::Read));
+        assert!(matches!(conn.phase, Phase::ReadHead));
+        assert_eq!(conn.served, 1);
+        assert!(read_some(&mut client).ends_with("\r\n\r\nHello"));
+    }
+
+    #[test]
+    fn a_partial_head_waits_with_its_bytes_and_is_answered_when_it_completes() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, mut client) = accept(&shared);
+        client.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(kind, Parked::Head);
+        assert_eq!(conn.pending, b"GET /hello HTTP/1.1\r\nHo");
+        client.write_all(b"st: x\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(
+            (kind, conn.served, conn.pending.len()),
+            (Parked::Idle, 1, 0)
+        );
+        assert!(read_some(&mut client).ends_with("Hello"));
+    }
+
+    #[test]
+    fn a_client_that_closes_is_closed_and_counted() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, client) = accept(&shared);
+        drop(client);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(matches!(worker.serve(conn), Outcome::Closed));
+        assert_eq!(closes(&shared, CloseReason::ClientClosed), 1);
+        assert_eq!(shared.open.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn past_its_deadline_an_idle_connection_closes_and_a_partial_head_gets_408() {
+        let shared = shared(Config {
+            header_timeout: Duration::from_millis(50),
+            ..Config::default()
+        });
+        let mut worker = Worker::new(0, &shared);
+        // Silent since the accept: closed quietly at the header timeout.
+        let (conn, _client) = accept(&shared);
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(kind, Parked::Idle);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(worker.serve(conn), Outcome::Closed));
+        assert_eq!(closes(&shared, CloseReason::HeaderTimeout), 1);
+        // Part of a head, then silence: 408, then a lingering close.
+        let (conn, mut client) = accept(&shared);
+        client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(kind, Parked::Linger);
+        assert!(read_some(&mut client).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        drop(client);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(matches!(worker.serve(conn), Outcome::Closed));
+        assert_eq!(closes(&shared, CloseReason::HeaderTimeout), 2);
+    }
+
+    #[test]
+    fn connection_close_lingers_until_the_client_closes() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, mut client) = accept(&shared);
+        client
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(kind, Parked::Linger);
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert!(answer.contains("Connection: close\r\n") && answer.ends_with("Hello"));
+        drop(client);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(matches!(worker.serve(conn), Outcome::Closed));
+        assert_eq!(closes(&shared, CloseReason::RequestedByClient), 1);
+    }
+
+    #[test]
+    fn a_body_received_first_waits_for_its_rest_then_runs_the_handler() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, mut client) = accept(&shared);
+        client
+            .write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(kind, Parked::Body);
+        assert!(matches!(conn.phase, Phase::ReceiveBody(_)));
+        client.write_all(b"67890").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!((kind, conn.served), (Parked::Idle, 1));
+        assert!(read_some(&mut client).ends_with("Hello"));
+    }
+
+    #[test]
+    fn a_response_the_client_is_slow_to_take_waits_for_room_then_goes_on() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, mut client) = accept(&shared);
+        client
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (mut conn, kind, ready) = wait(&mut worker, conn);
+        assert_eq!((kind, ready), (Parked::Write, Ready::Write));
+        // The client reads everything; each turn writes what the socket takes.
+        let mut received = 0usize;
+        let mut buf = vec![0u8; 1 << 20];
+        client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        loop {
+            while let Ok(n) = client.read(&mut buf) {
+                received += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            let (next, kind, _) = wait(&mut worker, conn);
+            conn = next;
+            if kind == Parked::Idle {
+                break;
+            }
+            assert_eq!(kind, Parked::Write);
+        }
+        while let Ok(n) = client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        assert!(received > 16 << 20, "{received}");
+        assert_eq!(conn.served, 1);
+    }
+
+    #[test]
+    fn a_body_the_handler_left_unread_is_drained_then_the_next_request_read() {
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let (conn, mut client) = accept(&shared);
+        client
+            .write_all(b"POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!(kind, Parked::Drain);
+        let answer = read_some(&mut client);
+        assert!(
+            answer.ends_with("Hello") && !answer.contains("close"),
+            "{answer}"
+        );
+        client
+            .write_all(b"67890GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let (conn, kind, _) = wait(&mut worker, conn);
+        assert_eq!((kind, conn.served), (Parked::Idle, 2));
+        assert!(read_some(&mut client).ends_with("Hello"));
+    }
+}
