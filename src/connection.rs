@@ -171,8 +171,9 @@ pub(crate) struct Connection {
     pub(crate) served: u32,
     /// When the connection last became idle: its accept, or the end of its last response.
     pub(crate) idle_since: Instant,
-    /// When the connection last entered the run queue.
-    pub(crate) queued_at: Instant,
+    /// When the connection last entered the run queue (`None` when the worker that waited on
+    /// the poller took it straight from there).
+    pub(crate) queued_at: Option<Instant>,
     /// When the first byte of the current request head arrived.
     pub(crate) head_started: Option<Instant>,
     /// Its registration with the poller, from its first wait there until it closes.
@@ -188,7 +189,7 @@ impl Connection {
             pending: Vec::new(),
             served: 0,
             idle_since: accepted_at,
-            queued_at: accepted_at,
+            queued_at: Some(accepted_at),
             head_started: None,
             ticket: None,
         }

@@ -38,11 +38,14 @@ const HOLDING: u8 = 1;
 /// The monitor gave this worker's place away; it parks at the end of its turn.
 const LENT: u8 = 2;
 
-/// How often the monitor looks when no worker is busy in a handler, but it sleeps while no
-/// worker holds a connection at all (a handler's start wakes it: see [`Gate::poke`]), so an
-/// idle server is not woken 200 times a second; it looks this often anyway, so a wake-up it
-/// missed costs at most this.
+/// How often the monitor looks when no worker is busy in a handler.
 const IDLE_TICK: Duration = Duration::from_millis(5);
+/// Once no request has been served for this long and no worker holds a connection, the
+/// monitor sleeps until a handler starts ([`Gate::poke`]), so an idle server is not woken 200
+/// times a second; while requests come, however sparse, it ticks, so a handler's start does
+/// not have to wake it. Asleep, it still looks every [`ASLEEP_TICK`], which bounds what a
+/// wake-up it missed costs.
+const QUIET_BEFORE_SLEEP: Duration = Duration::from_secs(1);
 const ASLEEP_TICK: Duration = Duration::from_secs(1);
 /// The spare places close after this long without a handler busy past `lend_after`.
 pub(crate) const SPARE_LINGER: Duration = Duration::from_millis(100);
@@ -270,25 +273,12 @@ impl Gate {
         let _ = self.monitor.set(std::thread::current());
         // When a long handler was last seen, while the spare places are open.
         let mut spare_open: Option<u64> = None;
+        // Requests served, and when that count last moved.
+        let mut served = 0;
+        let mut active_at = 0;
         while !stop() {
             let now = epoch.elapsed().as_micros() as u64;
-            let mut busy = false;
-            let mut long = false;
-            for (worker, slot) in workers.iter().enumerate() {
-                let state = slot.state();
-                if !matches!(state, WorkerState::Handling | WorkerState::Writing) {
-                    continue;
-                }
-                let past = now.saturating_sub(slot.busy_since()) >= lend_after_us;
-                // (A worker that lent its place as its handler started counts as long too.)
-                long |= past && state == WorkerState::Handling;
-                if self.places[worker].load(Ordering::Relaxed) == HOLDING {
-                    busy = true;
-                    if past {
-                        self.lend(worker);
-                    }
-                }
-            }
+            let (busy, long) = self.scan(workers, now, lend_after_us);
             if spare > 0 {
                 spare_open = match spare_open {
                     None if long => {
@@ -303,9 +293,16 @@ impl Gate {
                     open => open,
                 };
             }
+            let total = workers.iter().map(WorkerSlot::served).sum();
+            if total != served {
+                (served, active_at) = (total, now);
+            }
+            let quiet = spare_open.is_none()
+                && now.saturating_sub(active_at) >= QUIET_BEFORE_SLEEP.as_micros() as u64
+                && !workers.iter().any(WorkerSlot::holds_connection);
             if busy {
                 std::thread::sleep(busy_tick);
-            } else if spare_open.is_some() || workers.iter().any(WorkerSlot::holds_connection) {
+            } else if !quiet {
                 std::thread::sleep(IDLE_TICK);
             } else {
                 self.monitor_asleep.store(true, Ordering::Relaxed);
@@ -313,6 +310,29 @@ impl Gate {
                 self.monitor_asleep.store(false, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Lends the place of every worker holding one that has been busy (in a handler or a
+    /// write) for `lend_after_us` at `now`: whether a worker holding a place is busy, and
+    /// whether any handler has been running that long.
+    fn scan(&self, workers: &[WorkerSlot], now: u64, lend_after_us: u64) -> (bool, bool) {
+        let (mut busy, mut long) = (false, false);
+        for (worker, slot) in workers.iter().enumerate() {
+            let state = slot.state();
+            if !matches!(state, WorkerState::Handling | WorkerState::Writing) {
+                continue;
+            }
+            let past = now.saturating_sub(slot.busy_since()) >= lend_after_us;
+            // (A worker that lent its place as its handler started counts as long too.)
+            long |= past && state == WorkerState::Handling;
+            if self.places[worker].load(Ordering::Relaxed) == HOLDING {
+                busy = true;
+                if past {
+                    self.lend(worker);
+                }
+            }
+        }
+        (busy, long)
     }
 }
 

@@ -330,7 +330,9 @@ impl Poller {
             return None;
         }
         let first = due.swap_remove(0);
-        self.send(due);
+        if !due.is_empty() {
+            self.send(due);
+        }
         Some(first)
     }
 
@@ -338,7 +340,7 @@ impl Poller {
     fn send(&self, due: &mut Vec<Box<Connection>>) {
         let now = Instant::now();
         for mut conn in due.drain(..) {
-            conn.queued_at = now;
+            conn.queued_at = Some(now);
             let _ = self.run_queue.send(Job::Conn(conn));
         }
     }
@@ -353,7 +355,7 @@ impl Poller {
         let conn = self.lock().take(ticket);
         match conn {
             Some(mut conn) => {
-                conn.queued_at = Instant::now();
+                conn.queued_at = Some(Instant::now());
                 let sent = self.run_queue.send(Job::Conn(conn)).is_ok();
                 self.wake_waiter();
                 sent

@@ -282,7 +282,7 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
                 match shared.poller.park(conn, waiting) {
                     Park::Waiting => {}
                     Park::Ready(mut conn) => {
-                        conn.queued_at = Instant::now();
+                        conn.queued_at = Some(Instant::now());
                         let _ = tx.send(Job::Conn(conn));
                         // Another worker may be waiting on the poller, and this one may lose
                         // its place at the gate before it looks at the queue again.
@@ -297,7 +297,7 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
                 }
             }
             Ok(Outcome::Requeue(mut conn)) => {
-                conn.queued_at = Instant::now();
+                conn.queued_at = Some(Instant::now());
                 let _ = tx.send(Job::Conn(conn));
                 shared.poller.wake_waiter();
             }

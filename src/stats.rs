@@ -74,6 +74,11 @@ impl WorkerSlot {
         WorkerState::from_u8(self.state.load(Relaxed))
     }
 
+    /// Requests this worker has answered.
+    pub(crate) fn served(&self) -> u64 {
+        self.served.load(Relaxed)
+    }
+
     /// True while the worker holds a connection (reading, handling or writing).
     pub(crate) fn holds_connection(&self) -> bool {
         self.state() != WorkerState::Idle

@@ -201,18 +201,8 @@ impl Wsgi {
         result: &Bound<'_, PyAny>,
         sr: &Bound<'_, StartResponse>,
     ) -> PyResult<Answer> {
-        // A file wrapper over a regular file goes out zero-copy, without Python.
-        if let Some(wrapper) = file_wrapper_of(result) {
-            let ready = {
-                let sr = sr.borrow();
-                sr.status.is_some() && sr.written.is_empty() && !sr.begun()
-            };
-            if ready {
-                let head = Head::take(sr, req)?;
-                if let Some(file) = wrapper.borrow().regular_file(result.py(), head.declared)? {
-                    return Ok(Answer::Done(head.apply(file)));
-                }
-            }
+        if let Some(file) = zero_copy(req, result, sr)? {
+            return Ok(Answer::Done(file));
         }
         let mut data = std::mem::take(&mut sr.borrow_mut().written);
         // A list or tuple is the whole body: it gets a Content-Length.
@@ -296,6 +286,28 @@ impl Wsgi {
         };
         Ok(Answer::Streams(response.pin_to_worker()))
     }
+}
+
+/// A file wrapper over a regular file goes out zero-copy, without Python: its response, if
+/// `result` is one and nothing was written before it.
+fn zero_copy(
+    req: &Request<'_>,
+    result: &Bound<'_, PyAny>,
+    sr: &Bound<'_, StartResponse>,
+) -> PyResult<Option<Response>> {
+    let Some(wrapper) = file_wrapper_of(result) else {
+        return Ok(None);
+    };
+    let ready = {
+        let sr = sr.borrow();
+        sr.status.is_some() && sr.written.is_empty() && !sr.begun()
+    };
+    if !ready {
+        return Ok(None);
+    }
+    let head = Head::take(sr, req)?;
+    let file = wrapper.borrow().regular_file(result.py(), head.declared)?;
+    Ok(file.map(|file| head.apply(file)))
 }
 
 /// The response for a body whose head `write()` already sent: `data`, the rest of it, after

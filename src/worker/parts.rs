@@ -122,7 +122,10 @@ impl<'s> Worker<'s> {
 
     /// Starts a turn with `conn`: its kept bytes move into the read buffer.
     pub(crate) fn begin_turn(&mut self, conn: &mut Connection) {
-        self.clock.queued = conn.queued_at.elapsed().as_micros() as u64;
+        self.clock.queued = conn
+            .queued_at
+            .take()
+            .map_or(0, |at| at.elapsed().as_micros() as u64);
         self.clock.turn_started = None;
         self.drained = false;
         self.input.clear();

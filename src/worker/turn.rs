@@ -78,7 +78,12 @@ impl Worker<'_> {
             return Err(phase);
         }
         let shared = self.ctx.shared;
-        let now = Instant::now();
+        // A handler that ran in this turn read the clock as it finished: late enough to judge
+        // a deadline by (one passed since is met by the poller's timer at once).
+        let now = match self.clock.turn_started {
+            Some(_) => shared.instant_at(self.clock.turn_last),
+            None => Instant::now(),
+        };
         self.end_turn(conn, phase);
         let buffered = conn.pending.len();
         let waiting = conn.waiting(buffered, &shared.config, shared.shutdown_at(), now);
