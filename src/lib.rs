@@ -5,8 +5,9 @@
 //! serves them with blocking `std::net` I/O. No async runtime.
 //!
 //! It is the Rust counterpart of Django's `runserver` and Python's `http.server`, tuned to the
-//! limit of the thread-per-request model: idle and busy connections take turns through the
-//! queue, so neither keep-alive sockets nor a chatty client can starve the others.
+//! limit of the thread-per-request model: connections that wait on their clients wait in one
+//! readiness poller, not in a worker, and busy ones take turns through the run queue, so
+//! neither keep-alive sockets nor a chatty client can starve the others.
 //!
 //! ```no_run
 //! use basehttp::{Request, Response, Server};
@@ -36,11 +37,13 @@
 //!   ([`Response`]), `early` ([`Early`]: a response begun before the handler returns),
 //!   `handler` ([`Handler`]);
 //! - the server: `server` ([`Server`], [`ServerHandle`]), `pool` (listener and worker
-//!   threads), `shared` (their common state), `gate` (the run gate), `connection` (a
-//!   connection and its phases), `worker` (one worker's turn with one connection: waiting,
-//!   the exchange, receiving bodies, sending to slow readers, the writer), `received` (bodies
-//!   received before their handler, and their budgets), `sending` (a response part way out),
-//!   `splice` (the fallback pipe for files);
+//!   threads, the run queue), `shared` (their common state), `gate` (the run gate),
+//!   `connection` (a connection and its phases), `poller` (parked connections and their
+//!   deadlines), `worker` (one worker's turn with one connection: the head, the exchange,
+//!   receiving bodies, sending to slow readers, the writer), `wire` (a connection's socket and
+//!   its modes), `pacing` (timeouts and minimum rates), `received` (bodies received before
+//!   their handler, and their budgets), `sending` (a response part way out), `splice` (the
+//!   fallback pipe for files);
 //! - around it: `config`, `stats`, `close_reason`, `access_log`, `date`, and `static_files`
 //!   (the [`StaticFiles`] handler).
 
@@ -154,3 +157,8 @@ pub mod bench_internals {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The architecture document's examples, likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/architecture.md")]
+pub struct ArchitectureDoctests;
