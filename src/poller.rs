@@ -262,17 +262,13 @@ impl Poller {
         };
         drop(polling);
         self.waiter.store(false, SeqCst);
-        match ready {
-            Some(conn) => {
-                // This worker goes to serve: a worker idle on the run queue takes over the
-                // wait, so what comes next does not wait for it.
-                if self.followers.load(SeqCst) > 0 {
-                    let _ = self.run_queue.send(Job::Poll);
-                }
-                Waited::Conn(conn)
-            }
-            None => Waited::Queue,
+        // Whatever this worker does next (serve the connection, or one from the run queue,
+        // after which it may lose its place at the gate), a worker idle on the run queue takes
+        // over the wait, so what comes next does not wait for it.
+        if self.followers.load(SeqCst) > 0 {
+            let _ = self.run_queue.send(Job::Poll);
         }
+        ready.map_or(Waited::Queue, Waited::Conn)
     }
 
     /// An idle worker is about to wait on the run queue (`waiting` true) or has stopped (false).
@@ -681,6 +677,35 @@ mod tests {
         };
         p.poller.forget(&mut conn);
         assert_eq!(conn.ticket, None);
+        assert_eq!(p.stop(), 0);
+    }
+
+    /// The waiter woken for a connection someone put on the run queue may take that connection,
+    /// serve it and lose its place at the gate: a follower must be told to take over the wait
+    /// whatever the waiter leaves with (before, only a waiter leaving with a connection of its
+    /// own said so, and a parked connection's request could wait for its deadline: about one in
+    /// 200,000 connections opened one after another waited 10 s, the header timeout).
+    #[test]
+    fn a_waiter_leaving_for_the_run_queue_hands_the_wait_to_a_follower() {
+        let p = start();
+        let waiter = {
+            let (poller, queue) = (p.poller.clone(), p.queue.clone());
+            std::thread::spawn(move || matches!(poller.wait_for_work(&queue), Waited::Queue))
+        };
+        while !p.poller.waiter.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        assert!(!p.poller.follow(true), "a waiter is there: follow it");
+        // The listener's part: a connection (here any job) on the run queue, then the wake.
+        p.poller.run_queue.send(Job::Stop).unwrap();
+        p.poller.wake_waiter();
+        assert!(waiter.join().unwrap(), "woken for the run queue");
+        assert!(matches!(p.queue.try_recv(), Ok(Job::Stop)));
+        assert!(
+            matches!(p.queue.try_recv(), Ok(Job::Poll)),
+            "the follower is told to take over the wait"
+        );
+        p.poller.follow(false);
         assert_eq!(p.stop(), 0);
     }
 

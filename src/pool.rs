@@ -324,13 +324,25 @@ fn worker_loop(id: usize, shared: &Shared, rx: &Receiver<Job>, tx: &Sender<Job>)
 /// would never return.
 fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Box<Connection>> {
     let poller = &shared.poller;
+    // Told to take over the wait on the poller: it goes there before anything else, so the
+    // wait is not dropped for a connection on the run queue (a `Queue` then leaves that to
+    // the next follower, told in turn).
+    let mut to_poller = false;
     loop {
-        let job = match rx.try_recv() {
-            Ok(job) => job,
-            Err(_) if shared.stopping.load(Relaxed) => return None,
+        let mut job = None;
+        if !to_poller {
+            match rx.try_recv() {
+                Ok(found) => job = Some(found),
+                Err(_) if shared.stopping.load(Relaxed) => return None,
+                Err(_) => {}
+            }
+        }
+        to_poller = false;
+        let job = match job {
+            Some(job) => job,
             // Out of work: wait for a ready connection on the poller, unless another idle
             // worker does; then on the run queue.
-            Err(_) => match poller.wait_for_work(rx) {
+            None => match poller.wait_for_work(rx) {
                 Waited::Conn(conn) => return Some(conn),
                 Waited::Queue => continue,
                 Waited::Follow if !poller.follow(true) => {
@@ -343,7 +355,7 @@ fn next_conn(shared: &Shared, rx: &Receiver<Job>) -> Option<Box<Connection>> {
         };
         match job {
             Job::Conn(conn) => return Some(conn),
-            Job::Poll => {}
+            Job::Poll => to_poller = true,
             Job::Stop => return None,
         }
     }
