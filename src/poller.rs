@@ -15,6 +15,13 @@
 //! throughput of hello at 8 connections). Under load the workers seldom wait: events gather
 //! in the kernel and the next worker to run out of work takes them in one batch.
 //!
+//! The rule that keeps a ready connection from waiting on nobody: while a worker idles on the
+//! run queue (a follower), some worker waits on the poller, or is told to. A worker becomes a
+//! follower only after it saw a waiter there (`follow`, which looks again after counting
+//! itself); a waiter that leaves, for whatever reason, tells a follower to take over
+//! (`Job::Poll`), and the one told goes to the poller before anything else; whoever puts a
+//! connection on the run queue from outside the workers wakes the waiter.
+//!
 //! The poller's own thread ([`run`]) keeps the deadlines: timers in a binary heap, at most one
 //! live entry per slot (a later deadline, a kept-alive connection parked again, arms nothing:
 //! the earlier entry, when it fires, arms the real one), so a busy connection costs a heap

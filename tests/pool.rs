@@ -667,3 +667,69 @@ fn shutdown_answers_a_request_that_comes_on_an_idle_connection_soon_after() {
     assert!(idle.is_closed());
     assert!(stopping.join().unwrap());
 }
+
+/// Every kind of client at once, for a few seconds: new connections one after another (each
+/// one request, then kept), kept-alive clients pausing between requests, and handlers that
+/// block (so places are lent and the spare places open and close). A request that waited for
+/// a deadline (a lost wake-up: the keep-alive or the header timeout, seconds) would take far
+/// longer than the bound, which no request comes near.
+#[test]
+fn mixed_clients_never_wait_for_a_deadline() {
+    let server = start(Config::default(), routes);
+    let addr = server.local_addr();
+    let until = Instant::now() + Duration::from_secs(3);
+    let bound = Duration::from_secs(2);
+    // One timed request; a connection the server ends (at its request limit) is replaced.
+    let timed = move |client: &mut Client, path: &str| {
+        let started = Instant::now();
+        let resp = client.get(path);
+        let took = started.elapsed();
+        assert_eq!(resp.status, 200);
+        assert!(took < bound, "{path} took {took:?}");
+        if resp.closes() {
+            *client = Client::new(addr);
+        }
+    };
+    let mut threads = Vec::new();
+    // New connections, one request each, kept open (the last 200: client and server share
+    // this process's descriptors).
+    threads.push(thread::spawn(move || {
+        let mut kept = std::collections::VecDeque::new();
+        let mut n = 0;
+        while Instant::now() < until {
+            let mut client = Client::new(addr);
+            timed(&mut client, "/hello");
+            kept.push_back(client);
+            if kept.len() > 200 {
+                kept.pop_front();
+            }
+            n += 1;
+        }
+        n
+    }));
+    for i in 0..4u64 {
+        // Kept-alive clients with pauses of 0 to 3 ms.
+        threads.push(thread::spawn(move || {
+            let mut client = Client::new(addr);
+            let mut n = 0;
+            while Instant::now() < until {
+                timed(&mut client, "/hello");
+                thread::sleep(Duration::from_micros((n * 997 + i * 331) % 3000));
+                n += 1;
+            }
+            n as usize
+        }));
+        // Blocking handlers back to back.
+        threads.push(thread::spawn(move || {
+            let mut client = Client::new(addr);
+            let mut n = 0;
+            while Instant::now() < until {
+                timed(&mut client, "/sleep?ms=3");
+                n += 1;
+            }
+            n
+        }));
+    }
+    let served: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(served > 100, "{served}");
+}
