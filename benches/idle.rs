@@ -150,6 +150,9 @@ fn announce_and_wait(addr: SocketAddr) {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Peer {
     Basehttp,
+    /// The library with default settings (access log on, to a file) answering [`HELLO`] for
+    /// any path, as hyper does: the server's own path, without the file system's.
+    BasehttpHello,
     Hyper,
     Nginx,
 }
@@ -158,10 +161,30 @@ impl Peer {
     fn name(self) -> &'static str {
         match self {
             Peer::Basehttp => "basehttp",
+            Peer::BasehttpHello => "basehttp (library, a constant body)",
             Peer::Hyper => "hyper",
             Peer::Nginx => "nginx",
         }
     }
+}
+
+/// The `basehttp` library with `Config::default()`, the access log written to standard error
+/// (the file the harness gave it), answering [`HELLO`] for any path; prints its address,
+/// exits when the parent closes its stdin.
+fn serve_basehttp_hello(keep_alive_60: bool) {
+    let mut config = basehttp::Config::default();
+    config.access_log = basehttp::AccessLog::Stderr { color: false };
+    if keep_alive_60 {
+        config.keep_alive = Duration::from_secs(60);
+    }
+    let server = basehttp::Server::bind("127.0.0.1:0")
+        .unwrap()
+        .config(config)
+        .spawn(|_: &mut basehttp::Request| {
+            basehttp::Response::text(std::str::from_utf8(HELLO).unwrap())
+        })
+        .unwrap();
+    announce_and_wait(server.local_addr());
 }
 
 /// The directory the servers share, `target/bench/idle-work`: the served site and nginx's
@@ -245,18 +268,10 @@ impl Server {
                     .spawn()?;
                 Server::ready(child, ([127, 0, 0, 1], port).into())
             }
-            Peer::Hyper => {
-                let mut cmd = guarded(&std::env::current_exe()?);
-                let mut child = cmd
-                    .arg("__serve")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(log_file("idle-hyper.log"))
-                    .spawn()?;
-                let mut line = String::new();
-                BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
-                let addr = line.trim().parse().map_err(io::Error::other);
-                Server::ready(child, addr?)
+            Peer::Hyper => Server::announced(&["__serve"], "idle-hyper.log"),
+            Peer::BasehttpHello => {
+                let mode = if keep_alive_60 { "60" } else { "default" };
+                Server::announced(&["__serve-basehttp", mode], "idle-basehttp-lib.log")
             }
             Peer::Nginx => {
                 let port = free_port()?;
@@ -277,6 +292,20 @@ impl Server {
                 Server::ready(child, ([127, 0, 0, 1], port).into())
             }
         }
+    }
+
+    /// Starts this binary as a server (`args`), which prints the address it listens on.
+    fn announced(args: &[&str], log: &str) -> io::Result<Server> {
+        let mut child = guarded(&std::env::current_exe()?)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file(log))
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
+        let addr = line.trim().parse().map_err(io::Error::other);
+        Server::ready(child, addr?)
     }
 
     /// Waits until the server at `addr` answers [`REQUEST`] (its warm-up request).
@@ -921,6 +950,9 @@ fn main() {
     match args.first().and_then(|a| a.to_str()) {
         Some("__exec") => exec_guarded(&args[1..]),
         Some("__serve") => return serve_hyper(),
+        Some("__serve-basehttp") => {
+            return serve_basehttp_hello(args.get(1).is_some_and(|a| a == "60"));
+        }
         _ => {}
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -934,7 +966,7 @@ fn main() {
         descriptors: raise_descriptor_limit(),
     };
     build_basehttp();
-    let mut peers = vec![Peer::Basehttp, Peer::Hyper];
+    let mut peers = vec![Peer::Basehttp, Peer::BasehttpHello, Peer::Hyper];
     if Path::new(NGINX).exists() {
         peers.push(Peer::Nginx);
     } else {

@@ -57,7 +57,7 @@ impl Worker<'_> {
             Phase::Drain(drain) => Then::Drain(drain.decoder),
             // Every other phase flushed before it began (a write, a linger, a close).
             other => {
-                self.output.buf.clear();
+                debug_assert!(self.output.buf.is_empty(), "output left before a wait");
                 return other;
             }
         };

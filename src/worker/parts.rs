@@ -161,11 +161,13 @@ impl<'s> Worker<'s> {
     }
 
     /// Writes what the socket takes of the buffered responses now: true if all went (see
-    /// `Writer::flush`). Unless this worker wrote its access lines out less than
-    /// [`LOG_GAP_US`] ago, the lines so far leave first, so requests a person makes are logged
-    /// in order, at once; under load they wait in the worker's buffer (until it fills, or the
+    /// `Writer::flush`). Then, unless this worker wrote its access lines out less than
+    /// [`LOG_GAP_US`] ago, the lines so far follow at once (after the responses, so the log's
+    /// write is not on a client's way), and requests a person makes are logged in order, as
+    /// they come; under load the lines wait in the worker's buffer (until it fills, or the
     /// flusher's next tick), one write for many.
     pub(crate) fn flush(&mut self, conn: &Connection) -> io::Result<bool> {
+        let sent = self.output.writer(&conn.wire, self.ctx).flush();
         let shared = self.ctx.shared;
         // The last handler's end: a clock reading already taken.
         let now = self.clock.turn_last;
@@ -173,7 +175,7 @@ impl<'s> Worker<'s> {
             shared.access.flush(self.ctx.id);
             self.log_flushed = now;
         }
-        self.output.writer(&conn.wire, self.ctx).flush()
+        sent
     }
 
     /// Reads what the client has sent into `input.buf[from..until]`, without waiting, and
