@@ -222,13 +222,13 @@ impl Tail {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timings {
     pub(crate) worker: usize,
-    /// Microseconds the connection waited in the queue.
+    /// Microseconds the connection waited in the run queue.
     pub(crate) queued: u64,
     /// Microseconds from the handler's start to the response written.
     pub(crate) took: u64,
 }
 
-/// An access line kept until its response is all out (a response that waited in the queue
+/// An access line kept until its response is all out (a response that waited in the poller
 /// for a slow client): its size is then the body bytes actually sent.
 pub(crate) struct Entry {
     pub(crate) line: Vec<u8>,

@@ -184,9 +184,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Adds to each access line the worker that answered and where the time went:
     /// `worker=3 queued=0.2ms took=50.3ms`. `queued` is how long the request's connection
-    /// waited in the queue before the worker took it up (for a kept-alive connection, its last
-    /// stay in the queue, so an upper bound; zero for the second and later requests a worker
-    /// answers in one turn); `took` runs from the handler's start to the response written.
+    /// waited in the run queue before the worker took it up (zero when the worker waiting on
+    /// the poller took it itself, and for the second and later requests a worker answers in
+    /// one turn); `took` runs from the handler's start to the response written.
     /// Default `false`: the access line keeps Django runserver's exact shape. `basehttp demo`
     /// turns it on.
     pub log_timings: bool,

@@ -11,7 +11,7 @@ use crate::response::Response;
 ///   first, in the connection's own buffer (in memory up to
 ///   [`Config::body_buffer`](crate::Config::body_buffer), then in an unnamed temporary file,
 ///   up to [`Config::max_buffered_body`](crate::Config::max_buffered_body)); the connection
-///   waits in the queue meanwhile, so a slow or stalled upload holds no worker. The handler
+///   waits in the poller meanwhile, so a slow or stalled upload holds no worker. The handler
 ///   then reads it at memory speed.
 /// - [`Stream`](BodyPolicy::Stream): the handler reads the body as it arrives, straight from
 ///   the socket (up to [`Config::max_body`](crate::Config::max_body)). Nothing is buffered,

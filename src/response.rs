@@ -221,13 +221,13 @@ impl Response {
     }
 
     /// Keeps the body on the worker thread that ran the handler. By default a body the client
-    /// is slow to take goes on from the queue, on whichever worker picks the connection up
-    /// next, so a slow reader holds no worker; a reader that must be advanced on the thread
+    /// is slow to take waits for room in the poller and goes on on whichever worker takes the
+    /// connection up next, so a slow reader holds no worker; a reader that must be advanced on the thread
     /// that made it (a Python WSGI iterable, say, tied to a thread-local database connection)
     /// asks to stay. The worker then reads it as the client takes it; once the client is slow
     /// to take a write, the worker reads the rest ahead into memory, up to 1 MiB (within
     /// [`Config::max_buffered_memory`](crate::Config::max_buffered_memory)): a reader that
-    /// ends within that is dropped on this worker and its rest waits in the queue like any
+    /// ends within that is dropped on this worker and its rest waits in the poller like any
     /// other body, so the worker is free; a longer one waits for the client in place, within
     /// `write_timeout` and `min_response_rate`.
     ///

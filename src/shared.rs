@@ -89,7 +89,7 @@ impl Shared {
         }
     }
 
-    /// Connections waiting in the queue.
+    /// Connections waiting for a worker in the run queue.
     #[inline]
     pub(crate) fn queue_len(&self) -> usize {
         self.queue.len()

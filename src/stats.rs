@@ -18,7 +18,7 @@ use crate::connection::Parked;
 /// What a worker is doing right now, as seen in [`Stats::worker_states`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
-    /// Waiting on the queue for a connection.
+    /// Waiting for work: on the run queue, or on the poller for a ready connection.
     Idle,
     /// Holding a connection: reading a request head or body, or a slow client's turn.
     Reading,
@@ -200,7 +200,7 @@ impl LatencyWindows {
 
 /// Response-time percentiles over the last few seconds, in [`Stats::latency`].
 ///
-/// A response time runs from the moment the request's connection was taken from the queue
+/// A response time runs from the moment the request's connection was taken from the run queue
 /// (minus the time it had waited there) to the moment its response was written: queueing,
 /// handler and write, but not the time a client took to send its request. Percentiles come
 /// from a log-scale histogram (within 1/16 of the true value); `window` is the span covered,

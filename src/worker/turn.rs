@@ -139,7 +139,6 @@ mod tests {
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::{Duration, Instant};
 
-    use super::Outcome;
     use crate::close_reason::CloseReason;
     use crate::config::Config;
     use crate::connection::{Connection, Parked, Phase};
@@ -150,6 +149,7 @@ mod tests {
     use crate::shared::Shared;
     use crate::wire::Ready;
     use crate::worker::parts::Worker;
+    use crate::worker::turn::Outcome;
 
     /// The handler: `/big` answers a body larger than any socket buffer, anything else
     /// `Hello` without reading the body; `/ignore` streams its body (which is left unread).
