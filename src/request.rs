@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use crate::body::Body;
 use crate::early::Early;
-use crate::http1::head::{BodyLength, Head, Version, split_target};
+use crate::http1::head::{BodyLength, Head, Version, split_target, target_authority};
 use crate::stats::{Snapshot, Stats};
 
 /// A request's head: method, target, version and header fields, borrowed from the buffer
@@ -62,7 +62,9 @@ impl<'a> RequestHead<'a> {
         self.method
     }
 
-    /// The request target as sent: `/search?q=rust`, `http://example.com/a`, or `*`.
+    /// The request target as sent: `/search?q=rust`, `http://example.com/a`, or `*` (with a
+    /// fragment, if the client sent one: [`path`](Self::path) and [`query`](Self::query) cut
+    /// it).
     pub fn target(&self) -> &'a str {
         self.target
     }
@@ -73,7 +75,29 @@ impl<'a> RequestHead<'a> {
         self.path
     }
 
-    /// The query string after `?`, still percent-encoded, if the target has one.
+    /// The host the request is for, as sent: the authority of an absolute-form target
+    /// (`http://example.com:8080/a` gives `example.com:8080`; RFC 9112 §3.2.2 says to use it
+    /// and ignore the `Host` field), else the `Host` field (`None` without one, as an HTTP/1.0
+    /// request may come).
+    ///
+    /// ```
+    /// use basehttp::{Request, Response, Server};
+    /// use std::io::{Read, Write};
+    /// let server = Server::bind("127.0.0.1:0")?
+    ///     .spawn(|req: &mut Request| Response::text(req.host().unwrap_or("-").to_string()))?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"GET http://example.com/a HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n")?;
+    /// let mut answer = String::new();
+    /// client.read_to_string(&mut answer)?;
+    /// assert!(answer.ends_with("\r\n\r\nexample.com"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn host(&self) -> Option<&'a str> {
+        target_authority(self.target).or_else(|| self.header("host"))
+    }
+
+    /// The query string after `?`, still percent-encoded, if the target has one (without a
+    /// fragment).
     pub fn query(&self) -> Option<&'a str> {
         self.query
     }

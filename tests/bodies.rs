@@ -254,6 +254,52 @@ fn bad_chunk_size_is_400_instead_of_the_handler_response() {
 }
 
 #[test]
+fn malformed_body_received_first_never_reaches_the_handler() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A handler that answers without reading the body: were it run, it would start its `200`
+    // before the bad framing came to light, and the client would see a cut response.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let s = Server::bind("127.0.0.1:0")
+        .expect("bind")
+        .spawn(move |req: &mut Request| {
+            if req.path() != "/upload" {
+                return support::routes(req);
+            }
+            counted.fetch_add(1, Ordering::SeqCst);
+            Response::text("the handler ran")
+        })
+        .expect("spawn");
+    let head = b"POST /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // The whole body in the first read, so it is checked with the head: a bad chunk size, and
+    // whitespace after a size with no extension (RFC 9112 §7.1.1).
+    for body in [&b"5\r\nhello\r\nzz\r\n"[..], b"5\r\nhello\r\n0 \r\n\r\n"] {
+        assert_refused(s.local_addr(), &[&head[..], body].concat(), 400);
+    }
+    // The bad framing arriving after the head was read: received, then refused.
+    let mut c = Client::new(s.local_addr());
+    c.send(head);
+    thread::sleep(Duration::from_millis(50));
+    c.send(b"5\r\nhello\r\n0;a\x01\r\n\r\n");
+    assert_eq!(c.response(false).status, 400);
+    assert!(
+        c.is_closed(),
+        "connection still open after a malformed body"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the handler ran on a malformed body"
+    );
+    // A good body still reaches it.
+    let mut c = Client::new(s.local_addr());
+    c.send(&[&head[..], b"5\r\nhello\r\n0\r\n\r\n"].concat());
+    assert_eq!(c.response(false).text(), "the handler ran");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn chunked_body_over_max_body_is_413() {
     let mut config = Config::default();
     config.max_body = 1000;

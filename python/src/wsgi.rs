@@ -130,6 +130,10 @@ impl Wsgi {
         for (key, value) in fields {
             env.set_item(key, value)?;
         }
+        // An absolute-form target's authority, not the Host field (RFC 9112 §3.2.2).
+        if let Some(host) = req.host() {
+            env.set_item(intern!(py, "HTTP_HOST"), host)?;
+        }
         // As wsgiref (and so runserver) does: the default type when none was sent.
         env.set_item(
             intern!(py, "CONTENT_TYPE"),

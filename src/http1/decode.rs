@@ -48,7 +48,8 @@ impl BodyError {
         }
     }
 
-    fn message(self) -> &'static str {
+    /// What went wrong, for the error page and the log.
+    pub(crate) fn message(self) -> &'static str {
         match self {
             BodyError::Malformed => "malformed chunked body",
             BodyError::TooLarge => "request body too large",
@@ -383,9 +384,14 @@ fn next_chunk_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
         // grammar is checked only as far as smuggling needs: nothing but whitespace between
         // the size and `;`, no control bytes (a bare LF above all), and no separators outside
         // quotes.
-        Chunk::SizeWs { len, .. } | Chunk::Ext { len, .. } if len >= MAX_CHUNK_EXT => {
+        // The CR that ends the line is not counted: an extension of exactly MAX_CHUNK_EXT
+        // bytes passes.
+        Chunk::SizeWs { len, .. } | Chunk::Ext { len, .. }
+            if len >= MAX_CHUNK_EXT && b != b'\r' =>
+        {
             return Err(BodyError::Malformed);
         }
+        // Whitespace must lead to `;`: `0 \r\n` is not in the grammar.
         Chunk::SizeWs { size, len } => match b {
             b' ' | b'\t' => Chunk::SizeWs { size, len: len + 1 },
             b';' => Chunk::Ext {
@@ -394,7 +400,6 @@ fn next_chunk_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
                 quoted: false,
                 escaped: false,
             },
-            b'\r' => Chunk::SizeLf { size },
             _ => return Err(BodyError::Malformed),
         },
         Chunk::Ext {
@@ -439,6 +444,9 @@ fn next_chunk_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
 /// for the next request can never pass as a trailer here.
 fn next_trailer_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
     let next = match chunk {
+        // Every byte of the field lines counts against MAX_TRAILERS, their CRLFs too; the
+        // final empty line does not, so a section of exactly MAX_TRAILERS bytes passes.
+        Chunk::TrailerName { name: 0, .. } if b == b'\r' => Chunk::TrailerLf,
         Chunk::TrailerName { len, .. }
         | Chunk::TrailerValue { len }
         | Chunk::TrailerLineLf { len }
@@ -446,7 +454,6 @@ fn next_trailer_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
         {
             return Err(BodyError::Malformed);
         }
-        Chunk::TrailerName { name: 0, .. } if b == b'\r' => Chunk::TrailerLf,
         Chunk::TrailerName { name, len } if is_token_byte(b) => Chunk::TrailerName {
             name: name + 1,
             len: len + 1,
@@ -462,7 +469,10 @@ fn next_trailer_state(chunk: Chunk, b: u8) -> Result<Next, BodyError> {
             0..=0x1f | 0x7f => return Err(BodyError::Malformed),
             _ => Chunk::TrailerValue { len: len + 1 },
         },
-        Chunk::TrailerLineLf { len } if b == b'\n' => Chunk::TrailerName { name: 0, len },
+        Chunk::TrailerLineLf { len } if b == b'\n' => Chunk::TrailerName {
+            name: 0,
+            len: len + 1,
+        },
         Chunk::TrailerLineLf { .. } => return Err(BodyError::Malformed),
         Chunk::TrailerLf if b == b'\n' => return Ok(Next::Done),
         Chunk::TrailerLf => return Err(BodyError::Malformed),

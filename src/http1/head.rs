@@ -101,6 +101,9 @@ pub(crate) fn parse<'h, 'b>(
                 None => Parsed::Partial,
             };
         }
+        // A version cut short (`HTTP/2` of `HTTP/2.0`) is not known to be bad yet: the status
+        // must not depend on how the bytes arrive.
+        Err(httparse::Error::Version) if version_may_follow(bytes) => return Parsed::Partial,
         Err(e) => return Parsed::Refused(parse_error(e, bytes)),
     };
     let version = if parsed.version == Some(0) {
@@ -178,14 +181,48 @@ fn looks_like_http_version(head: &[u8]) -> bool {
     }
 }
 
-/// Checks a partial head against the size limits: `414` for an overlong request line, `431`
-/// for a head that fills the buffer.
+/// True if `head` is a request line not yet ended whose third word is still the start of an
+/// `HTTP/d.d` version.
+fn version_may_follow(head: &[u8]) -> bool {
+    if head.contains(&b'\n') {
+        return false;
+    }
+    let line = head.strip_suffix(b"\r").unwrap_or(head);
+    let mut words = line.split(|&b| b == b' ');
+    let (Some(_), Some(_), Some(v), None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    v.len() < 8
+        && v.iter().enumerate().all(|(i, &b)| match i {
+            0..5 => b == b"HTTP/"[i],
+            5 | 7 => b.is_ascii_digit(),
+            _ => b == b'.',
+        })
+}
+
+/// The length of the request line at the start of `head` without its line ending (CRLF or
+/// a bare LF), if it has ended.
+fn request_line_len(head: &[u8]) -> Option<usize> {
+    let end = head.iter().position(|&b| b == b'\n')?;
+    Some(if end > 0 && head[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    })
+}
+
+/// Checks a partial head against the size limits: `414` for an overlong request line (ended
+/// or not), `431` for a head that fills the buffer.
 fn check_partial(head: &[u8], config: &Config) -> Option<Refusal> {
-    let line = head.iter().position(|&b| b == b'\n');
-    match line {
-        None if head.len() > config.max_request_line => Some(refuse(414, "request line too long")),
-        _ if head.len() >= config.max_head => Some(refuse(431, "request header section too large")),
-        _ => None,
+    let line = request_line_len(head).unwrap_or(head.len());
+    if line > config.max_request_line {
+        Some(refuse(414, "request line too long"))
+    } else if head.len() >= config.max_head {
+        Some(refuse(431, "request header section too large"))
+    } else {
+        None
     }
 }
 
@@ -198,7 +235,7 @@ fn check_head(
     head: &[u8],
     config: &Config,
 ) -> Result<HeadInfo, Refusal> {
-    let line_len = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line_len = request_line_len(head).unwrap_or(head.len());
     if line_len > config.max_request_line {
         return Err(refuse(414, "request line too long"));
     }
@@ -221,6 +258,10 @@ fn check_head(
         let name = h.name;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            // RFC 9112 §3.2: Host = uri-host [ ":" port ] (RFC 3986 §3.2.2), or empty.
+            if !h.value.is_empty() && !valid_authority(h.value) {
+                return Err(refuse(400, "invalid Host"));
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             lengths += 1;
             content_length = Some(parse_content_length(h.value)?);
@@ -294,10 +335,98 @@ fn check_target(method: &str, target: &str) -> Result<(), Refusal> {
     if target.starts_with('/') || (target == "*" && method == "OPTIONS") {
         return Ok(());
     }
-    if absolute_form_rest(target).is_some_and(|rest| !rest.is_empty()) {
+    // Absolute-form (RFC 9112 §3.2.2): `scheme://authority...` whose authority is a host
+    // (RFC 3986 §3.2.2, not empty: RFC 9110 §4.2.1) and maybe a port, without userinfo
+    // (RFC 9110 §4.2.4). Any RFC 3986 scheme passes, as in nginx and hyper: the handler
+    // sees the path, and the authority through `RequestHead::host`.
+    if let Some(authority) = target_authority(target)
+        && !authority.is_empty()
+        && valid_authority(authority.as_bytes())
+    {
         return Ok(());
     }
     Err(refuse(400, "malformed request target"))
+}
+
+/// The authority of an absolute-form target (`example.com:8080` in
+/// `http://example.com:8080/a`), as sent; `None` for any other target.
+pub(crate) fn target_authority(target: &str) -> Option<&str> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let rest = absolute_form_rest(target)?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// True if `value` is `host [ ":" port ]` by RFC 3986 §3.2.2-3: an IP literal in brackets, or
+/// a reg-name (unreserved, pct-encoded and sub-delims characters) or IPv4 address; a port of
+/// digits. No userinfo, path, space or other delimiter.
+fn valid_authority(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..close];
+        let literal_ok = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+        if !literal_ok {
+            return false;
+        }
+        (&value[..0], &value[close + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        }
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    port_ok && reg_name(host)
+}
+
+/// RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ).
+fn reg_name(host: &[u8]) -> bool {
+    let mut i = 0;
+    while i < host.len() {
+        let b = host[i];
+        if b == b'%' {
+            let hex = host.get(i + 1..i + 3);
+            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let allowed = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        if !allowed {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// For an absolute-form target (`http://host/path`), what follows the scheme's `://`.
@@ -312,9 +441,14 @@ fn absolute_form_rest(target: &str) -> Option<&str> {
 }
 
 /// Splits a target into path and query; an absolute-form target loses its scheme and
-/// authority (RFC 9112 §3.2.2).
+/// authority (RFC 9112 §3.2.2), and a fragment is cut (it is no part of a request target,
+/// RFC 9112 §3.2.1; browsers never send one), as gunicorn does.
 #[inline]
 pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
+    let target = match target.find('#') {
+        Some(hash) => &target[..hash],
+        None => target,
+    };
     // Origin-form, the common case, needs no search for `://` (measured: 8% of a pipelined
     // request's instructions).
     let absolute = if target.starts_with('/') {

@@ -11,6 +11,7 @@ use crate::access_log;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Phase};
 use crate::handler::BodyPolicy;
+use crate::http1::decode::BodyError;
 use crate::http1::head::{self, BodyLength, HeadInfo, Refusal};
 use crate::request::RequestHead;
 use crate::response::Response;
@@ -23,6 +24,9 @@ enum Parsed {
     Partial,
     /// The head was refused with this status; answer and close.
     Refused(Refusal),
+    /// The body, received with the head and not yet given to the handler, is malformed or
+    /// too large; answer and close.
+    BadBody(BodyError),
     /// The client opened with a TLS handshake.
     Tls,
     /// A head of `head_len` bytes whose body is received before the handler runs.
@@ -69,7 +73,16 @@ impl Worker<'_> {
                     }
                     Parsed::Tls => return self.quiet_close(conn, CloseReason::Tls),
                     Parsed::Partial => {}
-                    Parsed::Refused(refusal) => return self.refuse(conn, refusal),
+                    Parsed::Refused(refusal) => {
+                        return self.refuse(conn, refusal, CloseReason::BadRequest);
+                    }
+                    Parsed::BadBody(e) => {
+                        let refusal = Refusal {
+                            status: e.status().unwrap_or(400),
+                            reason: e.message(),
+                        };
+                        return self.refuse(conn, refusal, CloseReason::BadBody);
+                    }
                 }
             }
             if answered && self.drained {
@@ -147,22 +160,24 @@ impl Worker<'_> {
                     BodyLength::Length(n) if n > config.max_buffered_body => {
                         refused = Some(Box::new(Response::error(413)));
                     }
-                    length
-                        if body_is_buffered(
-                            &data[head_len..],
-                            length,
-                            config.max_buffered_body,
-                        ) =>
-                    {
-                        // All here already: read from the buffer, never waiting on the client.
-                        max_body = config.max_buffered_body;
-                        expect_continue = false;
-                    }
-                    _ => {
-                        return Parsed::Receive {
-                            head_len,
-                            info: head.info,
-                        };
+                    length => {
+                        let max = config.max_buffered_body;
+                        match body_is_buffered(&data[head_len..], length, max) {
+                            // All here already: read from the buffer, never waiting on the
+                            // client.
+                            Ok(true) => {
+                                max_body = max;
+                                expect_continue = false;
+                            }
+                            Ok(false) => {
+                                return Parsed::Receive {
+                                    head_len,
+                                    info: head.info,
+                                };
+                            }
+                            // Known bad before the handler runs: it never sees the request.
+                            Err(e) => return Parsed::BadBody(e),
+                        }
                     }
                 },
             }
@@ -217,13 +232,9 @@ impl Worker<'_> {
         conn.head_started = (self.input.start < self.input.filled).then_some(now);
     }
 
-    /// Answers a refused head with a short error, then lingers.
-    fn refuse(&mut self, conn: &Connection, refusal: Refusal) -> Step {
-        let reason = if refusal.status == 408 {
-            CloseReason::HeaderTimeout
-        } else {
-            CloseReason::BadRequest
-        };
+    /// Answers a refused request with a short error, logged under the request line at the
+    /// start of the input, then lingers.
+    fn refuse(&mut self, conn: &Connection, refusal: Refusal, reason: CloseReason) -> Step {
         let input = &self.input;
         let line = access_log::request_line(&input.buf[input.start..input.filled]).to_vec();
         self.answer_error(conn, &line, refusal, reason)
@@ -235,7 +246,7 @@ impl Worker<'_> {
             status: 408,
             reason: "timed out reading the request head",
         };
-        self.refuse(conn, refusal)
+        self.refuse(conn, refusal, CloseReason::HeaderTimeout)
     }
 }
 

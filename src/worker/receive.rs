@@ -124,7 +124,7 @@ impl Worker<'_> {
             let n = rx
                 .decoder
                 .decode_buffered(&mut bytes, &mut piece)
-                .map_err(|e| (e.status().unwrap_or(400), body_error_reason(e)))?;
+                .map_err(|e| (e.status().unwrap_or(400), e.message()))?;
             if n == 0 {
                 break;
             }
@@ -242,32 +242,23 @@ impl Worker<'_> {
     }
 }
 
-fn body_error_reason(e: BodyError) -> &'static str {
-    match e {
-        BodyError::Malformed => "malformed chunked body",
-        BodyError::TooLarge => "request body too large",
-        BodyError::Timeout => "timed out reading the request body",
-        BodyError::Incomplete => "connection closed before the body ended",
-    }
-}
-
-/// True if the body after a head (`bytes`) is all there, or already known to be bad: it can
-/// be read from the buffer without waiting on the client.
-pub(super) fn body_is_buffered(bytes: &[u8], length: BodyLength, max: u64) -> bool {
+/// Whether the body after a head (`bytes`) is all there, so it can be read from the buffer
+/// without waiting on the client; the error if what is there is already known to be bad
+/// (RFC 9112 §7.1: bad chunked framing), so the request is refused before its handler runs.
+pub(super) fn body_is_buffered(
+    bytes: &[u8],
+    length: BodyLength,
+    max: u64,
+) -> Result<bool, BodyError> {
     match length {
-        BodyLength::None => true,
-        BodyLength::Length(n) => bytes.len() as u64 >= n,
+        BodyLength::None => Ok(true),
+        BodyLength::Length(n) => Ok(bytes.len() as u64 >= n),
         BodyLength::Chunked => {
             let mut decoder = Decoder::new(length, max);
             let mut bytes = bytes;
             let mut sink = [0u8; 4096];
-            loop {
-                match decoder.decode_buffered(&mut bytes, &mut sink) {
-                    Ok(0) => return decoder.is_complete(),
-                    Ok(_) => {}
-                    Err(_) => return true,
-                }
-            }
+            while decoder.decode_buffered(&mut bytes, &mut sink)? > 0 {}
+            Ok(decoder.is_complete())
         }
     }
 }

@@ -87,6 +87,19 @@ def case_get():
     r, data = raw(h, b"GET / HTTP/1.0\r\nX_Forwarded_For: 6.6.6.6\r\n\r\n")
     env = json.loads(data)
     assert "HTTP_X_FORWARDED_FOR" not in env and env["SERVER_PROTOCOL"] == "HTTP/1.0", env
+    # An absolute-form target: its authority is the host, the Host field is ignored
+    # (RFC 9112 §3.2.2); a fragment is no part of the target (RFC 9112 §3.2.1).
+    r, data = raw(h, b"GET http://real.test:8080/p?page=1#posts-17408 HTTP/1.1\r\n"
+                     b"Host: other.test\r\nConnection: close\r\n\r\n")
+    env = json.loads(data)
+    assert env["HTTP_HOST"] == "real.test:8080", env
+    assert (env["PATH_INFO"], env["QUERY_STRING"]) == ("/p", "page=1"), env
+    r, data = raw(h, b"GET /p#frag HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    env = json.loads(data)
+    assert (env["PATH_INFO"], env["QUERY_STRING"]) == ("/p", ""), env
+    # An invalid Host value is refused before the application runs.
+    r, data = raw(h, b"GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n")
+    assert r.status == 400, r.status
     assert h.shutdown()
 
 
