@@ -335,10 +335,9 @@ fn check_target(method: &str, target: &str) -> Result<(), Refusal> {
     if target.starts_with('/') || (target == "*" && method == "OPTIONS") {
         return Ok(());
     }
-    // Absolute-form (RFC 9112 §3.2.2): `scheme://authority...` whose authority is a host
-    // (RFC 3986 §3.2.2, not empty: RFC 9110 §4.2.1) and maybe a port, without userinfo
-    // (RFC 9110 §4.2.4). Any RFC 3986 scheme passes, as in nginx and hyper: the handler
-    // sees the path, and the authority through `RequestHead::host`.
+    // Absolute-form (RFC 9112 §3.2.2): an `http` or `https` URI (the schemes an HTTP server
+    // is the origin for, RFC 9110 §4.2) whose authority is a host (RFC 3986 §3.2.2, not
+    // empty: RFC 9110 §4.2.1) and maybe a port, without userinfo (RFC 9110 §4.2.4).
     if let Some(authority) = target_authority(target)
         && !authority.is_empty()
         && valid_authority(authority.as_bytes())
@@ -348,13 +347,16 @@ fn check_target(method: &str, target: &str) -> Result<(), Refusal> {
     Err(refuse(400, "malformed request target"))
 }
 
-/// The authority of an absolute-form target (`example.com:8080` in
+/// The authority of an absolute-form `http` or `https` target (`example.com:8080` in
 /// `http://example.com:8080/a`), as sent; `None` for any other target.
 pub(crate) fn target_authority(target: &str) -> Option<&str> {
     if target.starts_with('/') {
         return None;
     }
-    let rest = absolute_form_rest(target)?;
+    let (scheme, rest) = target.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     Some(&rest[..end])
 }

@@ -33,6 +33,7 @@ fn absolute_form_authority() {
     assert_eq!(target_authority("http://[::1]"), Some("[::1]"));
     assert_eq!(target_authority("/a://b"), None);
     assert_eq!(target_authority("/a"), None);
+    assert_eq!(target_authority("ftp://h/"), None);
     assert_eq!(target_authority("*"), None);
 }
 
@@ -339,7 +340,8 @@ fn request_targets() {
         "§3.2.1 origin-form with a query":       "GET /a?b=c&d HTTP/1.1\r\nHost: a\r\n\r\n" => ok();
         "§3.2.2 absolute-form":                  "GET http://example.com/x HTTP/1.1\r\nHost: a\r\n\r\n" => ok();
         "§3.2.2 absolute-form, no path":         "GET http://example.com HTTP/1.1\r\nHost: a\r\n\r\n" => ok();
-        "3986§3.1 scheme + - .":                 "GET svn+ssh.x-y://h/ HTTP/1.1\r\nHost: a\r\n\r\n" => ok();
+        "9110§4.2 other schemes: 400":           "GET svn+ssh.x-y://h/ HTTP/1.1\r\nHost: a\r\n\r\n" => Refused(400);
+        "9110§4.2 ftp: 400":                     "GET ftp://h/ HTTP/1.1\r\nHost: a\r\n\r\n" => Refused(400);
         "§3.2.2 absolute-form with a port":      "GET http://[::1]:8000/x?y HTTP/1.1\r\nHost: a\r\n\r\n" => ok();
         "§3.2.2 https, upper-case scheme":       "GET HTTPS://example.com/x HTTP/1.1\r\nHost: a\r\n\r\n" => ok();
         "§3.2.2 invalid authority: 400":         "PUT s://]ufd/: HTTP/1.1\r\nHost: a\r\n\r\n" => Refused(400);
