@@ -57,8 +57,9 @@ pub enum AccessLog {
     Log,
     /// Written by the server to standard error in whole lines from per-worker buffers: a
     /// line costs a few hundred instructions and no lock but its worker's own, and leaves at
-    /// most [`FLUSH_EVERY`] later. `color` colors each line by status, as runserver does
-    /// (2xx plain, 304 dim, other 3xx cyan, 4xx yellow, 5xx red).
+    /// most [`FLUSH_EVERY`] later. `color` colors each line by status with runserver's own
+    /// escapes (Django's `termcolors` palette): 1xx bold, 2xx plain, 304 cyan, other 3xx green, 404 yellow,
+    /// other 4xx bold red, 5xx bold magenta.
     Stderr {
         /// Color by status with ANSI escapes (for a terminal).
         color: bool,
@@ -281,16 +282,35 @@ impl fmt::Display for Timed {
     }
 }
 
-/// The SGR parameters of an access line's color, as runserver colors by status.
-fn color_of(status: u16) -> Option<&'static [u8]> {
+/// The escape that opens a colored access line's message, runserver's byte for byte.
+///
+/// Django's `ServerFormatter` (django/utils/log.py) styles the message after `[date] ` with
+/// the roles of its default `termcolors` palette, `PALETTES['dark']`
+/// (django/utils/termcolors.py), and `termcolors.colorize` writes `ESC [ <codes> m`, the
+/// codes joined by `;` (foreground first, then options), then the text, then [`SGR_RESET`].
+/// A role with no codes (`HTTP_SUCCESS`) still gets the empty `ESC [ m` and the reset.
+fn sgr_of(status: u16) -> &'static [u8] {
     match status {
-        304 => Some(b"2"),
-        300..=399 => Some(b"36"),
-        400..=499 => Some(b"33"),
-        500..=599 => Some(b"31"),
-        _ => None,
+        // HTTP_SUCCESS: {} (checked first, as Django does: the common case).
+        200..=299 => b"\x1b[m",
+        // HTTP_INFO: {'opts': ('bold',)}
+        100..=199 => b"\x1b[1m",
+        // HTTP_NOT_MODIFIED: {'fg': 'cyan'}
+        304 => b"\x1b[36m",
+        // HTTP_REDIRECT: {'fg': 'green'}
+        300..=399 => b"\x1b[32m",
+        // HTTP_NOT_FOUND: {'fg': 'yellow'}
+        404 => b"\x1b[33m",
+        // HTTP_BAD_REQUEST: {'fg': 'red', 'opts': ('bold',)}
+        400..=499 => b"\x1b[31;1m",
+        // HTTP_SERVER_ERROR: {'fg': 'magenta', 'opts': ('bold',)}, for "any 5XX, or any
+        // other status code".
+        _ => b"\x1b[35;1m",
     }
 }
+
+/// What `termcolors.colorize` ends a styled text with (its `RESET`, `0`).
+const SGR_RESET: &[u8] = b"\x1b[0m";
 
 /// A worker's buffer of fast-written lines.
 #[derive(Default)]
@@ -460,15 +480,14 @@ fn is_plain(bytes: &[u8]) -> bool {
 /// request line (the timestamp's part, the request line, the rest).
 fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
     out.reserve(line.request.len() + 64);
-    let sgr = if color { color_of(line.status) } else { None };
-    if let Some(sgr) = sgr {
-        out.extend_from_slice(b"\x1b[");
-        out.extend_from_slice(sgr);
-        out.push(b'm');
-    }
-    let mut head = *b"[dd/Mon/yyyy hh:mm:ss] \"";
+    let mut head = *b"[dd/Mon/yyyy hh:mm:ss] ";
     head[1..21].copy_from_slice(&date::log_at(line.at));
     out.extend_from_slice(&head);
+    // As runserver: the timestamp plain, the message (from the quote on) colored.
+    if color {
+        out.extend_from_slice(sgr_of(line.status));
+    }
+    out.push(b'"');
     if is_plain(line.request) {
         out.extend_from_slice(line.request);
     } else {
@@ -491,8 +510,8 @@ fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
         tail.bytes(b" took=");
         Millis(t.took).put(&mut tail);
     }
-    if sgr.is_some() {
-        tail.bytes(b"\x1b[0m");
+    if color {
+        tail.bytes(SGR_RESET);
     }
     tail.bytes(b"\n");
     out.extend_from_slice(tail.as_slice());
@@ -587,7 +606,7 @@ mod tests {
             at: 0,
         };
         let mut out = Vec::new();
-        format_line(&mut out, &line(200, None, None), true);
+        format_line(&mut out, &line(200, None, None), false);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with('['), "{text}");
         assert!(text.ends_with("] \"GET /a HTTP/1.1\" 200 13\n"), "{text}");
@@ -598,10 +617,53 @@ mod tests {
             true,
         );
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("\x1b[33m["), "{text}");
+        assert!(text.starts_with('['), "{text}");
         assert!(
-            text.ends_with("\" 404 13 cut=too_slow worker=3 queued=0.20ms took=50.3ms\x1b[0m\n"),
+            text.ends_with(
+                "] \x1b[33m\"GET /a HTTP/1.1\" 404 13 cut=too_slow worker=3 queued=0.20ms \
+                 took=50.3ms\x1b[0m\n"
+            ),
             "{text}"
         );
+    }
+
+    /// Each status class colored exactly as runserver colors it. The expected bytes are what
+    /// Django 5.2's `ServerFormatter` (django/utils/log.py, with the `termcolors.colorize` of
+    /// django/utils/termcolors.py and its `PALETTES['dark']`) printed for these lines:
+    /// `[07/Dec/2026 10:00:00] \x1b[31;1m"GET / HTTP/1.1" 400 13\x1b[0m`.
+    #[test]
+    fn colors_are_runservers_byte_for_byte() {
+        let django = [
+            (101, "\x1b[1m"),    // HTTP_INFO
+            (200, "\x1b[m"),     // HTTP_SUCCESS
+            (206, "\x1b[m"),     // HTTP_SUCCESS
+            (304, "\x1b[36m"),   // HTTP_NOT_MODIFIED
+            (301, "\x1b[32m"),   // HTTP_REDIRECT
+            (302, "\x1b[32m"),   // HTTP_REDIRECT
+            (404, "\x1b[33m"),   // HTTP_NOT_FOUND
+            (400, "\x1b[31;1m"), // HTTP_BAD_REQUEST
+            (405, "\x1b[31;1m"), // HTTP_BAD_REQUEST
+            (500, "\x1b[35;1m"), // HTTP_SERVER_ERROR
+            (503, "\x1b[35;1m"), // HTTP_SERVER_ERROR
+        ];
+        for (status, sgr) in django {
+            let line = Line {
+                request: b"GET / HTTP/1.1",
+                status,
+                size: 13,
+                timings: None,
+                cut: None,
+                at: 0,
+            };
+            let mut out = Vec::new();
+            format_line(&mut out, &line, true);
+            let text = String::from_utf8(out).unwrap();
+            let stamp = &text[..text.find("] ").unwrap() + 2];
+            assert_eq!(
+                text,
+                format!("{stamp}{sgr}\"GET / HTTP/1.1\" {status} 13\x1b[0m\n"),
+                "{status}"
+            );
+        }
     }
 }

@@ -204,11 +204,10 @@ fn static_files(args: &cli::FileArgs) -> io::Result<StaticFiles> {
     builder.build()
 }
 
-/// Access lines are printed bare, as runserver prints them, colored by status when stderr is
-/// a terminal (and `NO_COLOR` is unset); other messages get their level. `RUST_LOG`
-/// overrides the default `info`; `quiet` turns the access log off whatever it says.
+/// Messages get their level; access lines (which the binary's server writes itself, see
+/// [`access_log_mode`]) would be printed bare. `RUST_LOG` overrides the default `info`;
+/// `quiet` turns the access log off whatever it says.
 fn init_logging(quiet: bool) {
-    let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if quiet {
@@ -216,17 +215,10 @@ fn init_logging(quiet: bool) {
     }
     builder
         .format(move |buf, record| {
-            if record.target() != ACCESS_LOG_TARGET {
-                return writeln!(buf, "{}: {}", record.level(), record.args());
-            }
-            if !color {
+            if record.target() == ACCESS_LOG_TARGET {
                 return writeln!(buf, "{}", record.args());
             }
-            let line = record.args().to_string();
-            match access_color(&line) {
-                Some(sgr) => writeln!(buf, "\x1b[{sgr}m{line}\x1b[0m"),
-                None => writeln!(buf, "{line}"),
-            }
+            writeln!(buf, "{}: {}", record.level(), record.args())
         })
         .init();
 }
@@ -240,38 +232,4 @@ fn access_log_mode() -> basehttp::AccessLog {
     }
     let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     basehttp::AccessLog::Stderr { color }
-}
-
-/// The SGR parameters for an access line (`[date] "request" status size`), as runserver
-/// colors by status: 2xx plain, 304 dim, other 3xx cyan, 4xx yellow, 5xx red.
-fn access_color(line: &str) -> Option<&'static str> {
-    let mut words = line.rsplitn(3, ' ');
-    let (_size, status) = (words.next()?, words.next()?);
-    match status.parse::<u16>().ok()? {
-        304 => Some("2"),
-        300..=399 => Some("36"),
-        400..=499 => Some("33"),
-        500..=599 => Some("31"),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::access_color;
-
-    #[test]
-    fn access_lines_are_colored_by_status() {
-        let line =
-            |status: &str| format!("[22/Nov/2026 04:34:37] \"GET /a b\" HTTP/1.1\" {status} 12");
-        assert_eq!(access_color(&line("200")), None);
-        assert_eq!(access_color(&line("206")), None);
-        assert_eq!(access_color(&line("301")), Some("36"));
-        assert_eq!(access_color(&line("304")), Some("2"));
-        assert_eq!(access_color(&line("404")), Some("33"));
-        assert_eq!(access_color(&line("416")), Some("33"));
-        assert_eq!(access_color(&line("500")), Some("31"));
-        assert_eq!(access_color(&line("101")), None);
-        assert_eq!(access_color("garbage"), None);
-    }
 }
