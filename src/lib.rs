@@ -162,3 +162,8 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/architecture.md")]
 pub struct ArchitectureDoctests;
+
+/// The static files document's example (serving files from the library), likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/static-files.md")]
+pub struct StaticFilesDoctests;
