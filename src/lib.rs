@@ -85,7 +85,7 @@ pub use config::{Config, MAX_HEADERS_LIMIT, MAX_QUEUE, MAX_TIMEOUT, MAX_WORKERS,
 pub use date::fmt_http_date;
 pub use early::Early;
 pub use handler::{BodyPolicy, Handler};
-pub use http1::{BodyError, Version, reason_phrase};
+pub use http1::{BodyError, Version, is_field_value, is_reason_phrase, is_token, reason_phrase};
 pub use request::{Request, RequestHead};
 pub use response::Response;
 pub use server::{Server, ServerHandle};

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use crate::http1::encode::{Framing, ResponseHead, reason_phrase, status_digits};
-use crate::http1::lex::is_token_byte;
+use crate::http1::lex::{is_field_value, is_reason_phrase, is_token};
 
 /// A response body.
 pub(crate) enum Payload {
@@ -364,23 +364,21 @@ impl Response {
     /// Checks header names and values so no handler can inject a header or split the
     /// response (RFC 9110 §5.5: CR, LF and NUL are never valid in a field value).
     pub(crate) fn validate(&self) -> Result<(), &'static str> {
-        let valid_value = |v: &str| !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
         if let Some(ct) = &self.content_type {
-            if !valid_value(ct) {
+            if !is_field_value(ct) {
                 return Err("Content-Type");
             }
         }
         for (name, value) in &self.headers {
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
+            if !is_token(name) {
                 return Err("a header name");
             }
-            if !valid_value(value) {
+            if !is_field_value(value) {
                 return Err("a header value");
             }
         }
-        // RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
         if let Some(reason) = &self.reason {
-            if !reason.bytes().all(is_reason_byte) {
+            if !is_reason_phrase(reason) {
                 return Err("the reason phrase");
             }
         }
@@ -391,11 +389,6 @@ impl Response {
         }
         Ok(())
     }
-}
-
-/// A byte of a reason phrase (RFC 9112 §4): HTAB, SP, VCHAR or obs-text.
-fn is_reason_byte(b: u8) -> bool {
-    b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80
 }
 
 impl std::fmt::Debug for Response {

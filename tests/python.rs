@@ -480,6 +480,117 @@ fn cli_says_in_one_line_what_cannot_be_loaded() {
     }
 }
 
+#[test]
+fn cli_shows_the_traceback_of_an_app_that_fails_to_import_then_one_line() {
+    let Some(python) = python() else {
+        return;
+    };
+    let out = Command::new(&python)
+        .args(["-m", "basehttp", "broken_app:app", "127.0.0.1:0"])
+        .current_dir(Path::new(ROOT).join("tests/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.trim_end().lines().collect();
+    assert_eq!(lines[0], "Traceback (most recent call last):", "{stderr}");
+    // The user's frames, where it raised, and nothing of the import machinery or basehttp.
+    for want in [
+        "broken_app.py\", line 9, in <module>",
+        "broken_app.py\", line 6, in load_settings",
+        "RuntimeError: settings are wrong",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing:\n{stderr}");
+    }
+    for noise in ["importlib", "__main__.py"] {
+        assert!(!stderr.contains(noise), "{noise:?} in:\n{stderr}");
+    }
+    assert_eq!(
+        lines.last().copied(),
+        Some("Error: importing 'broken_app' failed: RuntimeError: settings are wrong"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cli_says_in_one_line_what_address_it_cannot_use() {
+    let Some(python) = python() else {
+        return;
+    };
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    for (addrport, code, want) in [
+        // argparse's usage error: exit status 2.
+        (
+            "99999",
+            2,
+            "error: argument ADDRPORT: port 99999 is out of range",
+        ),
+        (
+            "127.0.0.1:70000",
+            2,
+            "error: argument ADDRPORT: port 70000 is out of range",
+        ),
+        (
+            "no-such-host.invalid:8000",
+            1,
+            "Error: cannot listen on no-such-host.invalid:8000: ",
+        ),
+        (taken.as_str(), 1, "Error: cannot listen on 127.0.0.1:"),
+    ] {
+        let out = Command::new(&python)
+            .args(["-m", "basehttp", "cli_app:app", addrport])
+            .current_dir(Path::new(ROOT).join("tests/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{addrport}: {stderr}");
+        let last = stderr.trim_end().lines().last().unwrap_or("");
+        assert!(last.contains(want), "{addrport}: {stderr}");
+        assert!(!stderr.contains("Traceback"), "{addrport}: {stderr}");
+        if code == 1 {
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{addrport}: {stderr}");
+        }
+    }
+}
+
+/// The first bytes of a TLS ClientHello, as a browser sends them to `https://` on this port.
+const CLIENT_HELLO: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+
+/// Sends a TLS ClientHello to `addr` and waits for the server to close.
+fn send_client_hello(addr: &str) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(CLIENT_HELLO).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+}
+
+/// What the core logs for it (the binary prints it so too), after `ERROR: <peer>: `.
+const HTTPS_HINT: &str =
+    "You're accessing the development server over HTTPS, but it only supports HTTP.";
+
+/// True if `stderr` has the hint as the binary prints it: `ERROR: 127.0.0.1:PORT: <hint>`.
+fn has_https_hint(stderr: &str) -> bool {
+    stderr.lines().any(|l| {
+        l.strip_prefix("ERROR: 127.0.0.1:")
+            .is_some_and(|rest| rest.ends_with(&format!(": {HTTPS_HINT}")))
+    })
+}
+
+#[test]
+fn cli_logs_the_core_s_errors_as_the_binary_does() {
+    let Some(python) = python() else {
+        return;
+    };
+    let c = cli(&python, &[]);
+    send_client_hello(&c.addr);
+    let rest = stop(c, "-TERM");
+    assert!(has_https_hint(&rest), "{rest}");
+}
+
 // ===== Issue 12, the remaining PEP 3333 points (branch wsgi2) =====
 // Reason phrases, wsgi.file_wrapper zero-copy and its fallback, write() before the iterable
 // advances, a slow upload beside a GET on one worker, the GIL wait; a Django project's
@@ -708,14 +819,17 @@ struct DjangoSite {
 
 impl DjangoSite {
     fn new(python: &Path, tag: &str, debug: bool) -> DjangoSite {
+        DjangoSite::with(python, tag, if debug { &[] } else { &["nodebug"] })
+    }
+
+    /// A site made with runserver_site.py's `options` (`nodebug`, `late`).
+    fn with(python: &Path, tag: &str, options: &[&str]) -> DjangoSite {
         let dir =
             std::env::temp_dir().join(format!("basehttp-runserver-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let dir_arg = dir.to_string_lossy().into_owned();
         let mut args = vec![dir_arg.as_str()];
-        if !debug {
-            args.push("nodebug");
-        }
+        args.extend_from_slice(options);
         let (out, stdout, stderr) = run_script(python, "runserver_site.py", &args, 60);
         assert!(
             out.status.success() && stdout.contains("ok site"),
@@ -1198,6 +1312,16 @@ fn runserver_says_what_it_cannot_do_as_runserver_does() {
             vec!["--noreload", "--nothreading", "--workers", "2", "0"],
             "CommandError: --nothreading means one worker; leave out --workers.",
         ),
+        // Django checks that the port is a number; basehttp also that it fits, so it is
+        // one line, not an OverflowError's traceback. With the autoreloader too.
+        (
+            vec!["--noreload", "99999"],
+            "CommandError: '99999' is not a valid port number (0-65535).",
+        ),
+        (
+            vec!["127.0.0.1:65536"],
+            "CommandError: '65536' is not a valid port number (0-65535).",
+        ),
     ] {
         let out = Command::new(&python)
             .arg("manage.py")
@@ -1212,7 +1336,78 @@ fn runserver_says_what_it_cannot_do_as_runserver_does() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
         assert!(!stderr.contains("Traceback"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_system_check_says_when_basehttp_is_not_first_in_installed_apps() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::with(&python, "late", &["late"]);
+    let out = Command::new(&python)
+        .args(["manage.py", "check"])
+        .current_dir(&site.dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains(
+            "?: (basehttp.W001) 'basehttp' comes after 'django.contrib.staticfiles' in \
+             INSTALLED_APPS, and 'django.contrib.staticfiles' provides runserver too"
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("HINT: Put 'basehttp' first in INSTALLED_APPS"),
+        "{printed}"
+    );
+    // First, as the other tests' sites have it, there is nothing to say: they check that
+    // runserver's checks identify no issues.
+}
+
+#[test]
+fn runserver_gives_runserver_s_environ_and_the_core_s_errors() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "meta", true);
+    let mut server = Runserver::start(&python, &site, &["--noreload", "127.0.0.1:0"]);
+    let (status, body) = fetch(&server.addr, "/meta/").unwrap();
+    assert_eq!(status, 200);
+    let meta = String::from_utf8_lossy(&body).into_owned();
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    for want in [
+        "\"SERVER_SOFTWARE\": \"basehttp/0.1.0\"".to_owned(),
+        "\"GATEWAY_INTERFACE\": \"CGI/1.1\"".to_owned(),
+        "\"REMOTE_HOST\": \"\"".to_owned(),
+        format!("\"SERVER_PORT\": \"{port}\""),
+        // The process environment, as wsgiref copies it in: manage.py sets this one.
+        "\"DJANGO_SETTINGS_MODULE\": \"mysite.settings\"".to_owned(),
+    ] {
+        assert!(meta.contains(&want), "{want} missing from {meta}");
+    }
+    // Every variable this test runs with, but the one the server is started without.
+    for (name, _) in std::env::vars() {
+        if name != "PYTHONUNBUFFERED" && name.bytes().all(|b| b.is_ascii_graphic()) {
+            assert!(
+                meta.contains(&format!("\"{name}\": ")),
+                "{name} missing from {meta}"
+            );
+        }
+    }
+    send_client_hello(&server.addr);
+    server.signal("-TERM");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
+    assert!(has_https_hint(&stderr), "{stderr}");
 }
 
 /// What the autoreloader's child does at each reload, without Django: the server waits in a

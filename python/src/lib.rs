@@ -9,11 +9,18 @@
 
 #![forbid(unsafe_code)]
 
+mod environ;
+mod file_wrapper;
+mod gil;
+mod iterable;
+mod logger;
+mod response_head;
+mod start_response;
+mod stats;
 mod wsgi;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use basehttp::{AccessLog, Server, ServerHandle, WhenFull};
@@ -21,6 +28,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+pub use gil::GilWait;
 pub use wsgi::Wsgi;
 
 /// Attaches the worker thread to the interpreter once, then runs its loop detached. The loop
@@ -35,7 +43,7 @@ fn attach_for_life(run: &mut (dyn FnMut() + Send)) {
 struct Handle {
     inner: Mutex<Option<ServerHandle>>,
     addr: SocketAddr,
-    gil_wait: Arc<AtomicU64>,
+    gil_wait: GilWait,
     workers: usize,
     queue: usize,
     when_full: &'static str,
@@ -60,28 +68,16 @@ impl Handle {
         Ok(d)
     }
 
-    /// A snapshot of the server's counters, and `gil_wait`: the seconds workers spent in
-    /// total waiting to attach to the interpreter.
+    /// A snapshot of the server's counters (every field of the core's `Stats`, by name),
+    /// `running`, and `gil_wait`: the seconds workers spent in total waiting to attach to the
+    /// interpreter.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("gil_wait", self.gil_wait.load(Relaxed) as f64 / 1e9)?;
+        d.set_item("gil_wait", self.gil_wait.seconds())?;
         let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         d.set_item("running", guard.is_some())?;
         if let Some(handle) = guard.as_ref() {
-            let s = handle.stats();
-            d.set_item("workers", s.workers)?;
-            d.set_item("busy_workers", s.busy_workers)?;
-            d.set_item("queue_depth", s.queue_depth)?;
-            d.set_item("queue_capacity", s.queue_capacity)?;
-            d.set_item("accepted", s.accepted)?;
-            d.set_item("rejected", s.rejected)?;
-            d.set_item("served", s.served)?;
-            d.set_item("active_connections", s.active_connections)?;
-            d.set_item("bytes_in", s.bytes_in)?;
-            d.set_item("bytes_out", s.bytes_out)?;
-            d.set_item("parks", s.parks)?;
-            d.set_item("parked", s.parked.total())?;
-            d.set_item("served_per_worker", s.served_per_worker)?;
+            stats::fill(&d, stats::figures(&handle.stats()))?;
         }
         Ok(d)
     }
@@ -136,20 +132,26 @@ const PYTHON_LEND_AFTER: Duration = Duration::from_millis(2);
 
 /// Starts serving `app` in the background and returns a [`Handle`].
 #[pyfunction]
-#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false))]
+#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false, base_environ=None))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     py: Python<'_>,
     app: Bound<'_, PyAny>,
     host: &str,
-    port: u16,
+    port: i64,
     workers: usize,
     queue: Option<usize>,
     when_full: &str,
     keep_alive: Option<f64>,
     access_log: bool,
     color: bool,
+    base_environ: Option<Bound<'_, PyDict>>,
 ) -> PyResult<Handle> {
+    let Ok(port) = u16::try_from(port) else {
+        return Err(PyValueError::new_err(format!(
+            "port {port} is out of range (0-65535)"
+        )));
+    };
     if !app.is_callable() {
         return Err(PyValueError::new_err(
             "the WSGI application must be callable",
@@ -196,8 +198,15 @@ fn start(
         AccessLog::Off
     };
     let addr = server.local_addr()?;
-    let gil_wait = Arc::new(AtomicU64::new(0));
-    let handler = Wsgi::new(py, app, host, addr.port(), gil_wait.clone())?;
+    let gil_wait = GilWait::default();
+    let handler = Wsgi::new(
+        py,
+        app,
+        host,
+        addr.port(),
+        base_environ.as_ref(),
+        gil_wait.clone(),
+    )?;
     let handle = server
         .config(config)
         .wrap_worker(attach_for_life)
@@ -238,8 +247,14 @@ fn os_error(err: std::io::Error) -> PyErr {
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Handle>()?;
-    m.add_class::<wsgi::StartResponse>()?;
-    m.add_class::<wsgi::FileWrapper>()?;
+    m.add_class::<start_response::StartResponse>()?;
+    m.add_class::<file_wrapper::FileWrapper>()?;
+    m.add(
+        "InvalidResponse",
+        m.py().get_type::<response_head::InvalidResponse>(),
+    )?;
+    // The core's errors (the HTTPS hint, failed sends) on stderr, as the binary prints them.
+    logger::install();
     m.add_function(wrap_pyfunction!(start, m)?)?;
     Ok(())
 }

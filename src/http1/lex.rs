@@ -40,6 +40,43 @@ static TOKEN: [bool; 256] = {
     table
 };
 
+/// True if `s` is a token (RFC 9110 §5.6.2): what a method or a header field name must be.
+/// The server refuses a response whose header names are not (a `500`); a front end such as
+/// the Python package checks with this before it builds one.
+///
+/// ```
+/// assert!(basehttp::is_token("X-Request-Id"));
+/// assert!(!basehttp::is_token("X Request"));
+/// assert!(!basehttp::is_token(""));
+/// ```
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// True if `s` may be sent as a header field value: no CR, LF or NUL (RFC 9110 §5.5), the
+/// bytes that would end the field early and let a value inject a header or split the
+/// response.
+///
+/// ```
+/// assert!(basehttp::is_field_value("text/html; charset=utf-8"));
+/// assert!(!basehttp::is_field_value("a\r\nSet-Cookie: b"));
+/// ```
+pub fn is_field_value(s: &str) -> bool {
+    !s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+/// True if `s` may be sent as a reason phrase: `*( HTAB / SP / VCHAR / obs-text )` (RFC 9112
+/// §4).
+///
+/// ```
+/// assert!(basehttp::is_reason_phrase("Not Found"));
+/// assert!(!basehttp::is_reason_phrase("Not\r\nFound"));
+/// ```
+pub fn is_reason_phrase(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80)
+}
+
 /// The value of a hex digit (`HEXDIG`, either case).
 #[inline]
 pub(crate) fn hex_value(b: u8) -> Option<u8> {

@@ -22,3 +22,4 @@ pub(crate) mod persistence;
 pub use decode::BodyError;
 pub use encode::reason_phrase;
 pub use head::Version;
+pub use lex::{is_field_value, is_reason_phrase, is_token};

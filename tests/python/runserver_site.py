@@ -1,8 +1,10 @@
 """Makes a fresh `django-admin startproject mysite` in DIR for the runserver tests in
 tests/python.rs: "basehttp" first in INSTALLED_APPS, ALLOWED_HOSTS open, no `migrate` run
 (so runserver warns of unapplied migrations), and two views in mysite/views.py: `/hello/`
-(its text is what the autoreload test edits) and `/slow/` (sleeps, then answers when it ran
-and on which thread). `python runserver_site.py DIR [nodebug]`; prints `ok site`."""
+(its text is what the autoreload test edits), `/slow/` (sleeps, then answers when it ran
+and on which thread) and `/meta/` (request.META's text values as JSON).
+`python runserver_site.py DIR [nodebug] [late]`: `late` puts "basehttp" last in
+INSTALLED_APPS instead (after django.contrib.staticfiles); prints `ok site`."""
 
 import pathlib
 import subprocess
@@ -12,7 +14,7 @@ VIEWS = '''\
 import threading
 import time
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 
 
 def hello(request):
@@ -23,6 +25,10 @@ def slow(request):
     started = time.monotonic()
     time.sleep(float(request.GET.get("secs", "1")))
     return HttpResponse(f"{started} {time.monotonic()} {threading.get_ident()}")
+
+
+def meta(request):
+    return JsonResponse({k: v for k, v in request.META.items() if isinstance(v, str)})
 '''
 
 work = pathlib.Path(sys.argv[1])
@@ -31,7 +37,11 @@ subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(wo
                check=True)
 settings = work / "mysite" / "settings.py"
 text = settings.read_text()
-text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "basehttp",\n', 1)
+if "late" in sys.argv[2:]:
+    text = text.replace("    'django.contrib.staticfiles',\n",
+                        "    'django.contrib.staticfiles',\n    \"basehttp\",\n", 1)
+else:
+    text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "basehttp",\n', 1)
 text = text.replace("ALLOWED_HOSTS = []", 'ALLOWED_HOSTS = ["*"]', 1)
 if "nodebug" in sys.argv[2:]:
     text = text.replace("DEBUG = True", "DEBUG = False", 1)
@@ -43,7 +53,7 @@ text = urls.read_text()
 text = text.replace("from django.urls import path",
                     "from django.urls import path\n\nfrom mysite import views", 1)
 text = text.replace("urlpatterns = [\n", 'urlpatterns = [\n    path("hello/", views.hello),\n'
-                    '    path("slow/", views.slow),\n', 1)
+                    '    path("slow/", views.slow),\n    path("meta/", views.meta),\n', 1)
 assert "views.hello" in text
 urls.write_text(text)
 print("ok site", flush=True)

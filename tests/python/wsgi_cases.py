@@ -75,11 +75,15 @@ def case_get():
         "HTTP_X_MULTI": "a,b", "HTTP_USER_AGENT": "t", "CONTENT_TYPE": "text/plain",
         "wsgi.url_scheme": "http", "wsgi.multithread": True, "wsgi.multiprocess": False,
         "wsgi.run_once": False, "wsgi.input_terminated": True,
+        # As runserver (wsgiref) gives them: the server, the gateway, an empty REMOTE_HOST
+        # (no reverse lookup), an empty CONTENT_LENGTH without a body.
+        "SERVER_SOFTWARE": f"basehttp/{basehttp.__version__}", "GATEWAY_INTERFACE": "CGI/1.1",
+        "REMOTE_HOST": "", "CONTENT_LENGTH": "",
     }
     for k, v in want.items():
         assert env.get(k) == v, (k, env.get(k), v)
     assert env["wsgi.version"] == [1, 0]
-    assert "CONTENT_LENGTH" not in env, env
+    assert not any(k in os.environ for k in env if not k.startswith(("HTTP_", "wsgi."))), env
     assert "HTTP_CONTENT_TYPE" not in env
     # The name with '_' was dropped, not merged.
     assert "evil" not in env["HTTP_X_MULTI"]
@@ -101,6 +105,21 @@ def case_get():
     r, data = raw(h, b"GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n")
     assert r.status == 400, r.status
     assert h.shutdown()
+    # base_environ (runserver passes os.environ): copied in under the server's own keys.
+    h = serve(echo_environ, base_environ={"BASEHTTP_MARK": "yes", "REQUEST_METHOD": "evil",
+                                          "PATH_INFO": "/evil"})
+    r, data = raw(h, b"GET /real HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    env = json.loads(data)
+    assert env["BASEHTTP_MARK"] == "yes", env
+    assert (env["REQUEST_METHOD"], env["PATH_INFO"]) == ("GET", "/real"), env
+    assert h.shutdown()
+    # A port out of range is a ValueError that says so, not an OverflowError.
+    try:
+        basehttp.start(hello, "127.0.0.1", 99999)
+    except ValueError as e:
+        assert "99999 is out of range (0-65535)" in str(e), e
+    else:
+        raise AssertionError("port 99999 was accepted")
 
 
 def hello(environ, start_response):
@@ -423,6 +442,12 @@ def case_api():
     assert data == b"hello"
     s = h.stats()
     assert s["served"] == 1 and s["workers"] == 3 and s["gil_wait"] >= 0, s
+    # Every figure of the core's Stats, nested where it is nested there.
+    states = s["worker_states"]
+    assert len(states) == 3 and set(states) <= {"idle", "reading", "handling", "writing"}, s
+    assert set(s["parked"]) == {"idle", "head", "body", "write", "drain", "linger", "total"}, s
+    assert s["latency"]["samples"] >= 1 and s["latency"]["p50"] > 0, s
+    assert "client_closed" in s["closes"] and len(s["served_per_worker"]) == 3, s
     assert h.shutdown()
     assert h.shutdown()  # twice is fine
     try:

@@ -19,9 +19,10 @@ import time
 import weakref
 
 from . import _native
-from ._native import Handle
+from ._native import Handle, InvalidResponse
 
-__all__ = ["serve", "start", "Handle", "__version__", "DEFAULT_WORKERS"]
+__all__ = ["serve", "start", "Handle", "InvalidResponse", "describe", "use_color", "__version__",
+           "DEFAULT_WORKERS"]
 __version__ = _native.__version__
 
 #: Python's own default, independent of the Rust server's: each worker is a thread that may
@@ -41,20 +42,29 @@ def _stop_all():
 atexit.register(_stop_all)
 
 
-def _color():
+def use_color(force=None):
+    """Whether access lines are coloured: ``force`` if it is ``True`` or ``False`` (runserver's
+    ``--force-color`` and ``--no-color``), else when standard error is a terminal and
+    ``NO_COLOR`` is unset."""
+    if force is not None:
+        return force
     return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
 
 
 def start(app, host="127.0.0.1", port=0, *, workers=DEFAULT_WORKERS, queue=None,
-          when_full="block", keep_alive=None, access_log=False, color=None):
+          when_full="block", keep_alive=None, access_log=False, color=None,
+          base_environ=None):
     """Starts serving ``app`` in the background; returns a :class:`Handle` with
     ``.address`` (``(host, port)``, the real port when ``port`` is 0), ``.stats()``,
     ``.config()`` and ``.shutdown()`` (graceful; also run at interpreter exit).
-    Access lines (runserver's shape, on stderr) are off unless ``access_log=True``."""
+    Access lines (runserver's shape, on stderr) are off unless ``access_log=True``.
+    ``base_environ``, a dict, is copied into every request's ``environ`` under the server's
+    own keys (runserver passes ``os.environ``, as Django's own server does).
+    A port outside 0-65535 is a ``ValueError``; an address that cannot be bound, ``OSError``."""
     handle = _native.start(
         app, host, port, workers=workers, queue=queue, when_full=when_full,
-        keep_alive=keep_alive, access_log=access_log,
-        color=_color() if color is None else color,
+        keep_alive=keep_alive, access_log=access_log, color=use_color(color),
+        base_environ=None if base_environ is None else dict(base_environ),
     )
     _live.add(handle)
     return handle
@@ -67,11 +77,17 @@ def url(handle):
     return f"http://{host}:{port}/"
 
 
-def banner(handle, what):
+def describe(handle):
+    """One line on the pool: ``basehttp 0.1.0: 8 workers, queue of 4096 (block when full)``."""
     c = handle.config()
+    workers = f"{c['workers']} worker{'s' if c['workers'] != 1 else ''}"
+    return (f"basehttp {__version__}: {workers}, queue of {c['queue']} "
+            f"({c['when_full']} when full)")
+
+
+def banner(handle, what):
     return (
-        f"basehttp {__version__}: {c['workers']} workers, queue of {c['queue']} "
-        f"({c['when_full']} when full)\n"
+        f"{describe(handle)}\n"
         f"Serving {what}\n"
         f"Starting development server at {url(handle)}\n"
         "Quit the server with CONTROL-C."
@@ -82,7 +98,7 @@ def _sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run_until_stopped(handle):
+def _wait(handle):
     """Waits until ``handle`` is shut down, or on the main thread until Ctrl-C or SIGTERM
     (then shuts it down gracefully and returns)."""
     in_main = threading.current_thread() is threading.main_thread()
@@ -111,19 +127,24 @@ def _run_until_stopped(handle):
 
 def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=None,
           when_full="block", keep_alive=None, access_log=True, color=None,
-          banner_for=None):
+          base_environ=None, banner_for=None, on_start=None):
     """Serves ``app`` in the foreground until Ctrl-C or SIGTERM, then stops gracefully
-    (in-flight requests finish) and returns. The GIL is released while it waits; signals
-    are checked every 100 ms. ``banner_for`` names the app in a startup banner on stderr.
-    Off the main thread (where no signal arrives) it serves until the handle is shut down
-    or the interpreter exits."""
+    (in-flight requests finish) and returns the stopped handle. The GIL is released while it
+    waits; signals are checked every 100 ms. Once the socket is bound, ``on_start(handle)``
+    runs (to print a banner, say); ``banner_for`` names the app in basehttp's own banner on
+    stderr instead. Off the main thread (where no signal arrives: Django's autoreloader runs
+    runserver in one) it serves until the handle is shut down or the interpreter exits.
+    Errors before serving are raised as :func:`start` raises them."""
     handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
-                   keep_alive=keep_alive, access_log=access_log, color=color)
+                   keep_alive=keep_alive, access_log=access_log, color=color,
+                   base_environ=base_environ)
     try:
+        if on_start is not None:
+            on_start(handle)
         if banner_for is not None:
             print(banner(handle, banner_for), file=sys.stderr, flush=True)
     except BaseException:
         handle.shutdown()
         raise
-    _run_until_stopped(handle)
+    _wait(handle)
     return handle

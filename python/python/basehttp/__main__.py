@@ -4,6 +4,7 @@ import argparse
 import importlib
 import re
 import sys
+import traceback
 
 import basehttp
 
@@ -32,6 +33,19 @@ def parse_addrport(text):
     return host, port
 
 
+def print_user_traceback(e):
+    """Prints the traceback of ``e`` raised while importing the application, without the
+    frames of this module and of the import machinery: the frames left are the user's code
+    (or the libraries it called), ending where it raised, as gunicorn shows them."""
+    def ours(frame):
+        name = frame.filename
+        return (name == __file__ or name.startswith("<frozen importlib")
+                or name == importlib.__file__)
+    te = traceback.TracebackException.from_exception(e)
+    te.stack = traceback.StackSummary.from_list([f for f in te.stack if not ours(f)])
+    print("".join(te.format()), end="", file=sys.stderr)
+
+
 def load(spec):
     """The callable `spec` names (MODULE:CALLABLE; CALLABLE defaults to `application`),
     or SystemExit with a one-line error."""
@@ -45,8 +59,10 @@ def load(spec):
         if e.name == module_name or module_name.startswith(f"{e.name}."):
             sys.exit(f"Error: cannot import module {module_name!r}: no module named {e.name!r}"
                      " (is it on sys.path, or the current directory?)")
+        print_user_traceback(e)
         sys.exit(f"Error: importing {module_name!r} failed: {type(e).__name__}: {e}")
     except Exception as e:
+        print_user_traceback(e)
         sys.exit(f"Error: importing {module_name!r} failed: {type(e).__name__}: {e}")
     obj = module
     for part in attr.split("."):

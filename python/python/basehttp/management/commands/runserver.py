@@ -70,6 +70,14 @@ class Command(RunserverCommand):
             raise CommandError("--nothreading means one worker; leave out --workers.")
         super().handle(*args, **options)
 
+    def run(self, **options):
+        """Django's ``run`` (the autoreloader, or ``inner_run`` with ``--noreload``), after
+        one more check than Django makes on ``ADDRPORT``: a port past 65535 is a
+        ``CommandError``, as a port that is not a number is, not a traceback at bind."""
+        if int(self.port) > 65535:
+            raise CommandError(f"{self.port!r} is not a valid port number (0-65535).")
+        super().run(**options)
+
     def inner_run(self, *args, **options):
         """Django's ``inner_run`` with basehttp where it runs ``WSGIServer``: runs in the
         main thread with ``--noreload``, else in the autoreloader child's
@@ -90,18 +98,24 @@ class Command(RunserverCommand):
             workers = 1
         verbose = options.get("verbosity", 1) > 0 and not options.get("quiet")
         host = "0.0.0.0" if self.addr == "0" else self.addr
+        if options.get("force_color"):
+            color = True
+        elif options.get("no_color"):
+            color = False
+        else:
+            color = None
         try:
-            handler = self.get_handler(*args, **options)
-            handle = basehttp.start(
-                handler, host, int(self.port), workers=workers, access_log=verbose,
-                color=self._color(options),
+            # As Django's own server: the process environment is in every request's environ
+            # (under the server's keys), as wsgiref copies it.
+            basehttp.serve(
+                self.get_handler(*args, **options), host, int(self.port), workers=workers,
+                access_log=verbose, color=color, base_environ=os.environ,
+                on_start=lambda handle: self.on_bind(handle.address[1], handle),
             )
         except OSError as e:
             self.stderr.write("Error: %s" % BIND_ERRORS.get(e.errno, e))
             # As runserver: sys.exit does not end the process from the reloader's thread.
             os._exit(1)
-        self.on_bind(handle.address[1], handle)
-        basehttp._run_until_stopped(handle)
         if shutdown_message:
             self.stdout.write(shutdown_message)
 
@@ -115,16 +129,12 @@ class Command(RunserverCommand):
         else:
             addr = self.addr
         now = datetime.now().strftime("%B %d, %Y - %X")
-        pool = ""
-        if handle is not None:
-            c = handle.config()
-            pool = (f": {c['workers']} worker{'s' if c['workers'] != 1 else ''}, "
-                    f"queue of {c['queue']} ({c['when_full']} when full)")
+        pool = basehttp.describe(handle) if handle is not None else f"basehttp {basehttp.__version__}"
         self.stdout.write(
             f"{now}\n"
             f"Django version {self.get_version()}, using settings "
             f"{settings.SETTINGS_MODULE!r}\n"
-            f"basehttp {basehttp.__version__}{pool}\n"
+            f"{pool}\n"
             f"Starting development server at {self.protocol}://{addr}:{server_port}/\n"
             f"Quit the server with {quit_command}."
         )
@@ -138,10 +148,3 @@ class Command(RunserverCommand):
         # Access lines go straight to stderr from Rust; the banner must not wait in a pipe's
         # buffer behind them.
         self.stdout.flush()
-
-    def _color(self, options):
-        if options.get("force_color"):
-            return True
-        if options.get("no_color") or os.environ.get("NO_COLOR"):
-            return False
-        return sys.stderr.isatty()
