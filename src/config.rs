@@ -60,7 +60,7 @@ pub struct Config {
     /// ([`active_workers`](Config::active_workers)) keeps fast handlers running on a few
     /// threads (one fewer than the cores), so they do not pay for the parked ones. Measured on 2 cores: about
     /// 11 MB resident idle and after hello at 256 connections, 17 MB after 256 blocking
-    /// handlers at once, against 4 MB with 8 workers (see the README's "Fast and blocking
+    /// handlers at once, against 4 MB with 8 workers (see docs/architecture.md, "Fast and blocking
     /// handlers both"). At most [`MAX_WORKERS`].
     pub workers: usize,
     /// Workers that serve connections at once. A worker whose handler (or response write)
@@ -69,7 +69,7 @@ pub struct Config {
     /// cores (at least one), leaving a core to the clients a development server shares its
     /// machine with (the browser, a load generator): with a client on the same 2 cores, hello
     /// at 8 keep-alive connections served 1.17x hyper's rate with one place and 0.84x with
-    /// two, which only added context switches (see the README's "Fast and blocking handlers
+    /// two, which only added context switches (see docs/architecture.md, "Fast and blocking handlers
     /// both"). While handlers are long the [`spare_places`](Config::spare_places) open too.
     /// On a machine of its own, set this to the cores. A value of `workers` or more turns the
     /// gate off.

@@ -96,7 +96,7 @@ fn pipelined_slow_requests_do_not_starve_a_waiting_connection() {
 /// still blocked after 10 s with a 5 s `write_timeout`). With `active_workers` places (the
 /// core count: 2 here), that many such clients stall every other connection. Expected: a
 /// worker blocked writing buffered responses is `Writing`, so its place is lent after
-/// `lend_after`, as the README promises for "a worker busy in a handler or a write".
+/// `lend_after`, as docs/configuration.md promises for "a worker busy in a handler or a write".
 #[test]
 fn a_client_that_never_reads_does_not_hold_a_gate_place() {
     let mut c = support::config(4);
@@ -197,7 +197,7 @@ fn bytes_out_counts_the_100_continue() {
     );
 }
 
-/// `Config::header_timeout` is documented (and the README repeats it) as the time to receive
+/// `Config::header_timeout` is documented (and docs/configuration.md repeats it) as the time to receive
 /// a whole request head "from its first byte (or, on a new connection, from the accept)",
 /// and issue 2 says a trickling client never holds a worker past it. But `wait_for_bytes`
 /// restarts the clock at the first byte (src/connection.rs:313, `head_started`), so a new

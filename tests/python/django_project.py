@@ -178,7 +178,7 @@ def dechunk(body):
 
 
 if sys.argv[1:] == ["browser"]:
-    # Static files as the README suggests for now: Django's handler around the application.
+    # Static files as docs/python.md suggests: Django's handler around the application.
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     handle.shutdown()
     handle = basehttp.start(StaticFilesHandler(application), port=0, workers=4)

@@ -230,7 +230,7 @@ fn smuggling_and_rest() -> Vec<Case> {
 }
 
 fn body_limits() -> Vec<Case> {
-    // The README's 413 row: chunked data is counted against max_body, here 10, across chunks.
+    // docs/http1.md's 413 row: chunked data is counted against max_body, here 10, across chunks.
     cases! { Chunked, 10;
         "413 exactly max_body, one chunk":       "a\r\n0123456789\r\n0\r\n\r\n" => ok("0123456789", "");
         "413 exactly max_body, two chunks":      "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n" => ok("0123456789", "");

@@ -417,7 +417,7 @@ fn fixed_messages() {
 
 #[test]
 fn error_responses() {
-    // The README's status table: each error is a well-formed response whose Content-Length
+    // docs/http1.md's status table: each error is a well-formed response whose Content-Length
     // is the body's length, with `Connection: close`.
     let rows: &[(u16, &str)] = &[
         (400, "malformed request line"),

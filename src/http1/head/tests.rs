@@ -305,7 +305,7 @@ fn request_line() {
         "§2.3 the h2 preface: 505":              "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" => Refused(505);
         "§2.3 HTTP/3.0: 505":                    "GET / HTTP/3.0\r\nHost: a\r\n\r\n" => Refused(505);
         // RFC 9110 §2.5 says a higher minor version SHOULD be served as 1.1; httparse only
-        // knows 1.0 and 1.1, and the README documents 505.
+        // knows 1.0 and 1.1, and docs/http1.md documents 505.
         "9110§2.5 HTTP/1.2: 505 (httparse)":     "GET / HTTP/1.2\r\nHost: a\r\n\r\n" => Refused(505);
         "§2.3 version is case-sensitive":        "GET / http/1.1\r\nHost: a\r\n\r\n" => Refused(400);
         "§2.3 version without a minor":          "GET / HTTP/1\r\nHost: a\r\n\r\n" => Refused(400);
@@ -402,7 +402,7 @@ fn line_endings() {
 
 #[test]
 fn size_limits() {
-    // The README's 413, 414 and 431 rows, against limits() (request line 64, header line 64,
+    // docs/http1.md's 413, 414 and 431 rows, against limits() (request line 64, header line 64,
     // 4 fields, head 200, body 100). A request line counts method, target and version.
     let line = |n: usize| format!("GET /{} HTTP/1.1", a(n - 14));
     let x = |n: usize| format!("X: {}\r\n", a(n - 3)); // a field line of n bytes before CRLF
