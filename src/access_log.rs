@@ -24,6 +24,14 @@
 //! the worker's own reading of the clock for the response (see `date::log_at`): a line reads
 //! no clock.
 //!
+//! A request the server refuses itself (a malformed or oversized head, a head cut short, a
+//! bad body received first) is told as runserver tells it, the rule it broke first:
+//!
+//! ```text
+//! [07/Dec/2026 10:00:00] code 400, message malformed request line
+//! [07/Dec/2026 10:00:00] "GARBAGE" 400 40
+//! ```
+//!
 //! The request line is written with control characters and non-ASCII bytes escaped (`\x0a`),
 //! so a client cannot forge log lines. Nothing is formatted unless the log is on.
 
@@ -374,11 +382,32 @@ impl Sink {
 
     /// Writes one access line for `worker`.
     pub(crate) fn write(&self, worker: usize, line: &Line<'_>) {
+        self.write_after(worker, None, line);
+    }
+
+    /// Writes the access line of a request the server refused itself, after runserver's
+    /// `code 400, message <why>` line naming the rule it broke (what `http.server`'s
+    /// `send_error` logs before its access line).
+    pub(crate) fn write_refused(&self, worker: usize, why: &str, line: &Line<'_>) {
+        self.write_after(worker, Some(why), line);
+    }
+
+    /// Writes `line`, after the refusal line for `refused` if there is one (the fast writer
+    /// puts both in its buffer under one lock, so no other line comes between them).
+    fn write_after(&self, worker: usize, refused: Option<&str>, line: &Line<'_>) {
         match self.mode {
             AccessLog::Off => {}
             AccessLog::Log => {
                 if log::log_enabled!(target: TARGET, log::Level::Info) {
                     let when = date::log_at(line.at);
+                    if let Some(why) = refused {
+                        log::info!(
+                            target: TARGET,
+                            "[{}] code {}, message {why}",
+                            String::from_utf8_lossy(&when),
+                            line.status
+                        );
+                    }
                     log::info!(
                         target: TARGET,
                         "[{}] \"{}\" {} {}{}{}",
@@ -396,6 +425,9 @@ impl Sink {
                     return;
                 };
                 let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(why) = refused {
+                    format_refusal(&mut buffer.bytes, line, why);
+                }
                 format_line(&mut buffer.bytes, line, color);
                 // Written before the next line could push it past one pipe-atomic write.
                 if buffer.bytes.len() > PIPE_BUF - 2 * MAX_LINE {
@@ -474,6 +506,19 @@ fn is_plain(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |plain, &b| {
         plain & (b.wrapping_sub(0x20) < 0x5f) & (b != b'"') & (b != b'\\')
     })
+}
+
+/// Appends runserver's line for a request the server refused itself:
+/// `[07/Dec/2026 10:00:00] code 400, message malformed request line`. Never colored:
+/// runserver colors only the access line (its refusal line carries no `status_code`).
+fn format_refusal(out: &mut Vec<u8>, line: &Line<'_>, why: &str) {
+    let mut head = *b"[dd/Mon/yyyy hh:mm:ss] code ";
+    head[1..21].copy_from_slice(&date::log_at(line.at));
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&status_digits(line.status));
+    out.extend_from_slice(b", message ");
+    out.extend_from_slice(why.as_bytes());
+    out.push(b'\n');
 }
 
 /// Appends one access line to `out`, colored by status if asked: three copies for a plain
@@ -624,6 +669,32 @@ mod tests {
                  took=50.3ms\x1b[0m\n"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn refusals_are_told_as_runserver_tells_them() {
+        let line = Line {
+            request: b"GARBAGE",
+            status: 400,
+            size: 40,
+            timings: None,
+            cut: None,
+            at: 0,
+        };
+        let mut out = Vec::new();
+        format_refusal(&mut out, &line, "malformed request line");
+        format_line(&mut out, &line, true);
+        let text = String::from_utf8(out).unwrap();
+        let (first, second) = text.split_once('\n').unwrap();
+        let stamp = &first[..first.find("] ").unwrap() + 2];
+        assert_eq!(
+            first,
+            format!("{stamp}code 400, message malformed request line")
+        );
+        assert_eq!(
+            second,
+            format!("{stamp}\x1b[31;1m\"GARBAGE\" 400 40\x1b[0m\n")
         );
     }
 

@@ -22,7 +22,8 @@ pub enum CloseReason {
     KeepAliveTimeout,
     /// The request head did not arrive within `header_timeout` (answered `408`).
     HeaderTimeout,
-    /// The request head was refused (a `4xx` or `5xx` naming the rule it broke).
+    /// The request head was refused (a `4xx` or `5xx` naming the rule it broke), or cut
+    /// short by the client closing its side (a `400`).
     BadRequest,
     /// The client opened with a TLS handshake; this server speaks plain HTTP.
     Tls,

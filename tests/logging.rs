@@ -1,10 +1,11 @@
-//! What the server logs: Django-shaped access lines, escaped request lines, broken pipes at
+//! What the server logs: Django-shaped access lines, escaped request lines, refusals with
+//! runserver's reason line (a head cut short included), broken pipes at
 //! debug level only, and the plain-HTTP notice for TLS clients. A capturing logger is installed
 //! for this test binary.
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,75 @@ fn refused_requests_are_logged_with_their_status_and_escaped() {
         msg.ends_with(&format!(" 400 {len}")),
         "{msg} (answer {text:?})"
     );
+}
+
+/// The `Content-Length` of a raw answer.
+fn content_length(answer: &[u8]) -> String {
+    let text = String::from_utf8_lossy(answer);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap_or_else(|| panic!("no Content-Length in {text:?}"))
+        .to_string()
+}
+
+/// Asserts that runserver's `code <status>, message <why>` line, stamped as `access` is,
+/// came before the access line `access`.
+fn assert_reason_logged_before(access: &str, status: u16, why: &str) {
+    // `[07/Dec/2026 10:00:00] `: both lines carry the response's timestamp.
+    let stamp = &access[..access.find("] ").expect("a timestamp") + 2];
+    let reason = format!("{stamp}code {status}, message {why}");
+    let found = {
+        let logs = LOGS.0.lock().unwrap();
+        let at = logs.iter().position(|l| l.2 == access);
+        at.is_some_and(|at| {
+            logs[..at]
+                .iter()
+                .any(|l| l.1 == "basehttp::access" && l.2 == reason)
+        })
+    };
+    // Asserted with the log unlocked, so a failure here fails only this test.
+    assert!(found, "no {reason:?} before {access:?}");
+}
+
+/// A request line the server cannot parse is logged as runserver logs it: the reason it was
+/// refused, then the access line with the request line as received and the `400`:
+/// `[07/Dec/2026 10:00:00] code 400, message malformed request line`, then
+/// `[07/Dec/2026 10:00:00] "GARBAGE" 400 40`.
+#[test]
+fn a_malformed_request_line_is_logged_with_its_reason() {
+    install();
+    let server = start(config(1), routes);
+    let answer = exchange_to_close(server.local_addr(), b"GARBAGE-malformed-test\r\n\r\n");
+    assert!(answer.starts_with(b"HTTP/1.1 400 "), "{answer:?}");
+    let (level, target, access) = find(|l| l.2.contains("\"GARBAGE-malformed-test\""));
+    assert_eq!((level, target.as_str()), (Level::Info, "basehttp::access"));
+    let len = content_length(&answer);
+    assert!(
+        access.ends_with(&format!("] \"GARBAGE-malformed-test\" 400 {len}")),
+        "{access}"
+    );
+    assert_reason_logged_before(&access, 400, "malformed request line");
+}
+
+/// A head the client stops sending, closing its side (`printf GARBAGE | nc`), is answered
+/// `400` and logged, as runserver does, not closed in silence (RFC 9112 §8 allows the answer).
+#[test]
+fn a_head_cut_short_by_the_client_is_answered_and_logged() {
+    install();
+    let server = start(config(1), routes);
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GARBAGE-cut-short-test").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(answer.starts_with(b"HTTP/1.1 400 "), "{answer:?}");
+    let (_, _, access) = find(|l| l.2.contains("\"GARBAGE-cut-short-test\""));
+    let len = content_length(&answer);
+    assert!(
+        access.ends_with(&format!("] \"GARBAGE-cut-short-test\" 400 {len}")),
+        "{access}"
+    );
+    assert_reason_logged_before(&access, 400, "request head cut short by the client");
 }
 
 #[test]

@@ -145,7 +145,8 @@ impl Worker<'_> {
         Step::Go(Phase::Close(reason))
     }
 
-    /// Sends the server's short error for `refusal`, logged under `line`, then lingers.
+    /// Sends the server's short error for `refusal`, logged under `line` after the refusal's
+    /// reason (as runserver logs `code 400, message ...`), then lingers.
     pub(super) fn answer_error(
         &mut self,
         conn: &Connection,
@@ -163,7 +164,10 @@ impl Worker<'_> {
             cut: None,
             at: self.ctx.shared.micros_since_start(),
         };
-        self.ctx.shared.access.write(self.ctx.id, &entry);
+        self.ctx
+            .shared
+            .access
+            .write_refused(self.ctx.id, refusal.reason, &entry);
         self.ctx.slot.served.fetch_add(1, Relaxed);
         self.start_linger(conn, reason)
     }

@@ -16,6 +16,12 @@ use crate::http1::head::{self, BodyLength, HeadInfo, Refusal};
 use crate::request::RequestHead;
 use crate::response::Response;
 
+/// The answer to a head the client closed its sending side in the middle of.
+const CUT_SHORT: Refusal = Refusal {
+    status: 400,
+    reason: "request head cut short by the client",
+};
+
 /// What looking at the buffered bytes gave.
 enum Parsed {
     /// A request was answered; the exchange says how the connection goes on.
@@ -93,6 +99,15 @@ impl Worker<'_> {
             match self.read_more(conn) {
                 Reading::Bytes(_) => {}
                 Reading::Nothing => return Step::Wait(Phase::ReadHead),
+                // Every whole request buffered was answered above: what is left is a head
+                // the client stopped sending. RFC 9112 §8: a server that receives an
+                // incomplete request "MAY send an error response prior to closing the
+                // connection"; runserver answers (and logs) `printf GARBAGE | nc` so.
+                Reading::Closed(CloseReason::ClientClosed)
+                    if self.input.start < self.input.filled =>
+                {
+                    return self.refuse(conn, CUT_SHORT, CloseReason::BadRequest);
+                }
                 Reading::Closed(reason) => return self.abort(reason),
             }
         }
