@@ -113,6 +113,38 @@ fn files_are_served_byte_for_byte_with_their_type_and_validators() {
     }
 }
 
+/// Source and configuration files come as `text/plain`, which browsers show, not as a type
+/// they download (`application/yaml`, `application/toml`, Firefox's `text/markdown`).
+#[test]
+fn source_and_configuration_files_are_shown_as_text() {
+    let site = TempDir::new("static-source");
+    let files = [
+        "Cargo.toml",
+        "src/main.rs",
+        "manage.py",
+        "config.yaml",
+        "compose.yml",
+        "README.md",
+        "run.sh",
+        "main.go",
+        "app.ts",
+    ];
+    for name in files {
+        site.write(name, "text\n");
+    }
+    let server = serve(StaticFiles::builder(site.path()));
+    for name in files {
+        let r = get(server.local_addr(), &format!("/{name}"));
+        assert_eq!(r.status, 200, "{name}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain; charset=utf-8"),
+            "{name}"
+        );
+        assert_eq!(r.body, b"text\n", "{name}");
+    }
+}
+
 #[test]
 fn keep_alive_and_pipelined_files_of_every_size() {
     let site = site();

@@ -6,6 +6,9 @@
 /// guessing (and, with `X-Content-Type-Options` absent, sniffing stays the browser's choice).
 pub(crate) const UNKNOWN: &str = "application/octet-stream";
 
+/// Plain text, which browsers show inline.
+const TEXT: &str = "text/plain; charset=utf-8";
+
 /// The longest extension in [`TABLE`]: longer ones are unknown without a lookup.
 const MAX_EXTENSION: usize = 11;
 
@@ -28,24 +31,88 @@ const TABLE: &[(&str, &str)] = &[
     ("rss", "application/rss+xml; charset=utf-8"),
     ("atom", "application/atom+xml; charset=utf-8"),
     // Text
-    ("txt", "text/plain; charset=utf-8"),
-    ("text", "text/plain; charset=utf-8"),
-    ("log", "text/plain; charset=utf-8"),
-    ("md", "text/markdown; charset=utf-8"),
-    ("markdown", "text/markdown; charset=utf-8"),
+    ("txt", TEXT),
+    ("text", TEXT),
+    ("log", TEXT),
     ("csv", "text/csv; charset=utf-8"),
     ("tsv", "text/tab-separated-values; charset=utf-8"),
     ("ics", "text/calendar; charset=utf-8"),
     ("vtt", "text/vtt; charset=utf-8"),
-    ("yaml", "application/yaml; charset=utf-8"),
-    ("yml", "application/yaml; charset=utf-8"),
-    ("toml", "application/toml; charset=utf-8"),
-    ("rs", "text/plain; charset=utf-8"),
-    ("py", "text/plain; charset=utf-8"),
-    ("sh", "text/plain; charset=utf-8"),
-    ("c", "text/plain; charset=utf-8"),
-    ("h", "text/plain; charset=utf-8"),
-    ("ts", "text/plain; charset=utf-8"),
+    // Source and configuration files a developer opens to read: `text/plain`, the one text
+    // type every browser shows rather than downloads (Firefox downloads `text/markdown`, bug
+    // 1319262; Chrome and Firefox download `application/yaml` and `application/toml`).
+    // `ts` is TypeScript here rather than an MPEG transport stream (`video/mp2t`): in a
+    // developer's tree it is far more often the first.
+    ("md", TEXT),
+    ("markdown", TEXT),
+    ("rst", TEXT),
+    ("adoc", TEXT),
+    ("tex", TEXT),
+    ("toml", TEXT),
+    ("yaml", TEXT),
+    ("yml", TEXT),
+    ("ini", TEXT),
+    ("cfg", TEXT),
+    ("conf", TEXT),
+    ("properties", TEXT),
+    ("lock", TEXT),
+    ("env", TEXT),
+    ("diff", TEXT),
+    ("patch", TEXT),
+    ("sh", TEXT),
+    ("bash", TEXT),
+    ("zsh", TEXT),
+    ("fish", TEXT),
+    ("ps1", TEXT),
+    ("bat", TEXT),
+    ("rs", TEXT),
+    ("py", TEXT),
+    ("pyi", TEXT),
+    ("rb", TEXT),
+    ("pl", TEXT),
+    ("php", TEXT),
+    ("lua", TEXT),
+    ("r", TEXT),
+    ("jl", TEXT),
+    ("go", TEXT),
+    ("c", TEXT),
+    ("h", TEXT),
+    ("cc", TEXT),
+    ("cpp", TEXT),
+    ("cxx", TEXT),
+    ("hpp", TEXT),
+    ("hh", TEXT),
+    ("cs", TEXT),
+    ("java", TEXT),
+    ("kt", TEXT),
+    ("kts", TEXT),
+    ("scala", TEXT),
+    ("swift", TEXT),
+    ("m", TEXT),
+    ("dart", TEXT),
+    ("zig", TEXT),
+    ("hs", TEXT),
+    ("ml", TEXT),
+    ("ex", TEXT),
+    ("exs", TEXT),
+    ("erl", TEXT),
+    ("clj", TEXT),
+    ("elm", TEXT),
+    ("ts", TEXT),
+    ("tsx", TEXT),
+    ("jsx", TEXT),
+    ("vue", TEXT),
+    ("svelte", TEXT),
+    ("scss", TEXT),
+    ("sass", TEXT),
+    ("less", TEXT),
+    ("sql", TEXT),
+    ("graphql", TEXT),
+    ("gql", TEXT),
+    ("proto", TEXT),
+    ("cmake", TEXT),
+    ("mk", TEXT),
+    ("gradle", TEXT),
     // Images
     ("png", "image/png"),
     ("apng", "image/apng"),
@@ -152,6 +219,38 @@ mod tests {
             assert!(
                 ext.len() <= MAX_EXTENSION && *ext == ext.to_lowercase(),
                 "{ext}"
+            );
+        }
+    }
+
+    #[test]
+    fn source_and_configuration_files_are_plain_text() {
+        for name in [
+            &b"Cargo.toml"[..],
+            b"src/lib.rs",
+            b"manage.py",
+            b".github/workflows/ci.yaml",
+            b"compose.yml",
+            b"README.md",
+            b"index.rst",
+            b"run.sh",
+            b"main.c",
+            b"main.h",
+            b"main.go",
+            b"Main.java",
+            b"app.ts",
+            b"Cargo.lock",
+        ] {
+            assert_eq!(content_type(name), TEXT, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_names_each_extension_once() {
+        for (i, (ext, _)) in TABLE.iter().enumerate() {
+            assert!(
+                TABLE[i + 1..].iter().all(|(other, _)| other != ext),
+                "{ext} twice"
             );
         }
     }
