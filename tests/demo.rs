@@ -608,3 +608,51 @@ fn the_page_renders_the_live_pool_in_a_browser() {
     assert_eq!(sleeps(), 4);
     assert!(dom.contains("4 done, 0 failed"), "burst status in {dom}");
 }
+
+/// The texts of the worker cards' durations (`<div class="wfor">...</div>`) in a dumped DOM.
+fn durations(dom: &str) -> Vec<&str> {
+    let key = "class=\"wfor\">";
+    dom.match_indices(key)
+        .filter_map(|(at, _)| {
+            let rest = &dom[at + key.len()..];
+            rest.find('<').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// A worker card says how long its worker has been on the request with a unit: the page is
+/// given a `/stats` (the demo's own, with two workers' requests set to 0 ms and 1,530 ms)
+/// by a server of the test's, and chromium renders it. A request under 1 ms (such as the
+/// page's own poll of `/stats`) once read "for 0".
+#[test]
+fn worker_cards_give_durations_a_unit() {
+    let demo = Demo::start(&["-w", "3"]);
+    let page = demo.get("/").text();
+    let mut stats = demo.stats();
+    let workers = stats["per_worker"].as_array_mut().unwrap();
+    for (w, (request, for_ms)) in workers
+        .iter_mut()
+        .zip([("GET /stats", 0), ("GET /sleep?ms=5000", 1530)])
+    {
+        w["state"] = "handling".into();
+        w["request"] = request.into();
+        w["for_ms"] = for_ms.into();
+    }
+    let stats = stats.to_string();
+    let server = support::start(
+        support::config(2),
+        move |req: &mut basehttp::Request| match req.path() {
+            "/" => basehttp::Response::html(page.clone()),
+            "/stats" => basehttp::Response::json(stats.clone()),
+            _ => basehttp::Response::error(404),
+        },
+    );
+    let url = format!("http://{}/", server.local_addr());
+    let Some(dom) = dump_dom(&url, 1500) else {
+        return;
+    };
+    let shown = durations(&dom);
+    assert_eq!(shown.len(), 3, "worker cards in {dom}");
+    // `<` comes escaped in the dumped DOM.
+    assert_eq!(shown, ["for &lt; 1 ms", "for 1.5 s", ""], "{dom}");
+}
