@@ -75,7 +75,11 @@ fn sources_hash() -> String {
         }
     }
     let root = Path::new(ROOT);
-    let mut files = vec![root.join("Cargo.toml"), root.join("Cargo.lock")];
+    let mut files = vec![
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+        root.join("LICENSE"),
+    ];
     walk(&root.join("src"), &mut files);
     walk(&root.join("python"), &mut files);
     files.sort();
@@ -92,13 +96,35 @@ fn sources_hash() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// Where `build_venv` leaves the package's wheel: the one release build the Python tests share.
+const WHEELS: &str = "target/python-wheels";
+
+/// The one wheel in `dir`, if there is exactly one.
+fn the_wheel(dir: &Path) -> Option<PathBuf> {
+    let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "whl"))
+        .collect();
+    (wheels.len() == 1).then(|| wheels.remove(0))
+}
+
+/// The test venv's python. When the sources changed (or the venv or the wheel is missing):
+/// `maturin build --release` makes the package's wheel in `target/python-wheels` (an abi3
+/// wheel: any CPython 3.11+), which is installed into `target/python-venv`;
+/// `a_wheel_installs_without_rust_and_serves_runserver` installs the same file elsewhere.
 fn build_venv() -> Result<PathBuf, String> {
     let root = Path::new(ROOT);
     let venv = root.join("target/python-venv");
     let python = venv.join("bin/python");
     let stamp = venv.join("basehttp-sources.stamp");
+    let wheels = root.join(WHEELS);
     let hash = sources_hash();
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&hash) {
+    if python.exists()
+        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&hash)
+        && the_wheel(&wheels).is_some()
+    {
         return Ok(python);
     }
     let system = std::env::var("BASEHTTP_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -113,34 +139,35 @@ fn build_venv() -> Result<PathBuf, String> {
     if !venv.join("bin/maturin").exists() {
         run(Command::new(&python).args(["-m", "pip", "install", "-q", "maturin>=1.5,<2"]))?;
     }
-    eprintln!("building the Python package into {} ...", venv.display());
+    eprintln!(
+        "building the Python package's wheel into {} ...",
+        wheels.display()
+    );
     let started = Instant::now();
+    // Only this build's wheel is left there.
+    let _ = std::fs::remove_dir_all(&wheels);
+    run(Command::new(venv.join("bin/maturin"))
+        .args(["build", "--release", "--interpreter"])
+        .arg(&python)
+        .arg("--out")
+        .arg(&wheels)
+        .current_dir(root.join("python"))
+        .env("CARGO_TARGET_DIR", root.join("target/python-build")))?;
+    let wheel = the_wheel(&wheels)
+        .ok_or_else(|| format!("maturin left no single wheel in {}", wheels.display()))?;
+    eprintln!("built {} in {:.0?}", wheel.display(), started.elapsed());
     run(Command::new(&python)
         .args([
             "-m",
             "pip",
             "install",
             "-q",
-            "--no-build-isolation",
-            "--no-deps",
             "--force-reinstall",
+            "--no-deps",
         ])
-        .arg(root.join("python"))
-        .env("CARGO_TARGET_DIR", root.join("target/python-build"))
-        // maturin's build backend runs the `maturin` program it finds on PATH.
-        .env("PATH", path_with(&venv.join("bin"))))?;
-    eprintln!("built in {:.0?}", started.elapsed());
+        .arg(&wheel))?;
     std::fs::write(&stamp, hash).map_err(|e| e.to_string())?;
     Ok(python)
-}
-
-/// `PATH` with `dir` first.
-fn path_with(dir: &Path) -> std::ffi::OsString {
-    let mut dirs = vec![dir.to_path_buf()];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(dirs).unwrap_or_default()
 }
 
 /// Waits for a child with a deadline, killing it (by its own id) past it.
@@ -1434,4 +1461,185 @@ fn interpreter_exit_stops_a_pool_serving_from_a_daemon_thread() {
             assert!(!stderr.contains(noise), "{noise:?} on stderr:\n{stderr}");
         }
     }
+}
+
+/// The wheel `build_venv` made (target/python-wheels, not built again) on a machine without
+/// Rust: with `PATH` stripped of every directory holding `cargo` or `rustc` and cargo's and
+/// rustup's variables (`CARGO_HOME`, `RUSTUP_HOME`, ...) unset, pip installs it and Django
+/// (from the package index) into a fresh venv; `django-admin startproject` makes a project
+/// with "basehttp" first in INSTALLED_APPS, and `manage.py runserver --noreload` on a free port
+/// serves the admin's login page and its stylesheet, then stops on SIGINT.
+#[test]
+fn a_wheel_installs_without_rust_and_serves_runserver() {
+    use std::os::unix::process::CommandExt;
+    if python().is_none() {
+        return;
+    }
+    let wheel = the_wheel(&Path::new(ROOT).join(WHEELS)).expect("build_venv leaves one wheel");
+    struct Scratch(PathBuf);
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("basehttp-wheel-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&scratch.0);
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let path = std::env::join_paths(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|dir| !dir.join("cargo").exists() && !dir.join("rustc").exists()),
+    )
+    .unwrap();
+    let without_rust = |program: &Path| {
+        let mut cmd = Command::new(program);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO") || name.starts_with("RUST") {
+                cmd.env_remove(&*name);
+            }
+        }
+        cmd.env("PATH", &path)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("PYTHONPATH")
+            .env_remove("VIRTUAL_ENV")
+            .stdin(Stdio::null());
+        cmd
+    };
+    let found = without_rust(Path::new("sh"))
+        .args(["-c", "command -v cargo || command -v rustc"])
+        .output()
+        .unwrap();
+    assert!(
+        !found.status.success(),
+        "cargo is still on the PATH: {}",
+        String::from_utf8_lossy(&found.stdout)
+    );
+
+    let system = std::env::var("BASEHTTP_PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = scratch.0.join("venv");
+    run(without_rust(Path::new(&system))
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv))
+    .unwrap();
+    let python = venv.join("bin/python");
+    run(without_rust(&python)
+        .args(["-m", "pip", "install", "-q", "--no-deps"])
+        .arg(&wheel))
+    .unwrap();
+    if let Err(why) =
+        run(without_rust(&python).args(["-m", "pip", "install", "-q", "django>=5.2,<6"]))
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Django cannot be installed: {why}"
+        );
+        eprintln!("skipped: Django cannot be installed: {why}");
+        return;
+    }
+    let native =
+        run(without_rust(&python).args(["-c", "import basehttp._native as n; print(n.__file__)"]))
+            .unwrap();
+    let native = String::from_utf8_lossy(&native.stdout).trim().to_owned();
+    assert!(
+        Path::new(&native).starts_with(&venv),
+        "basehttp._native comes from {native}, not the fresh venv"
+    );
+
+    let site = scratch.0.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    run(without_rust(&venv.join("bin/django-admin"))
+        .args(["startproject", "mysite"])
+        .arg(&site))
+    .unwrap();
+    let settings = site.join("mysite/settings.py");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("INSTALLED_APPS = [\n"), "{text}");
+    std::fs::write(
+        &settings,
+        text.replacen(
+            "INSTALLED_APPS = [\n",
+            "INSTALLED_APPS = [\n    \"basehttp\",\n",
+            1,
+        ),
+    )
+    .unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    // As Runserver::start does, through an exec that puts SIGINT back at its default.
+    let mut child = without_rust(&python)
+        .args([
+            "-c",
+            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
+             os.execv(sys.executable, [sys.executable] + sys.argv[1:])",
+            "manage.py",
+            "runserver",
+            "--noreload",
+            &addr,
+        ])
+        .current_dir(&site)
+        .env_remove("PYTHONUNBUFFERED")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let mut server = Runserver {
+        pgid: child.id(),
+        child: Some(child),
+        stdout,
+        stderr,
+        addr: addr.clone(),
+    };
+    server.wait_for_banners(1);
+    assert!(
+        server
+            .stdout()
+            .contains(&format!("Starting development server at http://{addr}/")),
+        "{}",
+        server.stdout()
+    );
+
+    let get = |path: &str| {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a whole head");
+        let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+        (head, answer[split + 4..].to_vec())
+    };
+    let (head, page) = get("/admin/login/");
+    let page = String::from_utf8_lossy(&page);
+    assert!(head.starts_with("http/1.1 200 "), "{head}\n{page}");
+    assert!(head.contains("\r\ncontent-type: text/html"), "{head}");
+    assert!(page.contains("Django"), "{page}");
+    let (head, css) = get(BASE_CSS);
+    assert!(head.starts_with("http/1.1 200 "), "{head}");
+    assert!(head.contains("\r\ncontent-type: text/css"), "{head}");
+    assert!(
+        css == admin_base_css(&python),
+        "{BASE_CSS} differs from Django's file"
+    );
+
+    server.signal("-INT");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
+    assert!(stdout.contains("basehttp "), "{stdout}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
 }
