@@ -335,13 +335,13 @@ impl Read for Body<'_> {
         if out.is_empty() {
             return Ok(0);
         }
-        if self.continue_pending() {
-            if let Err(e) = self.send_continue() {
-                if let Inner::Streamed { decoder, .. } = &mut self.inner {
-                    decoder.fail(BodyError::Incomplete);
-                }
-                return Err(e);
+        if self.continue_pending()
+            && let Err(e) = self.send_continue()
+        {
+            if let Inner::Streamed { decoder, .. } = &mut self.inner {
+                decoder.fail(BodyError::Incomplete);
             }
+            return Err(e);
         }
         match &mut self.inner {
             Inner::Streamed { src, decoder, .. } => {

@@ -364,10 +364,10 @@ impl Response {
     /// Checks header names and values so no handler can inject a header or split the
     /// response (RFC 9110 §5.5: CR, LF and NUL are never valid in a field value).
     pub(crate) fn validate(&self) -> Result<(), &'static str> {
-        if let Some(ct) = &self.content_type {
-            if !is_field_value(ct) {
-                return Err("Content-Type");
-            }
+        if let Some(ct) = &self.content_type
+            && !is_field_value(ct)
+        {
+            return Err("Content-Type");
         }
         for (name, value) in &self.headers {
             if !is_token(name) {
@@ -377,10 +377,10 @@ impl Response {
                 return Err("a header value");
             }
         }
-        if let Some(reason) = &self.reason {
-            if !is_reason_phrase(reason) {
-                return Err("the reason phrase");
-            }
+        if let Some(reason) = &self.reason
+            && !is_reason_phrase(reason)
+        {
+            return Err("the reason phrase");
         }
         // A final response is 2xx to 5xx: a 1xx would read as an interim response and leave
         // the client waiting for one that never comes (RFC 9110 §15.2).

@@ -165,10 +165,10 @@ impl Splicer {
             return Err(file);
         };
         let result = pipe.send(file, len, stream);
-        if let Err(stop) = &result {
-            if !stop.pipe_ok {
-                self.pipe = None;
-            }
+        if let Err(stop) = &result
+            && !stop.pipe_ok
+        {
+            self.pipe = None;
         }
         Ok(result)
     }

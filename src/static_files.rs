@@ -392,10 +392,10 @@ impl StaticFiles {
             let mut cursor = &mut buf[..];
             if write!(cursor, "/proc/self/fd/{}", file.as_raw_fd()).is_ok() {
                 let written = 40 - cursor.len();
-                if let Ok(link) = std::str::from_utf8(&buf[..written]) {
-                    if let Ok(real) = std::fs::read_link(link) {
-                        return real.starts_with(&self.root);
-                    }
+                if let Ok(link) = std::str::from_utf8(&buf[..written])
+                    && let Ok(real) = std::fs::read_link(link)
+                {
+                    return real.starts_with(&self.root);
                 }
             }
         }
@@ -559,10 +559,10 @@ impl StaticFiles {
             let mut full = self.root_bytes.clone();
             full.push(b'/');
             full.extend_from_slice(self.index.as_bytes());
-            if let Ok((file, meta)) = self.open(&full) {
-                if meta.is_file() {
-                    return self.file(req, file, &meta, mime::content_type(self.index.as_bytes()));
-                }
+            if let Ok((file, meta)) = self.open(&full)
+                && meta.is_file()
+            {
+                return self.file(req, file, &meta, mime::content_type(self.index.as_bytes()));
             }
         }
         error_page(404)

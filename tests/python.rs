@@ -322,17 +322,16 @@ fn framework_case(requirement: &str, module: &str, script: &str, ok: &str) {
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !installed {
-        if let Err(why) =
+    if !installed
+        && let Err(why) =
             run(Command::new(&python).args(["-m", "pip", "install", "-q", requirement]))
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{requirement} cannot be installed: {why}"
-            );
-            eprintln!("skipped: {requirement} cannot be installed: {why}");
-            return;
-        }
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{requirement} cannot be installed: {why}"
+        );
+        eprintln!("skipped: {requirement} cannot be installed: {why}");
+        return;
     }
     let (out, stdout, stderr) = run_script(&python, script, &[], 120);
     assert!(
@@ -824,17 +823,16 @@ fn python_with_django() -> Option<PathBuf> {
         .args(["-c", "import django"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !installed {
-        if let Err(why) =
+    if !installed
+        && let Err(why) =
             run(Command::new(&python).args(["-m", "pip", "install", "-q", "django>=5.2,<6"]))
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "Django cannot be installed: {why}"
-            );
-            eprintln!("skipped: Django cannot be installed: {why}");
-            return None;
-        }
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Django cannot be installed: {why}"
+        );
+        eprintln!("skipped: Django cannot be installed: {why}");
+        return None;
     }
     Some(python)
 }
@@ -1218,10 +1216,10 @@ fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
     std::fs::write(&views, source.replace("hello v1", "hello v2")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok((200, body)) = fetch(&server.addr, "/hello/") {
-            if body == b"hello v2" {
-                break;
-            }
+        if let Ok((200, body)) = fetch(&server.addr, "/hello/")
+            && body == b"hello v2"
+        {
+            break;
         }
         assert!(
             Instant::now() < deadline,
