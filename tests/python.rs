@@ -1347,6 +1347,10 @@ fn runserver_says_what_it_cannot_do_as_runserver_does() {
             vec!["127.0.0.1:65536"],
             "CommandError: '65536' is not a valid port number (0-65535).",
         ),
+        (
+            vec!["--noreload", "--skip-checks", "no-such-host.invalid:8000"],
+            "Error: unknown host 'no-such-host.invalid' (failed to lookup address information",
+        ),
     ] {
         let out = Command::new(&python)
             .arg("manage.py")

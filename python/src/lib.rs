@@ -160,7 +160,11 @@ fn start(
     if workers == 0 {
         return Err(PyValueError::new_err("workers must be at least 1"));
     }
-    let addrs: Vec<SocketAddr> = py.detach(|| (host, port).to_socket_addrs())?.collect();
+    // A host that does not resolve says which: the resolver's own words name none.
+    let addrs: Vec<SocketAddr> = py
+        .detach(|| (host, port).to_socket_addrs())
+        .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
+        .collect();
     let mut server = Server::bind(&addrs[..]).map_err(os_error)?.workers(workers);
     if let Some(queue) = queue {
         server = server.queue(queue);
