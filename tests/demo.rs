@@ -630,11 +630,18 @@ fn worker_cards_give_durations_a_unit() {
     let page = demo.get("/").text();
     let mut stats = demo.stats();
     let workers = stats["per_worker"].as_array_mut().unwrap();
-    for (w, (request, for_ms)) in workers
-        .iter_mut()
-        .zip([("GET /stats", 0), ("GET /sleep?ms=5000", 1530)])
-    {
-        w["state"] = "handling".into();
+    // The third is idle (it may have been serving this very snapshot's `/stats`).
+    for (w, (request, for_ms)) in workers.iter_mut().zip([
+        (Some("GET /stats"), Some(0)),
+        (Some("GET /sleep?ms=5000"), Some(1530)),
+        (None, None),
+    ]) {
+        w["state"] = if request.is_some() {
+            "handling"
+        } else {
+            "idle"
+        }
+        .into();
         w["request"] = request.into();
         w["for_ms"] = for_ms.into();
     }
