@@ -37,6 +37,20 @@ impl WorkerState {
             _ => WorkerState::Idle,
         }
     }
+
+    /// The state's name in lower case, as `/stats` and the Python package's `stats()` show it.
+    ///
+    /// ```
+    /// assert_eq!(basehttp::WorkerState::Handling.name(), "handling");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerState::Idle => "idle",
+            WorkerState::Reading => "reading",
+            WorkerState::Handling => "handling",
+            WorkerState::Writing => "writing",
+        }
+    }
 }
 
 /// One worker's counters, aligned so two workers never share a cache line.

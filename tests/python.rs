@@ -901,11 +901,19 @@ struct Runserver {
 
 impl Runserver {
     fn start(python: &Path, site: &DjangoSite, args: &[&str]) -> Runserver {
+        let mut cmd = Command::new(python);
+        cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+        Runserver::spawn(cmd, &site.dir, args)
+    }
+
+    /// Runs `manage.py runserver ARGS` in `dir` with `cmd`'s Python and environment, and
+    /// waits for the banner.
+    fn spawn(mut cmd: Command, dir: &Path, args: &[&str]) -> Runserver {
         use std::os::unix::process::CommandExt;
         // Through a tiny exec so SIGINT is at its default whatever the test runner's
         // disposition (a shell's background job ignores it): Python installs its Ctrl-C
         // handler only over the default.
-        let mut child = Command::new(python)
+        let mut child = cmd
             .args([
                 "-c",
                 "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
@@ -914,8 +922,7 @@ impl Runserver {
                 "runserver",
             ])
             .args(args)
-            .current_dir(&site.dir)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .current_dir(dir)
             .env_remove("PYTHONUNBUFFERED")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1473,7 +1480,6 @@ fn interpreter_exit_stops_a_pool_serving_from_a_daemon_thread() {
 /// serves the admin's login page and its stylesheet, then stops on SIGINT.
 #[test]
 fn a_wheel_installs_without_rust_and_serves_runserver() {
-    use std::os::unix::process::CommandExt;
     if python().is_none() {
         return;
     }
@@ -1573,34 +1579,7 @@ fn a_wheel_installs_without_rust_and_serves_runserver() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    // As Runserver::start does, through an exec that puts SIGINT back at its default.
-    let mut child = without_rust(&python)
-        .args([
-            "-c",
-            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
-             os.execv(sys.executable, [sys.executable] + sys.argv[1:])",
-            "manage.py",
-            "runserver",
-            "--noreload",
-            &addr,
-        ])
-        .current_dir(&site)
-        .env_remove("PYTHONUNBUFFERED")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
-    let mut server = Runserver {
-        pgid: child.id(),
-        child: Some(child),
-        stdout,
-        stderr,
-        addr: addr.clone(),
-    };
-    server.wait_for_banners(1);
+    let mut server = Runserver::spawn(without_rust(&python), &site, &["--noreload", &addr]);
     assert!(
         server
             .stdout()

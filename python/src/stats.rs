@@ -4,7 +4,7 @@
 //! has (as its `Debug` output lists them), so a field added to the core cannot go missing
 //! here unnoticed.
 
-use basehttp::{Stats, WorkerState};
+use basehttp::Stats;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -58,7 +58,7 @@ pub fn figures(s: &Stats) -> Vec<(&'static str, Figure)> {
         ("served_per_worker", Ints(s.served_per_worker.clone())),
         (
             "worker_states",
-            Names(s.worker_states.iter().map(|&w| state_name(w)).collect()),
+            Names(s.worker_states.iter().map(|w| w.name()).collect()),
         ),
         (
             "latency",
@@ -77,15 +77,6 @@ pub fn figures(s: &Stats) -> Vec<(&'static str, Figure)> {
         ("body_memory", Int(s.body_memory)),
         ("body_disk", Int(s.body_disk)),
     ]
-}
-
-fn state_name(state: WorkerState) -> &'static str {
-    match state {
-        WorkerState::Idle => "idle",
-        WorkerState::Reading => "reading",
-        WorkerState::Handling => "handling",
-        WorkerState::Writing => "writing",
-    }
 }
 
 /// Sets each figure in `dict`.

@@ -17,15 +17,6 @@ pub struct Snapshot<'a> {
     pub uptime: Duration,
 }
 
-fn state_name(state: WorkerState) -> &'static str {
-    match state {
-        WorkerState::Idle => "idle",
-        WorkerState::Reading => "reading",
-        WorkerState::Handling => "handling",
-        WorkerState::Writing => "writing",
-    }
-}
-
 /// A JSON string literal.
 fn string(out: &mut String, text: &str) {
     out.push('"');
@@ -125,7 +116,7 @@ pub fn render(s: &Snapshot) -> String {
         let _ = write!(
             out,
             "{{\"id\":{id},\"state\":\"{}\",\"served\":{served},\"request\":",
-            state_name(*state)
+            state.name()
         );
         // What it is doing: the request it started on, while it is still on it.
         let busy = matches!(*state, WorkerState::Handling | WorkerState::Writing);
