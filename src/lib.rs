@@ -60,6 +60,7 @@ mod early;
 mod gate;
 mod handler;
 mod http1;
+pub mod listen_fds;
 mod pacing;
 mod poller;
 mod pool;
@@ -88,7 +89,7 @@ pub use handler::{BodyPolicy, Handler};
 pub use http1::{BodyError, Version, is_field_value, is_reason_phrase, is_token, reason_phrase};
 pub use request::{Request, RequestHead};
 pub use response::Response;
-pub use server::{Server, ServerHandle};
+pub use server::{SHARED_ACCEPT_WAIT, Server, ServerHandle};
 pub use static_files::{DEFAULT_INDEX, StaticFiles, StaticFilesBuilder};
 pub use stats::{LATENCY_WINDOW, Latency, ParkedConnections, Stats, WorkerState};
 

@@ -368,17 +368,22 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
     let mut failing = false;
     loop {
         let accepted = listener.accept();
-        if shared.shutting_down.load(Relaxed) {
-            return;
-        }
+        let stopping = shared.shutting_down.load(Relaxed);
         let (stream, peer) = match accepted {
+            // Our own wake-up connection (or a client's that raced it): an unshared listener
+            // is woken by connecting to it.
+            Ok(_) if stopping && !is_shared(listener) => return,
             Ok(pair) => pair,
+            Err(_) if stopping => return,
             Err(e) => {
                 if matches!(
                     e.kind(),
                     io::ErrorKind::Interrupted
                         | io::ErrorKind::ConnectionAborted
                         | io::ErrorKind::ConnectionReset
+                        // A shared listener's SO_RCVTIMEO: a look at the stop flag.
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
                 ) {
                     continue;
                 }
@@ -429,7 +434,21 @@ fn listener_loop(listener: &TcpListener, shared: &Shared, tx: &Sender<Job>) {
             return;
         }
         shared.poller.wake_waiter();
+        // A shared listener's connection accepted after the stop began: served, and then no
+        // more (the kernel keeps the rest for the siblings).
+        if stopping {
+            return;
+        }
     }
+}
+
+/// Whether `listener` waits in `accept` with a timeout (a [`shared_listener`]), which is how
+/// it is told apart: the flag lives on the socket.
+///
+/// [`shared_listener`]: crate::Server::shared_listener
+fn is_shared(listener: &TcpListener) -> bool {
+    rustix::net::sockopt::socket_timeout(listener, rustix::net::sockopt::Timeout::Recv)
+        .is_ok_and(|t| t.is_some())
 }
 
 /// Answers `503` without ever blocking the listener: one non-blocking write, a non-blocking

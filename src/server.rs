@@ -30,6 +30,7 @@ pub struct Server {
     config: Config,
     policy: Option<Box<Policy>>,
     wrap: Option<Arc<WorkerWrap>>,
+    shared: bool,
 }
 
 /// A body policy set with [`Server::body_policy`].
@@ -42,6 +43,7 @@ impl std::fmt::Debug for Server {
             .field("config", &self.config)
             .field("body_policy", &self.policy.is_some())
             .field("wrap_worker", &self.wrap.is_some())
+            .field("shared_listener", &self.shared)
             .finish()
     }
 }
@@ -61,7 +63,35 @@ impl Server {
             config: Config::default(),
             policy: None,
             wrap: None,
+            shared: false,
         }
+    }
+
+    /// Says that the listening socket is shared with other processes (sibling workers handed
+    /// it by a supervisor or by systemd, see [`listen_fds`](crate::listen_fds)): each process
+    /// blocks in `accept` on it and the kernel gives a connection to one waiter at a time.
+    ///
+    /// A server's shutdown normally wakes its own `accept` by connecting to itself; on a
+    /// shared socket a sibling could take that connection, so the listener instead waits in
+    /// `accept` at most [`SHARED_ACCEPT_WAIT`](crate::SHARED_ACCEPT_WAIT) at a time
+    /// (`SO_RCVTIMEO`, set on the socket, so on every sibling's too) and sees the stop within
+    /// it. A connection accepted after the stop began is served (with `Connection: close`),
+    /// never dropped; the ones not yet accepted stay in the kernel's queue for the siblings.
+    ///
+    /// ```
+    /// use basehttp::{Request, Response, Server};
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let sibling = listener.try_clone()?; // another process would inherit it
+    /// let server = Server::from_listener(listener)
+    ///     .shared_listener()
+    ///     .spawn(|_req: &mut Request| Response::text("hi"))?;
+    /// assert!(server.shutdown());
+    /// # drop(sibling);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shared_listener(mut self) -> Server {
+        self.shared = true;
+        self
     }
 
     /// Replaces the whole configuration.
@@ -192,11 +222,19 @@ impl Server {
             Some(policy) => Box::new(WithPolicy { handler, policy }),
             None => Box::new(handler),
         };
+        if self.shared {
+            rustix::net::sockopt::set_socket_timeout(
+                &self.listener,
+                rustix::net::sockopt::Timeout::Recv,
+                Some(SHARED_ACCEPT_WAIT),
+            )?;
+        }
         let pool = Pool::start(self.listener, self.config.normalized(), handler, self.wrap)?;
         Ok(ServerHandle {
             pool,
             local_addr,
             stopped: false,
+            shared: self.shared,
         })
     }
 
@@ -215,7 +253,12 @@ pub struct ServerHandle {
     pool: Pool,
     local_addr: SocketAddr,
     stopped: bool,
+    shared: bool,
 }
+
+/// How long the listener of a [`shared_listener`](Server::shared_listener) waits in `accept`
+/// before it looks whether the server is stopping: the most a shutdown waits for it.
+pub const SHARED_ACCEPT_WAIT: Duration = Duration::from_millis(200);
 
 impl ServerHandle {
     /// The address the server listens on (with the real port when bound to port 0).
@@ -247,8 +290,13 @@ impl ServerHandle {
         }
         self.stopped = true;
         let addr = wake_address(self.local_addr);
+        let shared = self.shared;
         self.pool.shutdown(|| {
-            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+            // A shared listener wakes by itself (SO_RCVTIMEO); a connection of ours could go
+            // to a sibling.
+            if !shared {
+                let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+            }
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod demo;
+mod listen;
 mod load;
 
 use std::io::{self, IsTerminal, Write};
@@ -96,17 +97,10 @@ pub fn run_server<H: Handler>(
     banner: impl FnOnce(&ServerHandle) -> String,
 ) -> ExitCode {
     config.access_log = access_log_mode();
-    let addr = match cli::resolve(addr) {
-        Ok(addr) => addr,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let server = match Server::bind(addr) {
+    let server = match listener(addr) {
         Ok(server) => server.config(config),
         Err(e) => {
-            eprintln!("Error: {}", bind_error_message(&e));
+            eprintln!("Error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -141,6 +135,19 @@ pub fn run_server<H: Handler>(
         eprintln!("Some requests did not finish within the grace period.");
     }
     ExitCode::SUCCESS
+}
+
+/// The server on the socket handed on to this process (systemd's `LISTEN_FDS`, see
+/// [`listen`]), shared with its siblings; else bound to `addr`.
+fn listener(addr: &str) -> Result<Server, String> {
+    if let Some((listener, from)) = listen::inherited()? {
+        if let Ok(local) = listener.local_addr() {
+            log::info!("serving {local}, the socket handed on by {from}");
+        }
+        return Ok(Server::from_listener(listener).shared_listener());
+    }
+    let addr = cli::resolve(addr)?;
+    Server::bind(addr).map_err(|e| bind_error_message(&e))
 }
 
 /// Writes `text` and a newline to stdout, and flushes. A reader that has gone (a closed pipe:
