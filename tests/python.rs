@@ -17,7 +17,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -443,6 +444,74 @@ fn stop(mut cli: Cli, signal: &str) -> String {
     cli.stderr.read_to_string(&mut rest).unwrap();
     assert!(out.status.success(), "{signal}: {}\n{rest}", out.status);
     rest
+}
+
+/// `python -m basehttp` on a port given by `systemd-socket-activate` (which execs it with
+/// `LISTEN_FDS=1` and `LISTEN_PID` set, as systemd does for a socket unit) serves that
+/// socket; the application sees no handover variable, and the socket is close-on-exec, so
+/// its subprocesses do not hold the port.
+#[test]
+fn cli_serves_the_socket_systemd_hands_it() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Ok(activate) = run(Command::new("sh").args(["-c", "command -v systemd-socket-activate"]))
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-socket-activate is missing (Debian package systemd)"
+        );
+        return;
+    };
+    let activate = String::from_utf8_lossy(&activate.stdout).trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut child = Command::new(activate)
+        .args(["-l", &format!("127.0.0.1:{port}")])
+        .arg(&python)
+        .args(["-m", "basehttp", "cli_app:app", "0.0.0.0:1"])
+        .current_dir(Path::new(ROOT).join("tests/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut cli = Cli {
+        child: Some(child),
+        addr: format!("127.0.0.1:{port}"),
+        banner: Vec::new(),
+        stderr,
+    };
+    // systemd-socket-activate says "Listening on ..." once bound; the first connection then
+    // makes it exec the server, and waits for it.
+    let mut line = String::new();
+    while !line.starts_with("Listening on") {
+        line.clear();
+        assert_ne!(cli.stderr.read_line(&mut line).unwrap(), 0);
+    }
+    let answer = http_get(&cli.addr, "/handover");
+    assert!(
+        answer.ends_with("\r\n\r\n[None, None, None] inheritable=False"),
+        "{answer}"
+    );
+    // The banner names the socket served, not the address on the command line.
+    while !cli.banner.iter().any(|l| l.starts_with("Quit the server")) {
+        let mut line = String::new();
+        assert_ne!(
+            cli.stderr.read_line(&mut line).unwrap(),
+            0,
+            "{:?}",
+            cli.banner
+        );
+        cli.banner.push(line.trim_end().to_owned());
+    }
+    let want = format!("Starting development server at http://127.0.0.1:{port}/");
+    assert!(cli.banner.contains(&want), "{:?}", cli.banner);
+    stop(cli, "-TERM");
 }
 
 #[test]
@@ -1256,6 +1325,81 @@ fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
     }
 }
 
+/// Django's autoreloader closes the listening socket at every reload, so a browser that
+/// reloads meanwhile gets "connection refused". Under basehttp the reloader's parent holds
+/// the socket and hands it to each child: a client making a new connection per request while
+/// a source file changes three times sees no refused connection and no failed request, and
+/// the new code answers after each reload.
+#[test]
+fn runserver_keeps_its_socket_across_reloads() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "handover", true);
+    // A fixed port, as a developer's browser has: without the handover each restart closes
+    // it and binds it again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Runserver::start(&python, &site, &["--skip-checks", "--quiet", &addr]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let (addr, stop) = (server.addr.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut bodies, mut failed) = (Vec::new(), Vec::new());
+            while !stop.load(Relaxed) {
+                match fetch(&addr, "/hello/") {
+                    Ok((200, body)) => bodies.push(String::from_utf8_lossy(&body).into_owned()),
+                    Ok((status, body)) => {
+                        failed.push(format!("{status} {}", String::from_utf8_lossy(&body)))
+                    }
+                    Err(e) => failed.push(e.to_string()),
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (bodies, failed)
+        })
+    };
+    let views = site.dir.join("mysite/views.py");
+    for version in 2..=4 {
+        // After the reloader's first look at the files (StatReloader: once a second).
+        std::thread::sleep(Duration::from_millis(2500));
+        let source = std::fs::read_to_string(&views).unwrap();
+        let before = format!("hello v{}", version - 1);
+        std::fs::write(
+            &views,
+            source.replace(&before, &format!("hello v{version}")),
+        )
+        .unwrap();
+        server.wait_for_banners(version);
+    }
+    // A moment of the last child's answers.
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Relaxed);
+    let (bodies, failed) = client.join().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed, e.g. {:?}",
+        failed.len(),
+        failed.len() + bodies.len(),
+        &failed[..failed.len().min(3)]
+    );
+    for version in 1..=4 {
+        let body = format!("hello v{version}");
+        assert!(bodies.contains(&body), "{body} never answered");
+    }
+    assert_eq!(bodies.last().map(String::as_str), Some("hello v4"));
+    let stdout = server.stdout();
+    let banners = format!("Starting development server at http://{addr}/");
+    assert_eq!(stdout.matches(&banners).count(), 4, "{stdout}");
+    server.signal_group("-INT");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
 #[test]
 fn runserver_nothreading_is_one_worker() {
     let Some(python) = python_with_django() else {
@@ -1356,6 +1500,15 @@ fn runserver_says_what_it_cannot_do_as_runserver_does() {
         ),
         (
             vec!["--noreload", "--skip-checks", "no-such-host.invalid:8000"],
+            "Error: unknown host 'no-such-host.invalid' (failed to lookup address information",
+        ),
+        // With the autoreloader its parent binds (to hand the socket on), and says the same.
+        (
+            vec!["--skip-checks", port.as_str()],
+            "Error: That port is already in use.",
+        ),
+        (
+            vec!["--skip-checks", "no-such-host.invalid:8000"],
             "Error: unknown host 'no-such-host.invalid' (failed to lookup address information",
         ),
     ] {

@@ -13,6 +13,7 @@ mod environ;
 mod file_wrapper;
 mod gil;
 mod iterable;
+mod listen;
 mod logger;
 mod response_head;
 mod start_response;
@@ -132,7 +133,7 @@ const PYTHON_LEND_AFTER: Duration = Duration::from_millis(2);
 
 /// Starts serving `app` in the background and returns a [`Handle`].
 #[pyfunction]
-#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false, base_environ=None))]
+#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false, base_environ=None, listener=None))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     py: Python<'_>,
@@ -146,6 +147,7 @@ fn start(
     access_log: bool,
     color: bool,
     base_environ: Option<Bound<'_, PyDict>>,
+    listener: Option<PyRef<'_, listen::Listener>>,
 ) -> PyResult<Handle> {
     let Ok(port) = u16::try_from(port) else {
         return Err(PyValueError::new_err(format!(
@@ -160,12 +162,20 @@ fn start(
     if workers == 0 {
         return Err(PyValueError::new_err("workers must be at least 1"));
     }
-    // A host that does not resolve says which: the resolver's own words name none.
-    let addrs: Vec<SocketAddr> = py
-        .detach(|| (host, port).to_socket_addrs())
-        .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
-        .collect();
-    let mut server = Server::bind(&addrs[..]).map_err(os_error)?.workers(workers);
+    let mut server = match listener {
+        // Handed on (a supervisor's, Django's autoreloader's, systemd's): host and port are
+        // the socket's, shared with its siblings.
+        Some(listener) => Server::from_listener(listener.take()?).shared_listener(),
+        None => {
+            // A host that does not resolve says which: the resolver's own words name none.
+            let addrs: Vec<SocketAddr> = py
+                .detach(|| (host, port).to_socket_addrs())
+                .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
+                .collect();
+            Server::bind(&addrs[..]).map_err(os_error)?
+        }
+    }
+    .workers(workers);
     if let Some(queue) = queue {
         server = server.queue(queue);
     }
@@ -251,6 +261,12 @@ fn os_error(err: std::io::Error) -> PyErr {
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Handle>()?;
+    m.add_class::<listen::Listener>()?;
+    m.add_function(wrap_pyfunction!(listen::inherited, m)?)?;
+    m.add(
+        "HANDOVER_VARIABLES",
+        basehttp::listen_fds::VARIABLES.to_vec(),
+    )?;
     m.add_class::<start_response::StartResponse>()?;
     m.add_class::<file_wrapper::FileWrapper>()?;
     m.add(

@@ -1,8 +1,14 @@
 """A WSGI application for the CLI tests in tests/python.rs."""
 
+import os
+
 
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
+    if environ["PATH_INFO"] == "/handover":
+        # What the application's own subprocesses would inherit of a socket handed on.
+        listen = [os.environ.get(n) for n in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")]
+        return [f"{listen} inheritable={os.get_inheritable(3)}".encode()]
     return [f"hello from {environ['PATH_INFO']}".encode()]
 
 

@@ -13,6 +13,7 @@ with basehttp's Rust thread pool.
 import atexit
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -21,8 +22,8 @@ import weakref
 from . import _native
 from ._native import Handle, InvalidResponse
 
-__all__ = ["serve", "start", "Handle", "InvalidResponse", "describe", "use_color", "__version__",
-           "DEFAULT_WORKERS"]
+__all__ = ["serve", "start", "Handle", "InvalidResponse", "describe", "use_color", "hand_on",
+           "__version__", "DEFAULT_WORKERS"]
 __version__ = _native.__version__
 
 #: Python's own default, independent of the Rust server's: each worker is a thread that may
@@ -53,21 +54,84 @@ def use_color(force=None):
 
 def start(app, host="127.0.0.1", port=0, *, workers=DEFAULT_WORKERS, queue=None,
           when_full="block", keep_alive=None, access_log=False, color=None,
-          base_environ=None):
+          base_environ=None, inherit=True):
     """Starts serving ``app`` in the background; returns a :class:`Handle` with
     ``.address`` (``(host, port)``, the real port when ``port`` is 0), ``.stats()``,
     ``.config()`` and ``.shutdown()`` (graceful; also run at interpreter exit).
     Access lines (runserver's shape, on stderr) are off unless ``access_log=True``.
     ``base_environ``, a dict, is copied into every request's ``environ`` under the server's
     own keys (runserver passes ``os.environ``, as Django's own server does).
-    A port outside 0-65535 is a ``ValueError``; an address that cannot be bound, ``OSError``."""
+    A port outside 0-65535 is a ``ValueError``; an address that cannot be bound, ``OSError``.
+
+    A listening socket handed on to this process (by ``python -m basehttp --processes``'s
+    supervisor, by the autoreloader under basehttp's ``runserver``, or by systemd: see
+    :func:`hand_on`) is served instead of binding ``host`` and ``port``, unless
+    ``inherit=False``; the handover variables are then removed from ``os.environ``, and the
+    socket is not inherited by the application's own subprocesses."""
+    listener = _native.inherited() if inherit else None
+    if listener is not None:
+        for name in _native.HANDOVER_VARIABLES:
+            os.environ.pop(name, None)
     handle = _native.start(
         app, host, port, workers=workers, queue=queue, when_full=when_full,
         keep_alive=keep_alive, access_log=access_log, color=use_color(color),
         base_environ=None if base_environ is None else dict(base_environ),
+        listener=listener,
     )
     _live.add(handle)
     return handle
+
+
+def hand_on(host, port, *, ipv6=False):
+    """Binds ``host:port`` (as :func:`start` would: the first address that binds, with
+    ``SO_REUSEADDR``) and makes the socket the one this process's next children serve: at
+    descriptor 3 (or the next free one, named in ``LISTEN_FDS_FIRST_FD``), inheritable, with
+    ``LISTEN_FDS=1``, ``LISTEN_FDNAMES=basehttp`` and ``BASEHTTP_LISTEN_PARENT`` (this pid) in
+    ``os.environ``. Children started with ``close_fds=False`` (as Django's autoreloader starts
+    its) then serve it one after another, and a connection made between two of them waits in
+    the kernel's queue instead of being refused. Returns the socket; keep it open. Raises
+    ``OSError`` as ``socket.bind`` does, with ``errno`` set."""
+    family = socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
+    try:
+        found = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        # As start() says it (the Rust resolver's words).
+        raise OSError(f"unknown host '{host}' (failed to lookup address information: "
+                      f"{e.strerror})") from None
+    error = None
+    for family, kind, proto, _, addr in found:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(socket.SOMAXCONN)
+            break
+        except OSError as e:
+            sock.close()
+            error = e
+    else:
+        raise error
+    fd = sock.fileno()
+    if fd != 3:
+        try:
+            os.fstat(3)
+        except OSError:
+            # Free: systemd's place for the first socket.
+            fd = os.dup2(sock.fileno(), 3)
+            sock.close()
+            sock = socket.socket(fileno=fd)
+    os.set_inheritable(fd, True)
+    os.environ.pop("LISTEN_PID", None)
+    os.environ.update({
+        "LISTEN_FDS": "1",
+        "LISTEN_FDNAMES": "basehttp",
+        "BASEHTTP_LISTEN_PARENT": str(os.getpid()),
+    })
+    if fd == 3:
+        os.environ.pop("LISTEN_FDS_FIRST_FD", None)
+    else:
+        os.environ["LISTEN_FDS_FIRST_FD"] = str(fd)
+    return sock
 
 
 def url(handle):

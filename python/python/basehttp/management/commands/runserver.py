@@ -11,6 +11,9 @@ from the finders when ``DEBUG`` is on, through Django's ``StaticFilesHandler``).
 :meth:`Command.inner_run` is replaced: after the checks it starts a basehttp pool where
 runserver would start ``WSGIServer``.
 
+With the autoreloader, its parent process binds the socket and hands it to each child it
+starts (:meth:`Command.hand_on_socket`), so a reload never refuses a connection.
+
 Added options: ``--workers N`` (default :data:`basehttp.DEFAULT_WORKERS`; ``--nothreading``
 means one) and ``--quiet`` (no access lines, as ``--verbosity 0``). Access lines are written
 by the Rust server in runserver's shape, so the ``django.server`` logger's settings do not
@@ -76,7 +79,23 @@ class Command(RunserverCommand):
         ``CommandError``, as a port that is not a number is, not a traceback at bind."""
         if int(self.port) > 65535:
             raise CommandError(f"{self.port!r} is not a valid port number (0-65535).")
+        if options["use_reloader"] and os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
+            self.hand_on_socket()
         super().run(**options)
+
+    def hand_on_socket(self):
+        """In the autoreloader's parent, before its loop: binds the socket and hands it on to
+        every child it starts (:func:`basehttp.hand_on`; Django starts them with
+        ``close_fds=False`` and an environment copied from ``os.environ`` at that moment), so
+        the port stays open across reloads: a request made while the code reloads waits in
+        the kernel's queue and the new child answers it, where Django's own server refuses
+        the connection. A bind error is runserver's, said once here."""
+        host = "0.0.0.0" if self.addr == "0" else self.addr
+        try:
+            self._handed_on = basehttp.hand_on(host, int(self.port), ipv6=self.use_ipv6)
+        except OSError as e:
+            self.stderr.write("Error: %s" % BIND_ERRORS.get(e.errno, e))
+            sys.exit(1)
 
     def inner_run(self, *args, **options):
         """Django's ``inner_run`` with basehttp where it runs ``WSGIServer``: runs in the

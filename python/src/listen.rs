@@ -1,0 +1,58 @@
+//! A listening socket handed on to this process: by basehttp's supervisor or by Django's
+//! autoreloader under basehttp's `runserver` (`BASEHTTP_LISTEN_PARENT`), or by systemd
+//! (`LISTEN_PID`). The core decides whether it is ours ([`basehttp::listen_fds`]); `listenfd`
+//! takes the descriptor, checks that it is a TCP socket and marks it close-on-exec, so that
+//! the application's own subprocesses do not hold the port.
+
+use std::net::TcpListener;
+use std::sync::Mutex;
+
+use basehttp::listen_fds;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+
+/// The socket handed on, until `start` takes it.
+#[pyclass(module = "basehttp._native", name = "Listener")]
+pub struct Listener {
+    socket: Mutex<Option<TcpListener>>,
+    /// `systemd`, or `parent <pid>`.
+    #[pyo3(get)]
+    handed_on_by: String,
+}
+
+impl Listener {
+    /// The socket, once: a second `start` with the same listener is an error.
+    pub fn take(&self) -> PyResult<TcpListener> {
+        self.socket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| PyValueError::new_err("this inherited socket is already served"))
+    }
+}
+
+/// The socket handed on to this process, or `None`. Reads the variables of the C
+/// environment (which `os.environ` writes through to) and clears `LISTEN_FDS` and
+/// `LISTEN_PID` there; the caller removes every handover variable from `os.environ`.
+#[pyfunction]
+pub fn inherited() -> PyResult<Option<Listener>> {
+    let found = listen_fds::inherited(
+        |name| std::env::var(name).ok(),
+        std::process::id(),
+        std::os::unix::process::parent_id(),
+    )
+    .map_err(|e| PyValueError::new_err(format!("the inherited socket: {e}")))?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let socket = listenfd::ListenFd::from_env()
+        .take_tcp_listener(0)
+        .map_err(|e| PyOSError::new_err(format!("the inherited socket: {e}")))?
+        .ok_or_else(|| PyOSError::new_err(format!("no socket at descriptor {}", found.first_fd)))?;
+    // The listener blocks in accept; the mode is the socket's, so its siblings' too.
+    socket.set_nonblocking(false)?;
+    Ok(Some(Listener {
+        socket: Mutex::new(Some(socket)),
+        handed_on_by: found.from,
+    }))
+}
