@@ -253,8 +253,17 @@ impl Default for Config {
 
 impl Config {
     /// Clamps values that would make the server unable to work (zero workers, a head buffer
-    /// smaller than a request line) to the nearest workable value.
-    pub(crate) fn normalized(mut self) -> Config {
+    /// smaller than a request line) to the nearest workable value: the configuration a
+    /// server started with `self` runs with, as its [`ServerHandle::config`] gives it.
+    ///
+    /// [`ServerHandle::config`]: crate::ServerHandle::config
+    ///
+    /// ```
+    /// let mut config = basehttp::Config::default();
+    /// config.workers = 0;
+    /// assert_eq!(config.normalized().workers, 1);
+    /// ```
+    pub fn normalized(mut self) -> Config {
         self.workers = self.workers.clamp(1, MAX_WORKERS);
         self.active_workers = self.active_workers.clamp(1, self.workers);
         self.spare_places = self.spare_places.min(self.workers - self.active_workers);

@@ -74,6 +74,8 @@ mod shared;
 mod splice;
 mod static_files;
 mod stats;
+pub mod supervised;
+pub mod supervisor;
 mod wire;
 mod worker;
 

@@ -47,6 +47,11 @@ Server:
   -q, --queue N            connections that may wait for a worker (default 4096)
       --when-full POLICY   block or reject when the queue is full (default block)
       --keep-alive SECS    idle keep-alive timeout in seconds, 0 disables (default 5)
+      --processes N        worker processes sharing the socket, under a supervisor
+                           (default: WEB_CONCURRENCY if set, else 1); SIGHUP replaces
+                           them one at a time, SIGTERM or Ctrl-C stops them
+      --max-requests N     replace a process after N requests (up to 10% more)
+      --timeout SECS       replace a process that sends no heartbeat for SECS (default 30)
 "
     };
 }
@@ -189,6 +194,45 @@ pub struct ServeArgs {
     pub files: FileArgs,
     /// No access log (`--quiet`).
     pub quiet: bool,
+    pub processes: Processes,
+}
+
+/// How many processes, and how they are supervised.
+#[derive(Debug, Default, PartialEq)]
+pub struct Processes {
+    /// `--processes`; else `WEB_CONCURRENCY`, else 1.
+    pub count: Option<usize>,
+    /// `--max-requests`.
+    pub max_requests: Option<u64>,
+    /// `--timeout`, in seconds.
+    pub timeout: Option<u64>,
+}
+
+impl Processes {
+    /// The most processes `--processes` takes: more would only contend for the cores.
+    pub const MAX: usize = 256;
+
+    /// The count: `--processes`, else `web_concurrency` (the variable's value), else 1.
+    pub fn count(&self, web_concurrency: Option<&str>) -> Result<usize, String> {
+        if let Some(n) = self.count {
+            return Ok(n);
+        }
+        match web_concurrency {
+            None => Ok(1),
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if (1..=Processes::MAX).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "WEB_CONCURRENCY={text:?}: give a whole number of processes from 1 to {}",
+                    Processes::MAX
+                )),
+            },
+        }
+    }
+
+    /// Whether a supervisor runs: more than one process, or a supervision option.
+    pub fn supervised(&self, count: usize) -> bool {
+        count > 1 || self.max_requests.is_some() || self.timeout.is_some()
+    }
 }
 
 /// What to serve and how: the options of `basehttp::StaticFiles`.
@@ -228,6 +272,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     let mut demo = false;
     let mut files = FileArgs::default();
     let mut quiet = false;
+    let mut processes = Processes::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => {
@@ -268,6 +313,30 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             }
             Long("keep-alive") => {
                 config.keep_alive = Duration::from_secs(number(&mut parser, "--keep-alive")?);
+            }
+            Long("processes") => {
+                let n = number(&mut parser, "--processes")?;
+                if !(1..=Processes::MAX).contains(&n) {
+                    return Err(format!(
+                        "--processes must be between 1 and {}",
+                        Processes::MAX
+                    ));
+                }
+                processes.count = Some(n);
+            }
+            Long("max-requests") => {
+                let n = number(&mut parser, "--max-requests")?;
+                if n == 0 {
+                    return Err("--max-requests must be at least 1".into());
+                }
+                processes.max_requests = Some(n);
+            }
+            Long("timeout") => {
+                let secs = number(&mut parser, "--timeout")?;
+                if secs == 0 {
+                    return Err("--timeout must be at least 1 second".into());
+                }
+                processes.timeout = Some(secs);
             }
             Short('d') | Long("directory") => {
                 files.directory = parser.value().map_err(|e| e.to_string())?.into();
@@ -325,6 +394,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
         config,
         files,
         quiet,
+        processes,
     });
     Ok(if demo {
         Command::Demo(args)

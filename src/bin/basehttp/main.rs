@@ -6,12 +6,15 @@ mod cli;
 mod demo;
 mod listen;
 mod load;
+mod supervise;
 
 use std::io::{self, IsTerminal, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server, ServerHandle, StaticFiles, WhenFull};
+use basehttp::supervised::{Figures, Link};
+use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server, StaticFiles, WhenFull};
 use cli::Command;
 
 fn main() -> ExitCode {
@@ -50,10 +53,10 @@ fn main() -> ExitCode {
     let root = files.root().to_path_buf();
     run_server(
         &args.addr,
+        &args.processes,
         args.config,
-        |_| files,
-        |handle| {
-            let config = handle.config();
+        |_, _| files,
+        |config, local| {
             format!(
                 "basehttp {}: {} workers, queue of {} ({} when full)\n\
                  Serving {}\n\
@@ -64,7 +67,7 @@ fn main() -> ExitCode {
                 config.queue,
                 policy_name(config.when_full),
                 root.display(),
-                url(handle.local_addr()),
+                url(local),
             )
         },
     )
@@ -86,25 +89,58 @@ fn raise_descriptor_limit() {
     }
 }
 
-/// Runs a server the way every serving command does: resolves and binds `addr` (runserver's
-/// wording for the common failures), installs the Ctrl-C and SIGTERM handler, starts the
-/// handler `make` builds from the configuration, prints `banner`, and on the first signal
-/// shuts down gracefully (a second one exits at once).
+/// Runs a server the way every serving command does: takes the socket handed on to this
+/// process or resolves and binds `addr` (runserver's wording for the common failures); under
+/// `--processes` (or `WEB_CONCURRENCY`) runs a supervisor of worker processes instead
+/// ([`supervise`]); else installs the Ctrl-C and SIGTERM handler, starts the handler `make`
+/// builds from the configuration, prints `banner`, and on the first signal shuts down
+/// gracefully (a second one exits at once). A worker of a supervisor prints no banner and
+/// stops when its supervisor says so.
 pub fn run_server<H: Handler>(
     addr: &str,
+    processes: &cli::Processes,
     mut config: Config,
-    make: impl FnOnce(&Config) -> H,
-    banner: impl FnOnce(&ServerHandle) -> String,
+    make: impl FnOnce(&Config, Option<Figures>) -> H,
+    banner: impl FnOnce(&Config, SocketAddr) -> String,
 ) -> ExitCode {
     config.access_log = access_log_mode();
-    let server = match listener(addr) {
-        Ok(server) => server.config(config),
+    let count = match processes.count(std::env::var("WEB_CONCURRENCY").ok().as_deref()) {
+        Ok(count) => count,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (listener, shared) = match socket(addr) {
+        Ok(found) => found,
         Err(e) => {
             eprintln!("Error: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let link = basehttp::supervised::connect().unwrap_or_else(|e| {
+        log::warn!("not supervised: {e}");
+        None
+    });
+    if link.is_none() && processes.supervised(count) {
+        let Ok(local) = listener.local_addr() else {
+            eprintln!("Error: the socket has no address");
+            return ExitCode::FAILURE;
+        };
+        let text = format!(
+            "Supervisor: {count} worker process{} (pid {}; SIGHUP replaces them one at a time)\n{}",
+            if count == 1 { "" } else { "es" },
+            std::process::id(),
+            banner(&config.clone().normalized(), local),
+        );
+        return supervise::run(listener, count, processes, config.shutdown_grace, text);
+    }
+    let mut server = Server::from_listener(listener).config(config);
+    if shared {
+        server = server.shared_listener();
+    }
     let (stop_tx, stop_rx) = mpsc::channel();
+    let on_signal = stop_tx.clone();
     let mut signals = 0;
     let installed = ctrlc::set_handler(move || {
         signals += 1;
@@ -112,13 +148,13 @@ pub fn run_server<H: Handler>(
             // A second Ctrl-C while draining: stop now.
             std::process::exit(130);
         }
-        let _ = stop_tx.send(());
+        let _ = on_signal.send(());
     });
     if let Err(e) = installed {
         eprintln!("Error: cannot install the Ctrl-C handler: {e}");
         return ExitCode::FAILURE;
     }
-    let handler = make(server.current_config());
+    let handler = make(server.current_config(), link.as_ref().map(Link::figures));
     let handle = match server.spawn(handler) {
         Ok(handle) => handle,
         Err(e) => {
@@ -126,28 +162,38 @@ pub fn run_server<H: Handler>(
             return ExitCode::FAILURE;
         }
     };
-    // A banner nobody reads (stdout closed, say by a launcher that took the URL and left) is
-    // no reason to stop serving.
-    let _ = print(&banner(&handle));
-    let _ = stop_rx.recv();
-    eprintln!("Shutting down (waiting for requests in flight; Ctrl-C again to force)...");
+    match link {
+        Some(link) => supervise::serve_supervised(link, &handle, stop_tx, &stop_rx),
+        None => {
+            // A banner nobody reads (stdout closed, say by a launcher that took the URL and
+            // left) is no reason to stop serving.
+            let _ = print(&banner(handle.config(), handle.local_addr()));
+            let _ = stop_rx.recv();
+            eprintln!("Shutting down (waiting for requests in flight; Ctrl-C again to force)...");
+        }
+    }
     if !handle.shutdown() {
         eprintln!("Some requests did not finish within the grace period.");
     }
     ExitCode::SUCCESS
 }
 
-/// The server on the socket handed on to this process (systemd's `LISTEN_FDS`, see
-/// [`listen`]), shared with its siblings; else bound to `addr`.
-fn listener(addr: &str) -> Result<Server, String> {
+/// The socket handed on to this process (systemd's `LISTEN_FDS`, or a supervisor's: see
+/// [`listen`]), which is shared with its siblings (`true`); else one bound to `addr`.
+fn socket(addr: &str) -> Result<(TcpListener, bool), String> {
     if let Some((listener, from)) = listen::inherited()? {
         if let Ok(local) = listener.local_addr() {
-            log::info!("serving {local}, the socket handed on by {from}");
+            log::debug!("serving {local}, the socket handed on by {from}");
+            if !from.starts_with("parent") {
+                log::info!("serving {local}, the socket handed on by {from}");
+            }
         }
-        return Ok(Server::from_listener(listener).shared_listener());
+        return Ok((listener, true));
     }
     let addr = cli::resolve(addr)?;
-    Server::bind(addr).map_err(|e| bind_error_message(&e))
+    TcpListener::bind(addr)
+        .map(|l| (l, false))
+        .map_err(|e| bind_error_message(&e))
 }
 
 /// Writes `text` and a newline to stdout, and flushes. A reader that has gone (a closed pipe:

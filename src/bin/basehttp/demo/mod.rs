@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use basehttp::supervised::Figures;
 use basehttp::{Config, Request, Response, WhenFull};
 
 use crate::cli::ServeArgs;
@@ -34,6 +35,8 @@ pub struct Demo {
     activity: Box<[Mutex<Activity>]>,
     started: Instant,
     settings: Settings,
+    /// Under a supervisor: every worker process's figures.
+    figures: Option<Figures>,
 }
 
 /// Settings shown by `/stats` that the counters do not carry.
@@ -54,7 +57,7 @@ pub struct Activity {
 }
 
 impl Demo {
-    pub fn new(config: &Config) -> Demo {
+    pub fn new(config: &Config, figures: Option<Figures>) -> Demo {
         iterations_per_ms();
         let workers = config.workers.max(1);
         let active_workers = config.active_workers.clamp(1, workers);
@@ -69,6 +72,7 @@ impl Demo {
                 when_full: config.when_full,
                 keep_alive: config.keep_alive,
             },
+            figures,
         }
     }
 
@@ -105,6 +109,7 @@ impl Demo {
             activity: &activity,
             settings: self.settings,
             uptime: self.started.elapsed(),
+            processes: &self.figures.as_ref().map(Figures::all).unwrap_or_default(),
         });
         Response::json(body).with_header("Cache-Control", "no-store")
     }
@@ -346,12 +351,14 @@ impl Read for Chunks {
 /// Runs `basehttp demo`: the server with [`Demo`], timed access lines, and the banner.
 pub fn run(args: ServeArgs) -> ExitCode {
     let ServeArgs {
-        addr, mut config, ..
+        addr,
+        mut config,
+        processes,
+        ..
     } = args;
     config.log_timings = true;
-    crate::run_server(&addr, config, Demo::new, |handle| {
-        let config = handle.config();
-        let url = crate::url(handle.local_addr());
+    crate::run_server(&addr, &processes, config, Demo::new, |config, local| {
+        let url = crate::url(local);
         format!(
             "basehttp {} demo: {} workers ({} run at once, {} more while handlers are long), queue of {} ({} when full)\n\
              Starting development server at {url}\n\

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use basehttp::supervisor::report::Report;
 use basehttp::{Stats, WhenFull, WorkerState};
 
 use super::{MAX_CHUNKS, MAX_MS, MAX_STREAM_MS, Settings};
@@ -15,6 +16,8 @@ pub struct Snapshot<'a> {
     pub activity: &'a [(String, Option<Duration>)],
     pub settings: Settings,
     pub uptime: Duration,
+    /// Under a supervisor: every worker process's last report (this one's among them).
+    pub processes: &'a [Report],
 }
 
 /// A JSON string literal.
@@ -128,8 +131,27 @@ pub fn render(s: &Snapshot) -> String {
             _ => out.push_str("null,\"for_ms\":null}"),
         }
     }
-    out.push_str("]}");
+    out.push_str("],");
+    processes(&mut out, s.processes);
+    out.push('}');
     out
+}
+
+/// `"pid"`, this process, and `"processes"`: one object per worker process under a
+/// supervisor (empty when there is none).
+fn processes(out: &mut String, reports: &[Report]) {
+    let _ = write!(out, "\"pid\":{},\"processes\":[", std::process::id());
+    for (i, r) in reports.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"pid\":{},\"served\":{},\"threads\":{},\"busy\":{},\"parked\":{},\"open\":{}}}",
+            r.pid, r.served, r.threads, r.busy, r.parked, r.open
+        );
+    }
+    out.push(']');
 }
 
 #[cfg(test)]

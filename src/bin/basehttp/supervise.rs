@@ -1,0 +1,111 @@
+//! `--processes N`: the supervisor's side of the binary (the core's
+//! [`basehttp::supervisor`]), and a supervised worker's (its heartbeat loop).
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use basehttp::ServerHandle;
+use basehttp::supervised::{self, Link, report_if_progressing};
+use basehttp::supervisor::{self, Order, Supervisor};
+
+use crate::cli::Processes;
+
+/// Runs `count` copies of this program's command line as workers on `listener`, until SIGTERM
+/// or SIGINT (SIGHUP replaces them one at a time); prints `banner` once the workers start.
+pub fn run(
+    listener: TcpListener,
+    count: usize,
+    processes: &Processes,
+    grace: Duration,
+    banner: String,
+) -> ExitCode {
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for (signal, flag) in [(SIGTERM, &stop), (SIGINT, &stop), (SIGHUP, &reload)] {
+        if let Err(e) = signal_hook::flag::register(signal, flag.clone()) {
+            eprintln!("Error: cannot install the signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("Error: cannot find this program to start its workers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let options = supervisor::Options {
+        processes: count,
+        max_requests: processes.max_requests,
+        timeout: Duration::from_secs(processes.timeout.unwrap_or(30)),
+        // The workers' own grace, and a moment to exit after it.
+        grace: grace + Duration::from_secs(1),
+        dump_signal: None,
+    };
+    let mut supervisor = match Supervisor::new(listener, options, move |_slot| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(&args);
+        cmd
+    }) {
+        Ok(supervisor) => supervisor,
+        Err(e) => {
+            eprintln!("Error: cannot start the supervisor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = crate::print(&banner);
+    let result = supervisor.run(|_| {
+        if stop.swap(false, Relaxed) {
+            Order::Stop
+        } else if reload.swap(false, Relaxed) {
+            Order::Reload
+        } else {
+            Order::Carry
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: the supervisor failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A supervised worker: tells the supervisor it is ready, then beats every second while its
+/// pool makes progress, until the supervisor says stop (or dies) or `stop_rx` fires (a
+/// signal of its own).
+pub fn serve_supervised(
+    link: Link,
+    handle: &ServerHandle,
+    stop_tx: mpsc::Sender<()>,
+    stop_rx: &mpsc::Receiver<()>,
+) {
+    let mut beats = match link.start(move || {
+        let _ = stop_tx.send(());
+    }) {
+        Ok(beats) => beats,
+        Err(e) => {
+            log::error!("cannot talk to the supervisor: {e}");
+            return;
+        }
+    };
+    let mut before = handle.stats();
+    loop {
+        match stop_rx.recv_timeout(supervised::BEAT) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let now = handle.stats();
+        if let Some(report) = report_if_progressing(&before, &now) {
+            let _ = beats.beat(&report);
+        }
+        before = now;
+    }
+}
