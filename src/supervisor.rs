@@ -16,7 +16,7 @@
 //!   with its status or signal;
 //! - a worker that sends no heartbeat for [`Options::timeout`] (not ready by then, or wedged:
 //!   a worker beats only while its pool makes progress or has an idle thread, and a Python
-//!   worker only when its beat thread gets the GIL) is sent [`Options::dump_signal`] (Python's
+//!   worker only when its beat thread gets the GIL) is sent `SIGUSR1` if [`Options::dump_stacks`] (Python's
 //!   `faulthandler` prints every thread's stack on it), killed a second later, and replaced;
 //! - [`Order::Reload`] (`SIGHUP`) replaces the workers one at a time: a new one is started,
 //!   and only once it is ready is the old one asked to stop, so no connection is refused and
@@ -68,9 +68,9 @@ pub struct Options {
     pub timeout: Duration,
     /// How long workers have to stop gracefully before they are killed.
     pub grace: Duration,
-    /// Sent to a worker that timed out, a second before `SIGKILL` (Python workers print their
-    /// threads' stacks on `SIGUSR1`); `None` kills at once.
-    pub dump_signal: Option<Signal>,
+    /// Whether a worker that timed out is sent `SIGUSR1` a second before `SIGKILL`: Python
+    /// workers print their threads' stacks on it (`faulthandler`). Else it is killed at once.
+    pub dump_stacks: bool,
 }
 
 impl Default for Options {
@@ -80,7 +80,7 @@ impl Default for Options {
             max_requests: None,
             timeout: Duration::from_secs(30),
             grace: Duration::from_secs(30),
-            dump_signal: None,
+            dump_stacks: false,
         }
     }
 }
@@ -154,7 +154,7 @@ enum Event {
 /// Runs worker processes on one listening socket; see the [module](self).
 pub struct Supervisor {
     options: Options,
-    command: Box<dyn FnMut(usize) -> Command>,
+    command: Box<dyn FnMut(usize) -> Command + Send>,
     /// The listening socket, where the workers find it.
     socket: OwnedFd,
     link: UnixListener,
@@ -168,6 +168,10 @@ pub struct Supervisor {
     events_tx: mpsc::Sender<Event>,
     /// Since when it stops, and whether it was told twice.
     stopping: Option<(Instant, bool)>,
+    /// Whether any worker has been ready yet.
+    ever_ready: bool,
+    /// Why it stopped by itself: no worker could start.
+    failed: Option<String>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -187,7 +191,7 @@ impl Supervisor {
     pub fn new(
         listener: TcpListener,
         options: Options,
-        command: impl FnMut(usize) -> Command + 'static,
+        command: impl FnMut(usize) -> Command + Send + 'static,
     ) -> io::Result<Supervisor> {
         let socket = OwnedFd::from(listener);
         // Descriptor 3, where systemd puts the first socket, if it is free (the lowest free
@@ -224,6 +228,8 @@ impl Supervisor {
             events,
             events_tx,
             stopping: None,
+            ever_ready: false,
+            failed: None,
         })
     }
 
@@ -245,7 +251,10 @@ impl Supervisor {
     }
 
     /// Supervises until every worker has stopped after an [`Order::Stop`]. `orders` is asked
-    /// at every [`TICK`].
+    /// at every [`TICK`]. An error if it stopped by itself because the first workers could
+    /// not start (a worker that exits before it is ready while none has been ready yet: an
+    /// application that fails to import, say, as gunicorn halts on a boot error), after
+    /// stopping the others.
     pub fn run(&mut self, mut orders: impl FnMut(&Supervisor) -> Order) -> io::Result<()> {
         loop {
             match orders(self) {
@@ -258,7 +267,10 @@ impl Supervisor {
             self.reap();
             if let Some((since, _)) = self.stopping {
                 if self.all_gone() {
-                    return Ok(());
+                    return match self.failed.take() {
+                        Some(why) => Err(io::Error::other(why)),
+                        None => Ok(()),
+                    };
                 }
                 if since.elapsed() > self.options.grace + DUMP_TIME {
                     log::warn!("workers still running after the grace period: killing them");
@@ -453,15 +465,21 @@ impl Supervisor {
             return;
         }
         let stopping = self.stopping.is_some();
-        let Some(p) = self.find(pid) else { return };
+        if self.find(pid).is_none() {
+            return;
+        }
         if line == "ready" {
+            self.ever_ready = true;
+            let Some(p) = self.find(pid) else { return };
             p.ready = true;
             p.last_beat = Instant::now();
             log::info!("worker pid {pid} is ready");
             if stopping {
                 p.stop();
             }
-        } else if let Some(words) = line.strip_prefix("beat ") {
+        } else if let Some(words) = line.strip_prefix("beat ")
+            && let Some(p) = self.find(pid)
+        {
             p.last_beat = Instant::now();
             if let Some(report) = Report::parse(words) {
                 p.report = report;
@@ -492,6 +510,17 @@ impl Supervisor {
                 let (lived, pid) = status.1;
                 if stopping {
                     log::info!("worker {} (pid {pid}) stopped: {}", i + 1, status.0);
+                    continue;
+                }
+                if !self.ever_ready {
+                    let why = format!(
+                        "worker {} (pid {pid}) exited ({}) before it was ready, and no worker \
+                         has started",
+                        i + 1,
+                        status.0
+                    );
+                    log::error!("{why}: stopping");
+                    self.failed.get_or_insert(why);
                     continue;
                 }
                 let (failures, pause) = policy::after_exit(lived, slot.failures);
@@ -525,6 +554,9 @@ impl Supervisor {
                 self.rolling.clear();
             }
         }
+        if self.failed.is_some() && self.stopping.is_none() {
+            self.stop();
+        }
         self.retiring.retain_mut(|p| match p.child.try_wait() {
             Ok(Some(status)) => {
                 log::info!("worker pid {} stopped: {status}", p.pid);
@@ -538,7 +570,7 @@ impl Supervisor {
     fn watch_heartbeats(&mut self) {
         let now = Instant::now();
         let timeout = self.options.timeout;
-        let dump = self.options.dump_signal;
+        let dump = self.options.dump_stacks.then_some(Signal::USR1);
         for (i, slot) in self.slots.iter_mut().enumerate() {
             for p in slot.current.iter_mut().chain(slot.next.iter_mut()) {
                 if let Some(at) = p.kill_at {

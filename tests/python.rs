@@ -514,6 +514,142 @@ fn cli_serves_the_socket_systemd_hands_it() {
     stop(cli, "-TERM");
 }
 
+/// `python -m basehttp ... --processes 2`: a supervisor and two worker processes sharing the
+/// socket, which each import the application (`wsgi.multiprocess` is true); `SIGHUP` under
+/// load replaces both with no failed request; `SIGTERM` stops everything with status 0.
+#[test]
+fn cli_processes_share_the_socket_reload_and_stop() {
+    let Some(python) = python() else {
+        return;
+    };
+    let mut cli = cli(&python, &["--processes", "2", "--quiet"]);
+    assert!(
+        cli.banner[0].starts_with("Supervisor: 2 worker processes (pid "),
+        "{:?}",
+        cli.banner
+    );
+    let pids = |cli: &Cli| {
+        let mut seen = std::collections::BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while seen.len() < 2 {
+            assert!(Instant::now() < deadline, "{seen:?}");
+            let answer = http_get(&cli.addr, "/pid");
+            let body = answer
+                .split("\r\n\r\n")
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            assert!(body.ends_with(" multiprocess=True"), "{answer}");
+            seen.insert(body.split(' ').next().unwrap().to_owned());
+        }
+        seen
+    };
+    let first = pids(&cli);
+    let addr = cli.addr.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let load = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, Vec::new());
+            while !done.load(Relaxed) {
+                match fetch(&addr, "/hello") {
+                    Ok((200, _)) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    let supervisor = cli.child.as_ref().unwrap().id().to_string();
+    run(Command::new("kill").args(["-HUP", &supervisor])).unwrap();
+    let mut log = String::new();
+    while log.matches("stopped: exit status: 0").count() < 2 {
+        let mut line = String::new();
+        assert_ne!(cli.stderr.read_line(&mut line).unwrap(), 0, "{log}");
+        log.push_str(&line);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    done.store(true, Relaxed);
+    let (ok, failed) = load.join().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {ok} failed: {failed:?}",
+        failed.len()
+    );
+    let second = pids(&cli);
+    assert!(first.is_disjoint(&second), "{first:?} {second:?}");
+    let rest = stop(cli, "-TERM");
+    assert_eq!(rest.matches("stopped: exit status: 0").count(), 2, "{rest}");
+}
+
+/// A worker whose interpreter is wedged (a regex holding the GIL) sends no heartbeat: after
+/// `--timeout` the supervisor has its threads' stacks printed (faulthandler, SIGUSR1), kills
+/// it and starts another, which serves.
+#[test]
+fn cli_processes_replace_a_wedged_worker_after_printing_its_stacks() {
+    let Some(python) = python() else {
+        return;
+    };
+    let mut cli = cli(&python, &["--processes", "1", "--timeout", "2", "--quiet"]);
+    let addr = cli.addr.clone();
+    // Its answer never comes: the worker is killed with the request in flight.
+    std::thread::spawn(move || fetch(&addr, "/wedge"));
+    let mut log = String::new();
+    while !log.contains("is ready") || log.matches("is ready").count() < 2 {
+        let mut line = String::new();
+        assert_ne!(cli.stderr.read_line(&mut line).unwrap(), 0, "{log}");
+        log.push_str(&line);
+    }
+    assert!(
+        log.contains("sent no heartbeat for 2 s: replacing it"),
+        "{log}"
+    );
+    assert!(log.contains("most recent call first"), "{log}");
+    assert!(log.contains("cli_app.py\", line"), "{log}");
+    assert!(log.contains("signal: 9 (SIGKILL)"), "{log}");
+    assert!(http_get(&cli.addr, "/after").ends_with("hello from /after"));
+    stop(cli, "-TERM");
+}
+
+/// An application that fails to import stops the supervisor at start, as gunicorn halts on
+/// a boot error: the worker's traceback and one line, status 1, no process left.
+#[test]
+fn cli_processes_stop_when_the_application_cannot_start() {
+    let Some(python) = python() else {
+        return;
+    };
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "basehttp",
+            "broken_app:app",
+            "127.0.0.1:0",
+            "--processes",
+            "2",
+        ])
+        .current_dir(Path::new(ROOT).join("tests/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Traceback"), "{stderr}");
+    assert!(
+        stderr.contains("before it was ready, and no worker has started"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Error: worker "),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn cli_serves_logs_and_stops_on_sigterm_and_ctrl_c() {
     let Some(python) = python() else {

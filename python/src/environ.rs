@@ -15,6 +15,14 @@ pub struct Environ {
 }
 
 impl Environ {
+    /// Sets `wsgi.multiprocess`: true for a worker of a supervisor, whose siblings run the
+    /// same application in other processes.
+    pub fn set_multiprocess(&self, py: Python<'_>, multiprocess: bool) -> PyResult<()> {
+        self.base
+            .bind(py)
+            .set_item("wsgi.multiprocess", multiprocess)
+    }
+
     /// For a server at `server_name`:`server_port`. `process` (the process environment under
     /// `runserver`, as wsgiref copies it in) goes first, under the server's own keys.
     pub fn new(

@@ -18,10 +18,12 @@ mod logger;
 mod response_head;
 mod start_response;
 mod stats;
+mod supervise;
 mod wsgi;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use basehttp::{AccessLog, Server, ServerHandle, WhenFull};
@@ -43,6 +45,11 @@ fn attach_for_life(run: &mut (dyn FnMut() + Send)) {
 #[pyclass(module = "basehttp._native", name = "Handle", weakref)]
 struct Handle {
     inner: Mutex<Option<ServerHandle>>,
+    /// Under a supervisor: the heartbeat, every worker's figures, and whether the supervisor
+    /// has said stop.
+    heart: Mutex<Option<supervise::Heart>>,
+    figures: Option<basehttp::supervised::Figures>,
+    stop_asked: Arc<AtomicBool>,
     addr: SocketAddr,
     gil_wait: GilWait,
     workers: usize,
@@ -80,6 +87,22 @@ impl Handle {
         if let Some(handle) = guard.as_ref() {
             stats::fill(&d, stats::figures(&handle.stats()))?;
         }
+        drop(guard);
+        // Which process this is, and under a supervisor every worker process's last figures.
+        d.set_item("pid", std::process::id())?;
+        let processes = pyo3::types::PyList::empty(py);
+        for r in self.figures.as_ref().map(|f| f.all()).unwrap_or_default() {
+            let p = PyDict::new(py);
+            p.set_item("pid", r.pid)?;
+            p.set_item("served", r.served)?;
+            p.set_item("threads", r.threads)?;
+            p.set_item("busy", r.busy)?;
+            p.set_item("parked", r.parked)?;
+            p.set_item("open", r.open)?;
+            p.set_item("gil_wait", r.gil_wait)?;
+            processes.append(p)?;
+        }
+        d.set_item("processes", processes)?;
         Ok(d)
     }
 
@@ -94,17 +117,21 @@ impl Handle {
         }
     }
 
-    /// Waits, without the GIL, until the server is shut down, checking for signals every
-    /// 100 ms: a signal handler's exception (KeyboardInterrupt for Ctrl-C) is raised here.
+    /// Waits, without the GIL, until the server is shut down (or, under a supervisor, until
+    /// the supervisor says stop), checking for signals every 100 ms: a signal handler's
+    /// exception (KeyboardInterrupt for Ctrl-C) is raised here. Under a supervisor it also
+    /// sends the heartbeat, once a second, with the GIL held.
     fn wait(&self, py: Python<'_>) -> PyResult<()> {
         loop {
-            if self
-                .inner
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_none()
-            {
+            let stats = match &*self.inner.lock().unwrap_or_else(|e| e.into_inner()) {
+                None => return Ok(()),
+                Some(handle) => handle.stats(),
+            };
+            if self.stop_asked.load(Relaxed) {
                 return Ok(());
+            }
+            if let Some(heart) = &mut *self.heart.lock().unwrap_or_else(|e| e.into_inner()) {
+                heart.beat_if_due(stats, &self.gil_wait);
             }
             py.detach(|| std::thread::sleep(Duration::from_millis(100)));
             py.check_signals()?;
@@ -162,6 +189,8 @@ fn start(
     if workers == 0 {
         return Err(PyValueError::new_err("workers must be at least 1"));
     }
+    // A worker of `python -m basehttp --processes`: its supervisor is its parent.
+    let link = listener.as_ref().and_then(|l| l.take_link());
     let mut server = match listener {
         // Handed on (a supervisor's, Django's autoreloader's, systemd's): host and port are
         // the socket's, shared with its siblings.
@@ -221,10 +250,21 @@ fn start(
         base_environ.as_ref(),
         gil_wait.clone(),
     )?;
+    handler.set_multiprocess(py, link.is_some())?;
+    let figures = link.as_ref().map(|l| l.figures());
     let handle = server
         .config(config)
         .wrap_worker(attach_for_life)
         .spawn(handler)?;
+    let stop_asked = Arc::new(AtomicBool::new(false));
+    let heart = match link {
+        Some(link) => {
+            let asked = stop_asked.clone();
+            let beats = link.start(move || asked.store(true, Relaxed))?;
+            Some(supervise::Heart::new(beats))
+        }
+        None => None,
+    };
     let config = handle.config();
     Ok(Handle {
         workers: config.workers,
@@ -236,13 +276,16 @@ fn start(
         keep_alive: config.keep_alive.as_secs_f64(),
         addr: handle.local_addr(),
         inner: Mutex::new(Some(handle)),
+        heart: Mutex::new(heart),
+        figures,
+        stop_asked,
         gil_wait,
     })
 }
 
 /// An `OSError` with `errno` and `strerror` set, as Python's own `socket.bind` raises it, so
 /// callers can tell a port in use (runserver's "That port is already in use.") from the rest.
-fn os_error(err: std::io::Error) -> PyErr {
+pub(crate) fn os_error(err: std::io::Error) -> PyErr {
     match err.raw_os_error() {
         Some(code) => {
             let text = err.to_string();
@@ -263,10 +306,11 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Handle>()?;
     m.add_class::<listen::Listener>()?;
     m.add_function(wrap_pyfunction!(listen::inherited, m)?)?;
-    m.add(
-        "HANDOVER_VARIABLES",
-        basehttp::listen_fds::VARIABLES.to_vec(),
-    )?;
+    let mut handover = basehttp::listen_fds::VARIABLES.to_vec();
+    handover.push(basehttp::supervisor::SUPERVISOR);
+    m.add("HANDOVER_VARIABLES", handover)?;
+    m.add_function(wrap_pyfunction!(supervise::supervise, m)?)?;
+    m.add("Reload", m.py().get_type::<supervise::Reload>())?;
     m.add_class::<start_response::StartResponse>()?;
     m.add_class::<file_wrapper::FileWrapper>()?;
     m.add(

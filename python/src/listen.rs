@@ -8,6 +8,7 @@ use std::net::TcpListener;
 use std::sync::Mutex;
 
 use basehttp::listen_fds;
+use basehttp::supervised::Link;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
@@ -15,12 +16,19 @@ use pyo3::prelude::*;
 #[pyclass(module = "basehttp._native", name = "Listener")]
 pub struct Listener {
     socket: Mutex<Option<TcpListener>>,
+    /// The link to the supervisor that handed it on, if one did.
+    link: Mutex<Option<Link>>,
     /// `systemd`, or `parent <pid>`.
     #[pyo3(get)]
     handed_on_by: String,
 }
 
 impl Listener {
+    /// The supervisor's link, once.
+    pub fn take_link(&self) -> Option<Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
     /// The socket, once: a second `start` with the same listener is an error.
     pub fn take(&self) -> PyResult<TcpListener> {
         self.socket
@@ -51,8 +59,12 @@ pub fn inherited() -> PyResult<Option<Listener>> {
         .ok_or_else(|| PyOSError::new_err(format!("no socket at descriptor {}", found.first_fd)))?;
     // The listener blocks in accept; the mode is the socket's, so its siblings' too.
     socket.set_nonblocking(false)?;
+    // A worker of `python -m basehttp --processes`: its supervisor handed the socket on, and
+    // is named in a variable the caller removes next.
+    let link = basehttp::supervised::connect()?;
     Ok(Some(Listener {
         socket: Mutex::new(Some(socket)),
+        link: Mutex::new(link),
         handed_on_by: found.from,
     }))
 }

@@ -52,6 +52,11 @@ impl Wsgi {
         })
     }
 
+    /// Sets `wsgi.multiprocess` (see [`Environ::set_multiprocess`]).
+    pub fn set_multiprocess(&self, py: Python<'_>, multiprocess: bool) -> PyResult<()> {
+        self.environ.set_multiprocess(py, multiprocess)
+    }
+
     /// Calls the application and turns what it returns into a response. The result's
     /// `close()` is called here unless the response streams it (then the reader calls it).
     fn call(

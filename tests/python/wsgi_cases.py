@@ -448,6 +448,8 @@ def case_api():
     assert set(s["parked"]) == {"idle", "head", "body", "write", "drain", "linger", "total"}, s
     assert s["latency"]["samples"] >= 1 and s["latency"]["p50"] > 0, s
     assert "client_closed" in s["closes"] and len(s["served_per_worker"]) == 3, s
+    # Which process this is; with no supervisor, no other processes.
+    assert s["pid"] == os.getpid() and s["processes"] == [], s
     assert h.shutdown()
     assert h.shutdown()  # twice is fine
     try:

@@ -135,7 +135,11 @@ def hand_on(host, port, *, ipv6=False):
 
 
 def url(handle):
-    host, port = handle.address
+    return url_of(handle.address)
+
+
+def url_of(address):
+    host, port = address
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/"

@@ -46,7 +46,7 @@ pub fn run(
         timeout: Duration::from_secs(processes.timeout.unwrap_or(30)),
         // The workers' own grace, and a moment to exit after it.
         grace: grace + Duration::from_secs(1),
-        dump_signal: None,
+        dump_stacks: false,
     };
     let mut supervisor = match Supervisor::new(listener, options, move |_slot| {
         let mut cmd = std::process::Command::new(&exe);
