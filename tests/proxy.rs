@@ -1,7 +1,8 @@
 //! basehttp behind a real reverse proxy (issue 5): Debian's nginx on loopback balances two
 //! basehttp processes with upstream keep-alive. A few thousand requests go through it; both
 //! instances must serve, no request may fail, and killing one instance mid-run must lose no
-//! request (nginx retries idempotent ones on the other). Skipped with a message when nginx is
+//! request (nginx retries idempotent ones on the other); the same with two processes in each
+//! instance (`--processes 2`). Skipped with a message when nginx is
 //! not installed, except in CI (`CI` set), where `.ci/run` installs `nginx-light`.
 
 mod support;
@@ -58,9 +59,10 @@ impl Drop for Proxy {
     }
 }
 
-fn instance(port: u16) -> Instance {
+fn instance(port: u16, args: &[&str]) -> Instance {
     let mut child = Command::new(BIN)
         .arg(format!("127.0.0.1:{port}"))
+        .args(args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -121,6 +123,18 @@ fn nginx_config(dir: &std::path::Path, listen: u16, upstreams: [u16; 2]) -> Stri
 
 #[test]
 fn nginx_balances_two_instances_and_loses_nothing_when_one_dies() {
+    balance_and_kill(&[]);
+}
+
+/// The same with two processes in each instance (issue 19): one machine's cores through
+/// `--processes`, several machines through nginx. Killing an instance's supervisor outright
+/// makes its workers finish what they hold and stop by themselves; nginx retries the rest.
+#[test]
+fn nginx_balances_two_multi_process_instances_and_loses_nothing_when_one_dies() {
+    balance_and_kill(&["--processes", "2"]);
+}
+
+fn balance_and_kill(args: &[&str]) {
     let Some(nginx) = nginx() else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -133,7 +147,7 @@ fn nginx_balances_two_instances_and_loses_nothing_when_one_dies() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let ports = [support::free_port(), support::free_port()];
-    let mut instances = ports.map(instance);
+    let mut instances = ports.map(|port| instance(port, args));
     let front = support::free_port();
     std::fs::write(dir.join("nginx.conf"), nginx_config(&dir, front, ports)).unwrap();
     let mut proxy = Proxy(
