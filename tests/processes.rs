@@ -230,10 +230,15 @@ impl Supervised {
     }
 
     fn start_with(args: &[&str], env: &[(&str, &str)]) -> Supervised {
+        let mut all = vec!["demo", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Supervised::spawn(&all, env)
+    }
+
+    /// `basehttp ARGS` (the file server, or `demo ...`).
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Supervised {
         use std::os::unix::process::CommandExt;
         let mut child = Command::new(BIN)
-            .arg("demo")
-            .arg("127.0.0.1:0")
             .args(args)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
@@ -636,4 +641,65 @@ fn web_concurrency_sets_the_count() {
         &[("WEB_CONCURRENCY", "3")],
     );
     assert_eq!(sup.wait_ready(2).len(), 2);
+}
+
+/// A worker that cannot start (its directory is gone) after the first ones did is tried
+/// again with a pause that doubles, each exit logged, while the other worker serves; once the
+/// directory is back, the next attempt serves.
+#[test]
+fn a_worker_that_keeps_dying_is_restarted_with_a_growing_pause() {
+    let dir = TempDir::new("backoff");
+    dir.write("hello.txt", "still here\n");
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("hello.txt"), "still here\n").unwrap();
+    let site_arg = site.to_string_lossy().into_owned();
+    let sup = Supervised::spawn(
+        &[
+            "127.0.0.1:0",
+            "--processes",
+            "2",
+            "--quiet",
+            "-d",
+            &site_arg,
+        ],
+        &[],
+    );
+    let pids = sup.wait_ready(2);
+    let away = dir.path().join("away");
+    std::fs::rename(&site, &away).unwrap();
+    kill("-KILL", pids[0]);
+    sup.wait_log("starting another in 0.4 s", 1, Duration::from_secs(10));
+    let log = sup.stderr();
+    assert!(log.contains("starting another in 0.1 s"), "{log}");
+    assert!(log.contains("starting another in 0.2 s"), "{log}");
+    assert!(log.contains("exited (exit status: 1)"), "{log}");
+    // The other worker lives on meanwhile.
+    assert!(alive(pids[1]));
+    std::fs::rename(&away, &site).unwrap();
+    sup.wait_log(" is ready", 3, Duration::from_secs(15));
+    assert_eq!(get_once(sup.addr, "/hello.txt").unwrap(), "still here\n");
+}
+
+/// Access lines from every worker reach the one stderr whole: each is written with one
+/// `write` of at most `PIPE_BUF` bytes, which a pipe never splits.
+#[test]
+fn access_lines_of_all_workers_never_interleave() {
+    let sup = Supervised::start(&["--processes", "2"]);
+    sup.wait_ready(2);
+    const PATH: &str = "/hello?pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    let load = Load::start(sup.addr, PATH, 8);
+    std::thread::sleep(Duration::from_secs(2));
+    let (ok, failed) = load.stop();
+    assert!(failed.is_empty(), "{failed:?}");
+    sup.wait_log("GET /hello?pad=", ok, Duration::from_secs(10));
+    let log = sup.stderr();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("/hello?pad=")).collect();
+    assert_eq!(lines.len(), ok);
+    for line in lines {
+        assert!(
+            line.starts_with('[') && line.matches("\"GET ").count() == 1 && line.contains(" 200 "),
+            "a broken line: {line:?}"
+        );
+    }
 }
