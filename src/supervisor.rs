@@ -233,11 +233,13 @@ impl Supervisor {
         })
     }
 
-    /// The last report of every serving worker, in slot order.
+    /// The last report of every serving worker that has sent one, in slot order.
     pub fn reports(&self) -> Vec<Report> {
         self.slots
             .iter()
             .filter_map(|s| s.current.as_ref())
+            // Every pool has a thread: no threads means no beat yet.
+            .filter(|p| p.report.threads > 0)
             .map(|p| p.report.clone())
             .collect()
     }

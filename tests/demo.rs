@@ -663,3 +663,33 @@ fn worker_cards_give_durations_a_unit() {
     // `<` comes escaped in the dumped DOM.
     assert_eq!(shown, ["for &lt; 1 ms", "for 1.5 s", ""], "{dom}");
 }
+
+/// Under a supervisor (`--processes 2`), `/stats` lists every process and the page shows
+/// them in a table, marking the one that answered.
+#[test]
+fn the_page_shows_each_process_under_a_supervisor() {
+    let demo = Demo::start(&["--processes", "2", "-w", "3"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = demo.stats();
+        let processes = stats["processes"].as_array().unwrap();
+        // Each listed once it has sent its first heartbeat.
+        if processes.len() == 2 {
+            let mine = stats["pid"].as_u64().unwrap();
+            assert!(
+                processes.iter().any(|p| p["pid"].as_u64() == Some(mine)),
+                "{stats}"
+            );
+            assert!(processes.iter().all(|p| p["threads"] == 3), "{stats}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let Some(dom) = dump_dom(&format!("http://{}/", demo.addr), 3000) else {
+        return;
+    };
+    assert!(dom.contains("2 under a supervisor"), "{dom}");
+    assert!(dom.contains("(this one)"), "{dom}");
+    assert!(!dom.contains("id=\"processes-section\" hidden"), "{dom}");
+}
