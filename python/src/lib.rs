@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod environ;
+mod errors;
 mod file_wrapper;
 mod gil;
 mod iterable;
@@ -201,7 +202,7 @@ fn start(
                 .detach(|| (host, port).to_socket_addrs())
                 .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
                 .collect();
-            Server::bind(&addrs[..]).map_err(os_error)?
+            Server::bind(&addrs[..]).map_err(errors::os_error)?
         }
     }
     .workers(workers);
@@ -281,21 +282,6 @@ fn start(
         stop_asked,
         gil_wait,
     })
-}
-
-/// An `OSError` with `errno` and `strerror` set, as Python's own `socket.bind` raises it, so
-/// callers can tell a port in use (runserver's "That port is already in use.") from the rest.
-pub(crate) fn os_error(err: std::io::Error) -> PyErr {
-    match err.raw_os_error() {
-        Some(code) => {
-            let text = err.to_string();
-            let strerror = text
-                .trim_end_matches(&format!(" (os error {code})"))
-                .to_owned();
-            PyOSError::new_err((code, strerror))
-        }
-        None => err.into(),
-    }
 }
 
 /// The extension module.

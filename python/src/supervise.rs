@@ -82,7 +82,7 @@ pub fn supervise(
                 .detach(|| (host, port).to_socket_addrs())
                 .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
                 .collect();
-            TcpListener::bind(&addrs[..]).map_err(crate::os_error)?
+            TcpListener::bind(&addrs[..]).map_err(crate::errors::os_error)?
         }
     };
     let local = listener.local_addr()?;

@@ -14,31 +14,15 @@ use basehttp::supervisor::{self, Order, Supervisor};
 
 use crate::cli::Processes;
 
-/// Runs `count` copies of this program's command line as workers on `listener`, until SIGTERM
-/// or SIGINT (SIGHUP replaces them one at a time); prints `banner` once the workers start.
-pub fn run(
+/// A supervisor of `count` workers, each this program's command line again, on `listener`.
+pub fn start(
     listener: TcpListener,
     count: usize,
     processes: &Processes,
     grace: Duration,
-    banner: String,
-) -> ExitCode {
-    let stop = Arc::new(AtomicBool::new(false));
-    let reload = Arc::new(AtomicBool::new(false));
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    for (signal, flag) in [(SIGTERM, &stop), (SIGINT, &stop), (SIGHUP, &reload)] {
-        if let Err(e) = signal_hook::flag::register(signal, flag.clone()) {
-            eprintln!("Error: cannot install the signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            eprintln!("Error: cannot find this program to start its workers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+) -> Result<Supervisor, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find this program to start its workers: {e}"))?;
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let options = supervisor::Options {
         processes: count,
@@ -48,18 +32,25 @@ pub fn run(
         grace: grace + Duration::from_secs(1),
         dump_stacks: false,
     };
-    let mut supervisor = match Supervisor::new(listener, options, move |_slot| {
+    Supervisor::new(listener, options, move |_slot| {
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(&args);
         cmd
-    }) {
-        Ok(supervisor) => supervisor,
-        Err(e) => {
-            eprintln!("Error: cannot start the supervisor: {e}");
+    })
+    .map_err(|e| format!("cannot start the supervisor: {e}"))
+}
+
+/// Supervises until SIGTERM or SIGINT (SIGHUP replaces the workers one at a time).
+pub fn run(mut supervisor: Supervisor) -> ExitCode {
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for (signal, flag) in [(SIGTERM, &stop), (SIGINT, &stop), (SIGHUP, &reload)] {
+        if let Err(e) = signal_hook::flag::register(signal, flag.clone()) {
+            eprintln!("Error: cannot install the signal handlers: {e}");
             return ExitCode::FAILURE;
         }
-    };
-    let _ = crate::print(&banner);
+    }
     let result = supervisor.run(|_| {
         if stop.swap(false, Relaxed) {
             Order::Stop
@@ -72,7 +63,7 @@ pub fn run(
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: the supervisor failed: {e}");
+            eprintln!("Error: {e}");
             ExitCode::FAILURE
         }
     }

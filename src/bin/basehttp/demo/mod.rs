@@ -6,6 +6,7 @@
 //! JSON is in `stats_json`, the page in `page.html`. It adds nothing to the path of `/hello`,
 //! the benchmark endpoint.
 
+mod limits;
 mod stats_json;
 
 use std::io::{self, Read};
@@ -14,17 +15,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use basehttp::supervised::Figures;
-use basehttp::{Config, Request, Response, WhenFull};
+use basehttp::{Config, Request, Response};
 
 use crate::cli::ServeArgs;
-
-/// Longest `ms` for `/sleep`, `/cpu` and `/stream`: long enough to watch a worker stay busy,
-/// short enough that a typo does not hold a worker for an hour.
-pub const MAX_MS: u64 = 10_000;
-/// Most chunks `/stream` sends.
-pub const MAX_CHUNKS: u64 = 1_000;
-/// Longest a whole `/stream` may take (`chunks × ms`).
-pub const MAX_STREAM_MS: u64 = 60_000;
+use limits::{MAX_CHUNKS, MAX_MS, MAX_STREAM_MS};
+use stats_json::Settings;
 
 /// The page at `/`: one self-contained file, no external assets.
 const PAGE: &str = include_str!("page.html");
@@ -37,16 +32,6 @@ pub struct Demo {
     settings: Settings,
     /// Under a supervisor: every worker process's figures.
     figures: Option<Figures>,
-}
-
-/// Settings shown by `/stats` that the counters do not carry.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    pub active_workers: usize,
-    /// Places the run gate adds while handlers are long.
-    pub spare_places: usize,
-    pub when_full: WhenFull,
-    pub keep_alive: Duration,
 }
 
 /// What a worker was last asked to do.
@@ -357,8 +342,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         ..
     } = args;
     config.log_timings = true;
-    crate::run_server(&addr, &processes, config, Demo::new, |config, local| {
-        let url = crate::url(local);
+    crate::serve::run_server(&addr, &processes, config, Demo::new, |config, local| {
+        let url = crate::serve::url(local);
         format!(
             "basehttp {} demo: {} workers ({} run at once, {} more while handlers are long), queue of {} ({} when full)\n\
              Starting development server at {url}\n\
@@ -369,7 +354,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             config.active_workers,
             config.spare_places,
             config.queue,
-            crate::policy_name(config.when_full),
+            crate::serve::policy_name(config.when_full),
         )
     })
 }

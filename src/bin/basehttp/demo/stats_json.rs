@@ -7,7 +7,17 @@ use std::time::Duration;
 use basehttp::supervisor::report::Report;
 use basehttp::{Stats, WhenFull, WorkerState};
 
-use super::{MAX_CHUNKS, MAX_MS, MAX_STREAM_MS, Settings};
+use crate::demo::limits::{MAX_CHUNKS, MAX_MS, MAX_STREAM_MS};
+
+/// Settings shown by `/stats` that the counters do not carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub active_workers: usize,
+    /// Places the run gate adds while handlers are long.
+    pub spare_places: usize,
+    pub when_full: WhenFull,
+    pub keep_alive: Duration,
+}
 
 /// Everything `/stats` shows.
 pub struct Snapshot<'a> {
