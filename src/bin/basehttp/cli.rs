@@ -598,6 +598,33 @@ mod tests {
     }
 
     #[test]
+    fn process_options_and_web_concurrency() {
+        let p = serve_args(&[]).unwrap().processes;
+        assert_eq!(p, Processes::default());
+        assert_eq!(p.count(None), Ok(1));
+        assert_eq!(p.count(Some("3")), Ok(3));
+        assert!(!p.supervised(1) && p.supervised(2));
+        assert!(p.count(Some("0")).is_err() && p.count(Some("many")).is_err());
+        let p = serve_args(&["--processes", "4", "--max-requests=1000", "--timeout", "10"])
+            .unwrap()
+            .processes;
+        // --processes wins over WEB_CONCURRENCY; a supervision option alone supervises one.
+        assert_eq!(p.count(Some("3")), Ok(4));
+        assert_eq!((p.max_requests, p.timeout), (Some(1000), Some(10)));
+        let one = serve_args(&["--max-requests", "5"]).unwrap().processes;
+        assert!(one.supervised(1));
+        for bad in [
+            &["--processes", "0"][..],
+            &["--processes", "257"],
+            &["--processes", "x"],
+            &["--max-requests", "0"],
+            &["--timeout", "0"],
+        ] {
+            assert!(serve_args(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn file_options() {
         let serve = serve_args(&[]).unwrap();
         assert_eq!(serve.files.directory, PathBuf::from("."));
