@@ -669,22 +669,24 @@ fn worker_cards_give_durations_a_unit() {
 #[test]
 fn the_page_shows_each_process_under_a_supervisor() {
     let demo = Demo::start(&["--processes", "2", "-w", "3"]);
+    // Each process is listed once it has sent its first heartbeat, and each learns the list
+    // with its next one: wait until both answering processes list both.
     let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    let mut complete = std::collections::BTreeSet::new();
+    while complete.len() < 2 {
         let stats = demo.stats();
         let processes = stats["processes"].as_array().unwrap();
-        // Each listed once it has sent its first heartbeat.
+        let mine = stats["pid"].as_u64().unwrap();
         if processes.len() == 2 {
-            let mine = stats["pid"].as_u64().unwrap();
             assert!(
                 processes.iter().any(|p| p["pid"].as_u64() == Some(mine)),
                 "{stats}"
             );
             assert!(processes.iter().all(|p| p["threads"] == 3), "{stats}");
-            break;
+            complete.insert(mine);
         }
         assert!(Instant::now() < deadline, "{stats}");
-        thread::sleep(Duration::from_millis(200));
+        thread::sleep(Duration::from_millis(100));
     }
     let Some(dom) = dump_dom(&format!("http://{}/", demo.addr), 3000) else {
         return;
