@@ -38,6 +38,14 @@ fn python() -> Option<PathBuf> {
     }
 }
 
+/// A loopback port that was free a moment ago, for a server started in another process.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
+
 fn run(cmd: &mut Command) -> Result<Output, String> {
     let out = cmd
         .output()
@@ -464,10 +472,7 @@ fn cli_serves_the_socket_systemd_hands_it() {
         return;
     };
     let activate = String::from_utf8_lossy(&activate.stdout).trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = Command::new(activate)
         .args(["-l", &format!("127.0.0.1:{port}")])
         .arg(&python)
@@ -1410,10 +1415,7 @@ fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
     };
     let site = DjangoSite::new(&python, "reload", true);
     // The same port across restarts, so a fixed one.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut server = Runserver::start(&python, &site, &[&format!("127.0.0.1:{port}")]);
     assert_eq!(server.addr, format!("127.0.0.1:{port}"));
     assert_eq!(
@@ -1474,10 +1476,7 @@ fn runserver_keeps_its_socket_across_reloads() {
     let site = DjangoSite::new(&python, "handover", true);
     // A fixed port, as a developer's browser has: without the handover each restart closes
     // it and binds it again.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = Runserver::start(&python, &site, &["--skip-checks", "--quiet", &addr]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -1863,10 +1862,7 @@ fn a_wheel_installs_without_rust_and_serves_runserver() {
     )
     .unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = Runserver::spawn(without_rust(&python), &site, &["--noreload", &addr]);
     assert!(
