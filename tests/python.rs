@@ -378,10 +378,20 @@ struct Cli {
 }
 
 fn cli(python: &Path, args: &[&str]) -> Cli {
+    cli_in(
+        python,
+        &Path::new(ROOT).join("tests/python"),
+        "cli_app:app",
+        args,
+    )
+}
+
+/// `python -m basehttp APP 127.0.0.1:0 ARGS` in `dir`, up to its banner's address.
+fn cli_in(python: &Path, dir: &Path, app: &str, args: &[&str]) -> Cli {
     let mut child = Command::new(python)
-        .args(["-m", "basehttp", "cli_app:app", "127.0.0.1:0"])
+        .args(["-m", "basehttp", app, "127.0.0.1:0"])
         .args(args)
-        .current_dir(Path::new(ROOT).join("tests/python"))
+        .current_dir(dir)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -1461,6 +1471,56 @@ fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A Django project under `python -m basehttp --processes 2 -w 1`: both processes serve,
+/// `wsgi.multiprocess` is true, and each process's one worker thread keeps its thread-locals
+/// from one request to the next, as in one process (Django's database connections live
+/// there); the admin's login page renders in both.
+#[test]
+fn django_under_processes_keeps_thread_state_per_process() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::new(&python, "processes", true);
+    let mut cli = cli_in(
+        &python,
+        &site.dir,
+        "mysite.wsgi:application",
+        &["--processes", "2", "-w", "1", "--quiet"],
+    );
+    let mut log = String::new();
+    while log.matches(" is ready").count() < 2 {
+        let mut line = String::new();
+        assert_ne!(cli.stderr.read_line(&mut line).unwrap(), 0, "{log}");
+        log.push_str(&line);
+    }
+    let addr = cli.addr.clone();
+    let mut counts: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for _ in 0..40 {
+        let (status, body) = fetch(&addr, "/whoami/").unwrap();
+        assert_eq!(status, 200);
+        let body = String::from_utf8(body).unwrap();
+        let f: Vec<&str> = body.split(' ').collect();
+        assert_eq!(f[1], "True", "{body}");
+        counts
+            .entry(format!("{} {}", f[0], f[2]))
+            .or_default()
+            .push(f[3].parse().unwrap());
+    }
+    assert_eq!(
+        counts.len(),
+        2,
+        "two processes of one thread each: {counts:?}"
+    );
+    for seen in counts.values() {
+        let expected: Vec<u64> = (1..=seen.len() as u64).collect();
+        assert_eq!(seen, &expected, "thread-local counts in {counts:?}");
+    }
+    for _ in 0..4 {
+        assert_eq!(fetch(&addr, "/admin/login/").unwrap().0, 200);
+    }
+    stop(cli, "-TERM");
 }
 
 /// Django's autoreloader closes the listening socket at every reload, so a browser that

@@ -2,7 +2,8 @@
 tests/python.rs: "basehttp" first in INSTALLED_APPS, ALLOWED_HOSTS open, no `migrate` run
 (so runserver warns of unapplied migrations), and two views in mysite/views.py: `/hello/`
 (its text is what the autoreload test edits), `/slow/` (sleeps, then answers when it ran
-and on which thread) and `/meta/` (request.META's text values as JSON).
+and on which thread), `/meta/` (request.META's text values as JSON) and `/whoami/` (the
+process, `wsgi.multiprocess`, the thread, and a thread-local count of its requests).
 `python runserver_site.py DIR [nodebug] [late]`: `late` puts "basehttp" last in
 INSTALLED_APPS instead (after django.contrib.staticfiles); prints `ok site`."""
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 
 VIEWS = '''\
+import os
 import threading
 import time
 
@@ -29,6 +31,15 @@ def slow(request):
 
 def meta(request):
     return JsonResponse({k: v for k, v in request.META.items() if isinstance(v, str)})
+
+
+local = threading.local()
+
+
+def whoami(request):
+    local.count = getattr(local, "count", 0) + 1
+    return HttpResponse(f"{os.getpid()} {request.META['wsgi.multiprocess']} "
+                        f"{threading.get_ident()} {local.count}")
 '''
 
 work = pathlib.Path(sys.argv[1])
@@ -53,7 +64,8 @@ text = urls.read_text()
 text = text.replace("from django.urls import path",
                     "from django.urls import path\n\nfrom mysite import views", 1)
 text = text.replace("urlpatterns = [\n", 'urlpatterns = [\n    path("hello/", views.hello),\n'
-                    '    path("slow/", views.slow),\n    path("meta/", views.meta),\n', 1)
+                    '    path("slow/", views.slow),\n    path("meta/", views.meta),\n'
+                    '    path("whoami/", views.whoami),\n', 1)
 assert "views.hello" in text
 urls.write_text(text)
 print("ok site", flush=True)
