@@ -39,7 +39,8 @@
 #   WORKLOADS="hello sleep" bash benches/python.sh
 #
 # Makes its venv in target/bench-python-venv (benches/python_apps/venv.sh: the peers from
-# PyPI, basehttp built from ./python by maturin). Needs python3 (3.11+), cargo, wrk and curl.
+# PyPI, basehttp built from ./python by maturin; the helpers it shares with processes.sh in
+# benches/python_apps/lib.sh). Needs python3 (3.11+), cargo, wrk and curl.
 # Writes target/bench/python.md (the table), python.tsv (every run), python-meta.json (what
 # was measured besides) and python.svg (the chart); the servers' logs in python-logs/.
 set -euo pipefail
@@ -64,62 +65,9 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d /tmp/basehttp-pybench.XXXXXX)
 
-pgids=()
-cleanup() {
-  local pg
-  # The group, and the pid itself: a server interrupted before its setsid is in no group yet.
-  for pg in "${pgids[@]}"; do kill -TERM -- "-$pg" "$pg" 2>/dev/null || true; done
-  for pg in "${pgids[@]}"; do
-    for _ in $(seq 50); do
-      kill -0 -- "-$pg" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL -- "-$pg" "$pg" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-}
+source benches/python_apps/lib.sh
 trap 'cleanup; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-declare -A port_of pgid_of
-# start NAME COMMAND...: in benches/python_apps, in a process group of its own (setsid does
-# not fork here: the script has no job control, so $! is the group's leader), output to
-# $work/NAME.log. The command may use {port}.
-start() {
-  local name=$1 port
-  shift
-  port=$(free_port)
-  port_of[$name]=$port
-  local args=("${@//\{port\}/$port}")
-  (cd "$APPS" && exec setsid "${args[@]}" >"$work/$name.log" 2>&1 </dev/null) &
-  pgids+=($!)
-  pgid_of[$name]=$!
-}
-
-wait_for() { # NAME PATH
-  local url="http://127.0.0.1:${port_of[$1]}$2"
-  for _ in $(seq 150); do
-    curl -sf -o /dev/null -m 2 "$url" && return 0
-    sleep 0.1
-  done
-  echo "$1 does not answer at $url; its log:" >&2
-  cat "$work/$1.log" >&2
-  exit 1
-}
-
-# cpu_ticks PGID: the user + system CPU time, in clock ticks, of the processes in a group (all
-# their threads), from /proc/PID/stat; past "(comm) " the fields are state, ppid, pgrp, ...,
-# utime (12th), stime (13th).
-cpu_ticks() {
-  # A process may end between the glob and the read: cat then fails, which is no error here.
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v g="$1" '
-    { sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
-}
-TICK=$(getconf CLK_TCK)
 
 # Which servers run which workload, in table order.
 servers_for() {
@@ -154,17 +102,8 @@ for w in $WORKLOADS; do
 done
 has() { [[ "$need" == *" $1 "* ]]; }
 
-# What bounds the apps: time.sleep(0.010)'s real duration, and the 1 ms loop, calibrated here
-# once (every server gets the same iteration count) and timed again (the median of 20).
-read -r sleep_s cpu_iters cpu_s < <(cd "$APPS" && "$BIN/python" -c '
-import statistics, time, plain
-t = time.perf_counter()
-for _ in range(50): time.sleep(0.010)
-s = (time.perf_counter() - t) / 50
-n = plain.calibrate(0.001)
-def once():
-    t = time.thread_time(); plain.spin(n); return time.thread_time() - t
-print(s, n, statistics.median(once() for _ in range(20)))')
+# What bounds the apps: time.sleep(0.010)'s real duration, and the 1 ms loop (lib.sh).
+read -r sleep_s cpu_iters cpu_s < <(measure_apps)
 export BENCH_CPU_ITERS=$cpu_iters
 
 G="-k gthread -w 1 --threads 8 -b 127.0.0.1:{port}"
@@ -185,31 +124,7 @@ has dj_granian && start dj_granian "$BIN/granian" --interface wsgi --workers 1 -
 has uvicorn && start uvicorn "$BIN/uvicorn" benchsite.asgi:application --workers 1 --host 127.0.0.1 --port "{port}"
 for s in "${!port_of[@]}"; do wait_for "$s" /hello; done
 
-# One wrk run: "req/s p50_ms p99_ms errors reads". reads are wrk's read errors: connections the
-# server closed after a response (runserver closes each: Django's response has no
-# Content-Length without CommonMiddleware); errors are the rest and non-2xx answers.
-run_wrk() {
-  wrk -t1 -c"$CONNECTIONS" -d"$1" --latency "$2" | awk '
-    function ms(v) {
-      if (v ~ /us$/) return v / 1000
-      if (v ~ /ms$/) return v + 0
-      if (v ~ /s$/) return v * 1000
-      return v
-    }
-    /^Requests\/sec:/ { rps = $2 }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    /Socket errors:/ { gsub(/,/, ""); err += $4 + $8 + $10; reads += $6 }
-    /Non-2xx or 3xx responses:/ { err += $5 }
-    END { printf "%s %.2f %.2f %d %d\n", rps, p50, p99, err, reads }'
-}
-
-versions=$(cd "$APPS" && "$BIN/python" -c '
-import importlib.metadata as m, sys
-print("CPython %d.%d.%d; " % sys.version_info[:3] + ", ".join(
-    "%s %s" % (p, m.version(p)) for p in
-    ("basehttp", "django", "gunicorn", "waitress", "granian", "uvicorn")))')
-header="$(date '+%d %b %Y %H:%M'); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; $versions; $( (wrk -v 2>&1 || true) | head -1 | cut -d" " -f1-2)"
+header=$(bench_header basehttp django gunicorn waitress granian uvicorn)
 echo "$header"
 echo "wrk -t1 -c$CONNECTIONS, ${DURATION} s per run, $REPEATS alternating repeats, medians; warm-up ${WARMUP} s"
 measured="time.sleep(0.010) takes $(awk -v s="$sleep_s" 'BEGIN { printf "%.2f", s * 1000 }') ms here; the 1 ms loop ($cpu_iters iterations) $(awk -v s="$cpu_s" 'BEGIN { printf "%.2f", s * 1000 }') ms of CPU (median of 20)"
