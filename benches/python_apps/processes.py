@@ -79,8 +79,8 @@ def connections_held(pid, port):
 def kill(url, log):
     """SIGKILL to the first worker /stats lists; then follows the supervisor's log for the
     replacement's "worker pid P is ready". Prints, tab-separated: the victim's pid, the
-    connections it held (its `open` at its last heartbeat, and counted from /proc just before
-    the kill), the milliseconds until that line (-1: none within 10 s), the new pid, the
+    connections it held (its `open` at its last heartbeat, and counted from /proc while it is
+    stopped, just before the kill), the milliseconds until that line (-1: none within 10 s), the new pid, the
     supervisor's pid, the victim's exit line."""
     procs = stats(url)["processes"]
     known = {p["pid"] for p in procs}
@@ -88,6 +88,10 @@ def kill(url, log):
     supervisor = parent_of(victim["pid"])
     with open(log, "rb") as f:
         f.seek(0, os.SEEK_END)
+        # Stopped first, so that it accepts nothing more while its connections are counted:
+        # the count is then exactly what the kill cuts (wrk's connections move between the
+        # workers meanwhile: the demo closes a kept-alive connection after 1,000 requests).
+        os.kill(victim["pid"], signal.SIGSTOP)
         held = connections_held(victim["pid"], urllib.parse.urlsplit(url).port)
         os.kill(victim["pid"], signal.SIGKILL)
         t0 = time.monotonic()
