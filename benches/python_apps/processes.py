@@ -90,7 +90,7 @@ def kill(url, log):
         f.seek(0, os.SEEK_END)
         # Stopped first, so that it accepts nothing more while its connections are counted:
         # the count is then exactly what the kill cuts (wrk's connections move between the
-        # workers meanwhile: the demo closes a kept-alive connection after 1,000 requests).
+        # workers meanwhile: basehttp closes a kept-alive connection after 1,000 requests).
         os.kill(victim["pid"], signal.SIGSTOP)
         held = connections_held(victim["pid"], urllib.parse.urlsplit(url).port)
         os.kill(victim["pid"], signal.SIGKILL)
