@@ -4,7 +4,7 @@
 //! The supervisor runs no pool. It holds the listening socket and starts each worker as a
 //! fresh process (a [`Command`] the caller builds: the same program, no `fork` of a process
 //! that has threads) with the socket at descriptor 3 and the variables of
-//! [`listen_fds`](crate::listen_fds), so every worker blocks in `accept` on the same socket and
+//! [`listen_fds`](mod@crate::listen_fds), so every worker blocks in `accept` on the same socket and
 //! the kernel hands each connection to one waiting worker in turn. Each worker connects back
 //! over a Unix stream socket of the abstract namespace (no file on disk) named in
 //! [`SUPERVISOR`], says when it is ready, and sends a heartbeat with its figures every second
