@@ -143,7 +143,12 @@ fn balance_and_kill(args: &[&str]) {
         eprintln!("SKIPPED: nginx is not installed (apt-get install nginx-light)");
         return;
     };
-    let dir = std::env::temp_dir().join(format!("basehttp-proxy-{}", std::process::id()));
+    // One directory per test (they run at once in this process): nginx's config, pid and logs.
+    let dir = std::env::temp_dir().join(format!(
+        "basehttp-proxy-{}-{}",
+        std::process::id(),
+        args.join("").replace('-', "")
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let ports = [support::free_port(), support::free_port()];
