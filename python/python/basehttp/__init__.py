@@ -168,7 +168,8 @@ def _sigterm(signum, frame):
 
 def _wait(handle):
     """Waits until ``handle`` is shut down, or on the main thread until Ctrl-C or SIGTERM
-    (then shuts it down gracefully and returns)."""
+    (``serve`` makes SIGTERM raise KeyboardInterrupt), then shuts it down gracefully and
+    returns."""
     in_main = threading.current_thread() is threading.main_thread()
     if not in_main:
         # No signal reaches this thread. It may be a daemon thread (Django's autoreloader runs
@@ -183,14 +184,12 @@ def _wait(handle):
         finally:
             handle.shutdown()
         return
-    previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         handle.wait()
     except KeyboardInterrupt:
         pass
     finally:
         handle.shutdown()
-        signal.signal(signal.SIGTERM, previous)
 
 
 def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=None,
@@ -203,16 +202,24 @@ def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=No
     stderr instead. Off the main thread (where no signal arrives: Django's autoreloader runs
     runserver in one) it serves until the handle is shut down or the interpreter exits.
     Errors before serving are raised as :func:`start` raises them."""
-    handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
-                   keep_alive=keep_alive, access_log=access_log, color=color,
-                   base_environ=base_environ)
+    # SIGTERM stops it as Ctrl-C does, from before the banner says it serves: a supervisor
+    # or a test that signals as soon as it reads the banner must not find the default action.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _sigterm) if in_main else None
     try:
-        if on_start is not None:
-            on_start(handle)
-        if banner_for is not None:
-            print(banner(handle, banner_for), file=sys.stderr, flush=True)
-    except BaseException:
-        handle.shutdown()
-        raise
-    _wait(handle)
+        handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
+                       keep_alive=keep_alive, access_log=access_log, color=color,
+                       base_environ=base_environ)
+        try:
+            if on_start is not None:
+                on_start(handle)
+            if banner_for is not None:
+                print(banner(handle, banner_for), file=sys.stderr, flush=True)
+        except BaseException:
+            handle.shutdown()
+            raise
+        _wait(handle)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     return handle
