@@ -42,7 +42,9 @@ use std::time::{Duration, Instant};
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
+use crate::event_stream::Stream;
 use crate::http1::decode::Decoder;
+use crate::poller::Poller;
 use crate::received::Receiving;
 use crate::sending::Sending;
 use crate::wire::{Ready, Wire};
@@ -73,8 +75,20 @@ pub(crate) enum Phase {
     /// client still sends until it closes (bounded in bytes and time, as gunicorn does), so no
     /// reset destroys the response.
     Linger(Linger),
+    /// A server-sent event stream, waiting for messages (see `crate::event_stream`).
+    Stream(Box<Streaming>),
     /// Done, for this reason: the socket is closed and the reason counted.
     Close(CloseReason),
+}
+
+/// An event stream's connection: the stream, and what its client has not taken yet.
+pub(crate) struct Streaming {
+    pub(crate) stream: Arc<Stream>,
+    pub(crate) unsent: Vec<u8>,
+    /// When the last bytes went out: a comment follows `PING` of silence.
+    pub(crate) last_sent: Instant,
+    /// A chunked body (HTTP/1.1); else it ends with the connection (HTTP/1.0).
+    pub(crate) chunked: bool,
 }
 
 /// A drain in progress.
@@ -121,10 +135,12 @@ pub(crate) enum Parked {
     Drain,
     /// A lingering close.
     Linger,
+    /// A server-sent event stream waiting for its next message.
+    Stream,
 }
 
 impl Parked {
-    pub(crate) const COUNT: usize = 6;
+    pub(crate) const COUNT: usize = 7;
 
     pub(crate) fn index(self) -> usize {
         self as usize
@@ -210,6 +226,20 @@ impl Connection {
         }
     }
 
+    /// Called by the poller as it parks the connection under `ticket` (with its table
+    /// locked): an event stream notes where it waits, so a message can wake it. True if the
+    /// connection has work already (a message came while a worker held it): it is not to
+    /// wait.
+    pub(crate) fn hold_ticket(&self, ticket: Ticket, poller: std::sync::Weak<Poller>) -> bool {
+        match &self.phase {
+            Phase::Stream(s) => {
+                s.stream.parked_at(ticket, poller);
+                s.stream.has_news()
+            }
+            _ => false,
+        }
+    }
+
     /// Why waiting for a request ended at its deadline with `buffered` bytes received.
     pub(crate) fn head_timeout_reason(&self, buffered: usize) -> CloseReason {
         if self.served > 0 && buffered == 0 {
@@ -258,6 +288,22 @@ impl Connection {
             ),
             Phase::Drain(drain) => (Ready::Read, drain.deadline, Parked::Drain),
             Phase::Linger(linger) => (Ready::Read, linger.deadline, Parked::Linger),
+            // Read: the client going away; write: room for what it has not taken. A stream
+            // has no timeout of its own (a comment every PING keeps it honest) and closes as
+            // soon as a shutdown begins.
+            Phase::Stream(s) => {
+                let ready = if s.unsent.is_empty() {
+                    Ready::Read
+                } else {
+                    Ready::Write
+                };
+                let ping = s.last_sent + crate::event_stream::PING;
+                (
+                    ready,
+                    shutdown.map_or(ping, |at| ping.min(at)),
+                    Parked::Stream,
+                )
+            }
             Phase::New | Phase::Handle(_) | Phase::Close(_) => return None,
         };
         Some(Waiting {
@@ -333,6 +379,39 @@ mod tests {
         let at = t0 - Duration::from_secs(4);
         let w = c.waiting(0, &config, Some(at), t0).unwrap();
         assert_eq!(w.deadline, at + config.shutdown_grace);
+    }
+
+    #[test]
+    fn an_event_stream_waits_for_its_ping_or_room_and_closes_at_shutdown() {
+        let config = Config::default();
+        let mut c = conn();
+        let streams = crate::EventStreams::new(1);
+        let crate::response::Payload::Stream(stream) = streams.open("").payload else {
+            panic!("not a stream")
+        };
+        let t0 = Instant::now();
+        c.phase = Phase::Stream(Box::new(Streaming {
+            stream,
+            unsent: Vec::new(),
+            last_sent: t0,
+            chunked: true,
+        }));
+        let w = c.waiting(0, &config, None, t0).unwrap();
+        assert_eq!(
+            (w.ready, w.kind, w.deadline),
+            (Ready::Read, Parked::Stream, t0 + crate::event_stream::PING),
+            "no keep-alive or rate: the ping's time"
+        );
+        if let Phase::Stream(s) = &mut c.phase {
+            s.unsent = b"x".to_vec();
+        }
+        let at = t0 + Duration::from_secs(1);
+        let w = c.waiting(0, &config, Some(at), t0).unwrap();
+        assert_eq!(
+            (w.ready, w.deadline),
+            (Ready::Write, at),
+            "shutdown: at once"
+        );
     }
 
     #[test]

@@ -242,5 +242,8 @@ fn reader_of(payload: Payload) -> Box<dyn Read + Send> {
         Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes)),
         Payload::File { file, len } => Box::new(file.take(len)),
         Payload::Reader { reader, .. } => reader,
+        // A stream cannot begin early (an `Early` head is the handler's own): what it had
+        // to send so far is sent, and it ends.
+        Payload::Stream(stream) => Box::new(io::Cursor::new(stream.take())),
     }
 }

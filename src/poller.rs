@@ -49,7 +49,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -182,7 +182,7 @@ impl Poller {
     }
 
     /// Parks `conn` until its socket is ready as `waiting` says or its deadline passes.
-    pub(crate) fn park(&self, mut conn: Box<Connection>, waiting: Waiting) -> Park {
+    pub(crate) fn park(self: &Arc<Self>, mut conn: Box<Connection>, waiting: Waiting) -> Park {
         let mut table = self.lock();
         let ticket = match conn.ticket {
             Some(ticket) => {
@@ -207,6 +207,10 @@ impl Poller {
                 ticket
             }
         };
+        // An event stream with a message already (it came while a worker held it): run it.
+        if conn.hold_ticket(ticket, Arc::downgrade(self)) {
+            return Park::Ready(conn);
+        }
         table.counts[waiting.kind.index()] += 1;
         let slot = &mut table.slots[ticket.slot as usize];
         slot.interest = waiting.ready;
@@ -352,8 +356,6 @@ impl Poller {
     /// parked, as if its socket had become ready: for a server event (a message to send to a
     /// client that waits), not the client's doing. False if it is not parked (a worker holds
     /// it, or it has closed).
-    // Tested below; the server-sent event streams of live reload (issue 21) are its caller.
-    #[allow(dead_code)]
     pub(crate) fn notify(&self, ticket: Ticket) -> bool {
         let conn = self.lock().take(ticket);
         match conn {

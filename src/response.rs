@@ -31,6 +31,9 @@ pub(crate) enum Payload {
     RequestBody {
         len: Option<u64>,
     },
+    /// A server-sent event stream: its first bytes now, the rest as messages come (see
+    /// `crate::event_stream`); it never ends but when the client goes or the server stops.
+    Stream(std::sync::Arc<crate::event_stream::Stream>),
 }
 
 impl Payload {
@@ -43,6 +46,7 @@ impl Payload {
             Payload::File { len, .. } => Some(*len),
             Payload::Reader { len, .. } => *len,
             Payload::RequestBody { len } => *len,
+            Payload::Stream(_) => None,
         }
     }
 }
@@ -355,10 +359,12 @@ impl Response {
 
     /// True if the handler asked to close the connection with `Connection: close`.
     pub(crate) fn wants_close(&self) -> bool {
-        self.headers.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("connection")
-                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
-        })
+        // An event stream takes its connection for good.
+        matches!(self.payload, Payload::Stream(_))
+            || self.headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("connection")
+                    && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
+            })
     }
 
     /// Checks header names and values so no handler can inject a header or split the

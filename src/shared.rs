@@ -40,7 +40,8 @@ pub(crate) struct Shared {
     pub(crate) arrivals: AtomicUsize,
     pub(crate) gate: Gate,
     /// The poller's table: where connections wait on their clients.
-    pub(crate) poller: Poller,
+    /// (In an `Arc` so that an event stream can reach it later, weakly.)
+    pub(crate) poller: Arc<Poller>,
     /// When the pool started: the clock the gate's monitor and the timings read.
     pub(crate) epoch: Instant,
     pub(crate) queue: Receiver<Job>,
@@ -70,7 +71,7 @@ impl Shared {
             open: AtomicUsize::new(0),
             arrivals: AtomicUsize::new(0),
             gate: Gate::new(config.active_workers, config.workers),
-            poller,
+            poller: Arc::new(poller),
             epoch: Instant::now(),
             queue,
             budgets: Arc::new(Budgets::new(

@@ -365,12 +365,15 @@ pub struct ParkedConnections {
     pub drain: usize,
     /// A lingering close: the response is sent, the client has not closed yet.
     pub linger: usize,
+    /// A server-sent event stream waiting for its next message
+    /// ([`EventStreams`](crate::EventStreams)).
+    pub stream: usize,
 }
 
 impl ParkedConnections {
     /// Every parked connection.
     pub fn total(&self) -> usize {
-        self.idle + self.head + self.body + self.write + self.drain + self.linger
+        self.idle + self.head + self.body + self.write + self.drain + self.linger + self.stream
     }
 
     fn from_counts(counts: [usize; Parked::COUNT]) -> ParkedConnections {
@@ -381,6 +384,7 @@ impl ParkedConnections {
             write: counts[Parked::Write.index()],
             drain: counts[Parked::Drain.index()],
             linger: counts[Parked::Linger.index()],
+            stream: counts[Parked::Stream.index()],
         }
     }
 }

@@ -370,7 +370,9 @@ fn stats_json_has_the_documented_shape() {
     ] {
         assert!(s[field].is_u64(), "{field} in {s}");
     }
-    for field in ["total", "idle", "head", "body", "write", "drain", "linger"] {
+    for field in [
+        "total", "idle", "head", "body", "write", "drain", "linger", "stream",
+    ] {
         assert!(s["parked"][field].is_u64(), "parked {field} in {s}");
     }
     assert_eq!(s["workers"], 3);

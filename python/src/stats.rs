@@ -51,6 +51,7 @@ pub fn figures(s: &Stats) -> Vec<(&'static str, Figure)> {
                 ("write", count(p.write)),
                 ("drain", count(p.drain)),
                 ("linger", count(p.linger)),
+                ("stream", count(p.stream)),
                 ("total", count(p.total())),
             ]),
         ),

@@ -29,6 +29,7 @@ impl Worker<'_> {
             After::Linger(reason) => self.start_linger(conn, reason),
             After::Abort(reason) => self.abort(reason),
             After::Write(sending) => Step::Go(Phase::Write(sending)),
+            After::Stream(streaming) => Step::Go(Phase::Stream(streaming)),
         }
     }
 

@@ -21,12 +21,14 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 use super::ctx::{Clock, Ctx, is_client_error, log_io_error};
 use super::writer::{Output, SendError};
 use crate::access_log;
 use crate::body::{Body, Leftover, SocketSource};
 use crate::close_reason::CloseReason;
+use crate::connection::Streaming;
 use crate::date;
 use crate::http1::decode::Decoder;
 use crate::http1::encode::{self, CONTINUE};
@@ -53,6 +55,8 @@ pub(super) enum After {
     /// The client is slow to take the response: send the rest from the `Write` phase (which
     /// knows how the connection goes on after it).
     Write(Box<Sending>),
+    /// The response opened a server-sent event stream: the connection stays on it.
+    Stream(Box<Streaming>),
 }
 
 /// What an exchange leaves for the connection.
@@ -399,6 +403,12 @@ fn write(
     // like one in the handler. The head is already on its way, so the connection is closed
     // (the client sees a short body, never a corrupted next response).
     let movable = !response.pinned();
+    // An event stream goes on after its head and first bytes (not after a HEAD, or a status
+    // that has no body).
+    let stream = match &response.payload {
+        Payload::Stream(stream) if head.framing != encode::Framing::None => Some(stream.clone()),
+        _ => None,
+    };
     let payload = response.payload;
     let sent = catch_unwind(AssertUnwindSafe(|| {
         if settled == Settled::Echo {
@@ -454,6 +464,15 @@ fn write(
     log_access(ctx, facts.line, head.status, size, timings.log, None, done);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
     let leftover = body.leftover();
+    if let Some(stream) = stream {
+        let streaming = Streaming {
+            stream,
+            unsent: Vec::new(),
+            last_sent: Instant::now(),
+            chunked: head.framing == encode::Framing::Chunked,
+        };
+        return (After::Stream(Box::new(streaming)), Some(leftover), done);
+    }
     if output.buf.is_empty() {
         ctx.slot.set_state(WorkerState::Reading);
     }

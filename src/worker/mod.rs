@@ -8,6 +8,7 @@
 //!   response's head and body);
 //! - `receive`: `ReceiveBody`, `Handle` and `Drain`, the phases that wait on a request body;
 //! - `send`: `Write`, a response a client is slow to take;
+//! - `stream`: `Stream`, a server-sent event stream waiting for its messages;
 //! - `after`: what follows an exchange or a write, `Linger`, closing, the server's own errors;
 //! - `writer`: the socket, output buffer, pipe and counters together;
 //! - `parts`, `ctx`: the worker's buffers and clock, and what every part is given.
@@ -26,6 +27,7 @@ mod head;
 mod parts;
 mod receive;
 mod send;
+mod stream;
 mod turn;
 mod writer;
 

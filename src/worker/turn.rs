@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::parts::{Step, Worker};
+use super::stream::ping;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Phase, Waiting};
 use crate::stats::WorkerState;
@@ -43,6 +44,7 @@ impl Worker<'_> {
                 Phase::Drain(drain) => self.drain(&conn, drain),
                 Phase::Write(sending) => self.write_phase(&conn, sending),
                 Phase::Linger(linger) => self.linger(&conn, linger),
+                Phase::Stream(streaming) => self.stream(&conn, streaming),
                 Phase::Close(reason) => {
                     self.finish(conn, reason);
                     return Outcome::Closed;
@@ -113,6 +115,8 @@ impl Worker<'_> {
             Phase::Write(sending) => self.write_timed_out(&sending),
             Phase::Drain(_) => self.start_linger(conn, CloseReason::BodyUnread),
             Phase::Linger(linger) => Step::Go(Phase::Close(linger.reason)),
+            Phase::Stream(_) if shutting_down => Step::Go(Phase::Close(CloseReason::Shutdown)),
+            Phase::Stream(streaming) => Step::Go(Phase::Stream(ping(streaming))),
             other => Step::Go(other),
         };
         match step {

@@ -216,6 +216,12 @@ impl Writer<'_> {
                 self.send_small_file(file, len as usize)
             }
             Payload::File { file, len } => self.send_file(file, len),
+            // Its first bytes; the rest goes out from the `Stream` phase.
+            Payload::Stream(stream) => {
+                let first = stream.take();
+                crate::event_stream::frame(&first, framing == Framing::Chunked, self.out());
+                Ok(first.len() as u64)
+            }
             Payload::Reader { reader, len } => {
                 let chunked = len.is_none() && framing == Framing::Chunked;
                 if !movable {

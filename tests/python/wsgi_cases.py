@@ -445,7 +445,7 @@ def case_api():
     # Every figure of the core's Stats, nested where it is nested there.
     states = s["worker_states"]
     assert len(states) == 3 and set(states) <= {"idle", "reading", "handling", "writing"}, s
-    assert set(s["parked"]) == {"idle", "head", "body", "write", "drain", "linger", "total"}, s
+    assert set(s["parked"]) == {"idle", "head", "body", "write", "drain", "linger", "stream", "total"}, s
     assert s["latency"]["samples"] >= 1 and s["latency"]["p50"] > 0, s
     assert "client_closed" in s["closes"] and len(s["served_per_worker"]) == 3, s
     # Which process this is; with no supervisor, no other processes.

@@ -84,7 +84,7 @@ pub fn render(s: &Snapshot) -> String {
     let _ = write!(
         out,
         "\"parked\":{{\"total\":{},\"idle\":{},\"head\":{},\"body\":{},\"write\":{},\
-         \"drain\":{},\"linger\":{}}},",
+         \"drain\":{},\"linger\":{},\"stream\":{}}},",
         p.total(),
         p.idle,
         p.head,
@@ -92,6 +92,7 @@ pub fn render(s: &Snapshot) -> String {
         p.write,
         p.drain,
         p.linger,
+        p.stream,
     );
     let l = &st.latency;
     let _ = write!(
