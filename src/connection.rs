@@ -42,11 +42,10 @@ use std::time::{Duration, Instant};
 
 use crate::close_reason::CloseReason;
 use crate::config::Config;
-use crate::event_stream::Stream;
 use crate::http1::decode::Decoder;
-use crate::poller::Poller;
 use crate::received::Receiving;
 use crate::sending::Sending;
+use crate::stream_state::{PING, Stream};
 use crate::wire::{Ready, Wire};
 
 /// At shutdown an idle kept-alive connection is closed after this much quiet: long enough
@@ -226,17 +225,12 @@ impl Connection {
         }
     }
 
-    /// Called by the poller as it parks the connection under `ticket` (with its table
-    /// locked): an event stream notes where it waits, so a message can wake it. True if the
-    /// connection has work already (a message came while a worker held it): it is not to
-    /// wait.
-    pub(crate) fn hold_ticket(&self, ticket: Ticket, poller: std::sync::Weak<Poller>) -> bool {
+    /// The event stream this connection carries, if it does: the poller tells it how to wake
+    /// the connection as it parks it.
+    pub(crate) fn stream(&self) -> Option<&Stream> {
         match &self.phase {
-            Phase::Stream(s) => {
-                s.stream.parked_at(ticket, poller);
-                s.stream.has_news()
-            }
-            _ => false,
+            Phase::Stream(s) => Some(&s.stream),
+            _ => None,
         }
     }
 
@@ -297,7 +291,7 @@ impl Connection {
                 } else {
                     Ready::Write
                 };
-                let ping = s.last_sent + crate::event_stream::PING;
+                let ping = s.last_sent + PING;
                 (
                     ready,
                     shutdown.map_or(ping, |at| ping.min(at)),
@@ -399,7 +393,7 @@ mod tests {
         let w = c.waiting(0, &config, None, t0).unwrap();
         assert_eq!(
             (w.ready, w.kind, w.deadline),
-            (Ready::Read, Parked::Stream, t0 + crate::event_stream::PING),
+            (Ready::Read, Parked::Stream, t0 + PING),
             "no keep-alive or rate: the ping's time"
         );
         if let Phase::Stream(s) = &mut c.phase {

@@ -44,20 +44,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
 
-use crate::connection::Ticket;
-use crate::poller::Poller;
 use crate::response::{Payload, Response};
-
-/// How long a stream may stay silent before a comment line goes out.
-pub const PING: Duration = Duration::from_secs(30);
-
-/// The most bytes that may wait for a stream's client; past it the stream is closed (a client
-/// that reads nothing must not grow the server's memory).
-pub const MAX_UNSENT: usize = 256 * 1024;
+use crate::stream_state::Stream;
+pub use crate::stream_state::{MAX_UNSENT, PING};
 
 /// A set of server-sent event streams; see the [module](self). Cheap to clone: clones share
 /// the set.
@@ -77,49 +68,6 @@ impl std::fmt::Debug for EventStreams {
             .field("cap", &self.inner.cap)
             .field("open", &self.count())
             .finish()
-    }
-}
-
-/// One open stream, shared between the set (which appends messages) and its connection
-/// (which sends them).
-pub(crate) struct Stream {
-    /// Messages not yet taken by the connection.
-    outbox: Mutex<Vec<u8>>,
-    /// Set with every message, cleared when the connection takes the outbox: the poller gives
-    /// a parked stream with news straight back (see `Connection::hold_ticket`).
-    news: AtomicBool,
-    /// Where the connection waits in the poller, once it has.
-    parked: Mutex<Option<(Ticket, Weak<Poller>)>>,
-}
-
-impl Stream {
-    /// Takes what is waiting to be sent.
-    pub(crate) fn take(&self) -> Vec<u8> {
-        self.news.store(false, SeqCst);
-        std::mem::take(&mut *lock(&self.outbox))
-    }
-
-    /// Whether a message came since the last [`take`](Self::take).
-    pub(crate) fn has_news(&self) -> bool {
-        self.news.load(SeqCst)
-    }
-
-    /// Notes where the connection waits, so that a message can wake it.
-    pub(crate) fn parked_at(&self, ticket: Ticket, poller: Weak<Poller>) {
-        *lock(&self.parked) = Some((ticket, poller));
-    }
-
-    fn push(&self, message: &[u8]) {
-        lock(&self.outbox).extend_from_slice(message);
-        self.news.store(true, SeqCst);
-        let parked = lock(&self.parked).clone();
-        if let Some((ticket, poller)) = parked
-            && let Some(poller) = poller.upgrade()
-        {
-            // Not parked (a worker holds it): that worker sees the news before it parks it
-            // again, or the poller does as it parks it.
-            poller.notify(ticket);
-        }
     }
 }
 
@@ -150,11 +98,7 @@ impl EventStreams {
             .with_status(503)
             .with_header("Retry-After", "5");
         }
-        let stream = Arc::new(Stream {
-            outbox: Mutex::new(first.as_bytes().to_vec()),
-            news: AtomicBool::new(false),
-            parked: Mutex::new(None),
-        });
+        let stream = Arc::new(Stream::new(first.as_bytes()));
         streams.push(Arc::downgrade(&stream));
         let mut response = Response::new(200)
             .with_content_type("text/event-stream")
@@ -214,22 +158,6 @@ pub fn format_event(event: Option<&str>, data: &str) -> String {
     out
 }
 
-/// Appends `bytes` to `out` as one chunk of a chunked body (RFC 9112 §7.1), or as they are
-/// for a body that ends with the connection; nothing for no bytes (an empty chunk would end
-/// a chunked body).
-pub(crate) fn frame(bytes: &[u8], chunked: bool, out: &mut Vec<u8>) {
-    if bytes.is_empty() {
-        return;
-    }
-    if chunked {
-        out.extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(b"\r\n");
-    } else {
-        out.extend_from_slice(bytes);
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -262,15 +190,6 @@ mod tests {
             assert_eq!(out.matches("\n\n").count(), 1, "{out:?}");
             assert!(out.ends_with("\n\n"));
         }
-    }
-
-    #[test]
-    fn messages_are_chunks_of_a_chunked_body() {
-        let mut out = Vec::new();
-        frame(b"data: x\n\n", true, &mut out);
-        frame(b"", true, &mut out);
-        frame(b": ping\n\n", false, &mut out);
-        assert_eq!(out, b"9\r\ndata: x\n\n\r\n: ping\n\n");
     }
 
     #[test]

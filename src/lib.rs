@@ -75,6 +75,7 @@ mod shared;
 mod splice;
 mod static_files;
 mod stats;
+mod stream_state;
 pub mod supervised;
 pub mod supervisor;
 mod wire;

@@ -207,9 +207,18 @@ impl Poller {
                 ticket
             }
         };
-        // An event stream with a message already (it came while a worker held it): run it.
-        if conn.hold_ticket(ticket, Arc::downgrade(self)) {
-            return Park::Ready(conn);
+        // An event stream: a message wakes it here; one that came while a worker held it
+        // (it has news already) runs it again now.
+        if let Some(stream) = conn.stream() {
+            let poller = Arc::downgrade(self);
+            stream.parked(Arc::new(move || {
+                if let Some(poller) = poller.upgrade() {
+                    poller.notify(ticket);
+                }
+            }));
+            if stream.has_news() {
+                return Park::Ready(conn);
+            }
         }
         table.counts[waiting.kind.index()] += 1;
         let slot = &mut table.slots[ticket.slot as usize];

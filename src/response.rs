@@ -33,7 +33,7 @@ pub(crate) enum Payload {
     },
     /// A server-sent event stream: its first bytes now, the rest as messages come (see
     /// `crate::event_stream`); it never ends but when the client goes or the server stops.
-    Stream(std::sync::Arc<crate::event_stream::Stream>),
+    Stream(std::sync::Arc<crate::stream_state::Stream>),
 }
 
 impl Payload {

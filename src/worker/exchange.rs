@@ -373,6 +373,30 @@ fn settle(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<S
 /// (small bodies stay buffered, to leave with the next flush), then logs the access line.
 /// Returns how the connection goes on, where the next request's bytes are, and when the
 /// response was done.
+/// How the connection goes on after a response: a linger when it closes (`closes` says
+/// why), a drain of what the handler left of a streamed body, else the next request.
+fn then_of(closes: Option<CloseReason>, settled: Settled, body: &Body<'_>) -> Then {
+    match closes {
+        Some(reason) => Then::Linger(reason),
+        None if settled == Settled::Drain => body.decoder().map_or(Then::ReadHead, Then::Drain),
+        None => Then::ReadHead,
+    }
+}
+
+/// The event stream a response opens, if it does: one goes on after its head and first bytes
+/// (not after a HEAD, or for a status that has no body).
+fn stream_of(payload: &Payload, framing: encode::Framing) -> Option<Box<Streaming>> {
+    match payload {
+        Payload::Stream(stream) if framing != encode::Framing::None => Some(Box::new(Streaming {
+            stream: stream.clone(),
+            unsent: Vec::new(),
+            last_sent: Instant::now(),
+            chunked: framing == encode::Framing::Chunked,
+        })),
+        _ => None,
+    }
+}
+
 fn write(
     ctx: Ctx<'_>,
     output: &mut Output,
@@ -403,12 +427,7 @@ fn write(
     // like one in the handler. The head is already on its way, so the connection is closed
     // (the client sees a short body, never a corrupted next response).
     let movable = !response.pinned();
-    // An event stream goes on after its head and first bytes (not after a HEAD, or a status
-    // that has no body).
-    let stream = match &response.payload {
-        Payload::Stream(stream) if head.framing != encode::Framing::None => Some(stream.clone()),
-        _ => None,
-    };
+    let stream = stream_of(&response.payload, head.framing);
     let payload = response.payload;
     let sent = catch_unwind(AssertUnwindSafe(|| {
         if settled == Settled::Echo {
@@ -430,11 +449,7 @@ fn write(
     }
     let timings = account(ctx, output, clock, started, finished);
     let done = timings.done;
-    let then = match head.persistence.reason() {
-        Some(reason) => Then::Linger(reason),
-        None if settled == Settled::Drain => body.decoder().map_or(Then::ReadHead, Then::Drain),
-        None => Then::ReadHead,
-    };
+    let then = then_of(head.persistence.reason(), settled, &body);
     let size = match sent {
         Ok(size) => size + head.sent_early,
         Err(SendError::Blocked(mut sending)) => {
@@ -464,14 +479,8 @@ fn write(
     log_access(ctx, facts.line, head.status, size, timings.log, None, done);
     ctx.slot.bytes_in.fetch_add(body.bytes_in(), Relaxed);
     let leftover = body.leftover();
-    if let Some(stream) = stream {
-        let streaming = Streaming {
-            stream,
-            unsent: Vec::new(),
-            last_sent: Instant::now(),
-            chunked: head.framing == encode::Framing::Chunked,
-        };
-        return (After::Stream(Box::new(streaming)), Some(leftover), done);
+    if let Some(streaming) = stream {
+        return (After::Stream(streaming), Some(leftover), done);
     }
     if output.buf.is_empty() {
         ctx.slot.set_state(WorkerState::Reading);

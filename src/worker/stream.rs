@@ -10,7 +10,7 @@ use super::parts::{Reading, Step, Worker, read_now};
 use super::writer::would_block;
 use crate::close_reason::CloseReason;
 use crate::connection::{Connection, Phase, Streaming};
-use crate::event_stream::{MAX_UNSENT, frame};
+use crate::stream_state::{MAX_UNSENT, frame};
 
 impl Worker<'_> {
     /// A turn of an event stream.
@@ -56,7 +56,7 @@ impl Worker<'_> {
     }
 }
 
-/// A comment line, after a [`PING`](crate::event_stream::PING) of silence: a client that has
+/// A comment line, after a `PING` of silence: a client that has
 /// gone is found when it fails, and proxies see the connection in use.
 pub(super) fn ping(mut s: Box<Streaming>) -> Box<Streaming> {
     frame(b":\n\n", s.chunked, &mut s.unsent);

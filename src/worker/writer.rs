@@ -219,7 +219,7 @@ impl Writer<'_> {
             // Its first bytes; the rest goes out from the `Stream` phase.
             Payload::Stream(stream) => {
                 let first = stream.take();
-                crate::event_stream::frame(&first, framing == Framing::Chunked, self.out());
+                crate::stream_state::frame(&first, framing == Framing::Chunked, self.out());
                 Ok(first.len() as u64)
             }
             Payload::Reader { reader, len } => {
