@@ -9,6 +9,7 @@
 //! Submodules, pure and unit-tested: `path` (decoding and safety), `range` (validators and
 //! ranges), `mime` (types by extension), `listing` (the directory page).
 
+mod inject;
 mod listing;
 mod mime;
 mod path;
@@ -16,7 +17,7 @@ mod range;
 
 use std::borrow::Cow;
 use std::fs::{File, Metadata};
-use std::io::{self, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -86,6 +87,8 @@ pub struct StaticFiles {
     headers: Vec<(String, String)>,
     /// An extra header replaces the default `Cache-Control`s.
     custom_cache_control: bool,
+    /// A tag put into the HTML documents a browser navigates to ([`StaticFilesBuilder::inject`]).
+    inject: Option<String>,
 }
 
 /// Options for [`StaticFiles`], from [`StaticFiles::builder`].
@@ -112,6 +115,7 @@ pub struct StaticFilesBuilder {
     cors: bool,
     spa: bool,
     headers: Vec<(String, String)>,
+    inject: Option<String>,
 }
 
 impl StaticFiles {
@@ -139,6 +143,7 @@ impl StaticFiles {
             cors: false,
             spa: false,
             headers: Vec::new(),
+            inject: None,
         }
     }
 
@@ -195,6 +200,27 @@ impl StaticFilesBuilder {
         self
     }
 
+    /// Puts `tag` (live reload's `<script>`, say) into every HTML document a browser
+    /// navigates to (`Sec-Fetch-Dest: document`; a fragment fetched by a script is left
+    /// alone): before the last `</body>`, else before the last `</head>`, else at the end, and
+    /// not if the document has it already. Such a response is built in memory (documents up
+    /// to 4 MiB; a larger one is served as it is), its `ETag` covers the injection (a `-i`
+    /// before the closing quote), it offers no `Range`, `HEAD` gives the same length as
+    /// `GET`, and `Vary: Sec-Fetch-Dest` tells caches the two versions apart.
+    ///
+    /// ```
+    /// use basehttp::StaticFiles;
+    /// let files = StaticFiles::builder(std::env::temp_dir())
+    ///     .inject("<script src=\"/__basehttp/reload.js\"></script>")
+    ///     .build()?;
+    /// # drop(files);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn inject(mut self, tag: impl Into<String>) -> StaticFilesBuilder {
+        self.inject = Some(tag.into());
+        self
+    }
+
     /// Checks the options and resolves the root. Errors: the root does not exist or is not
     /// a directory, or (`InvalidInput`) the index name or an extra header is invalid.
     pub fn build(self) -> io::Result<StaticFiles> {
@@ -238,6 +264,7 @@ impl StaticFilesBuilder {
             spa: self.spa,
             headers: self.headers,
             custom_cache_control,
+            inject: self.inject,
         })
     }
 }
@@ -474,6 +501,53 @@ impl StaticFiles {
         self.no_cache(res.with_header("ETag", etag))
     }
 
+    /// An HTML document a browser navigates to, with the injected tag: `304` or `200` by its
+    /// validators; `None` to serve the file as it is (no tag to inject, not a navigation, too
+    /// large, unreadable, or the tag is in it already).
+    fn injected(
+        &self,
+        req: &Request<'_>,
+        file: &mut File,
+        len: u64,
+        content_type: &'static str,
+        (etag, secs, last_modified): (&str, u64, &str),
+    ) -> Option<Response> {
+        let tag = self.inject.as_ref()?;
+        let navigation = req
+            .header("sec-fetch-dest")
+            .is_some_and(|d| d.eq_ignore_ascii_case("document"));
+        if !content_type.starts_with("text/html") || !navigation || len > inject::MAX_INJECTED {
+            return None;
+        }
+        let mut html = Vec::with_capacity(len as usize);
+        let read = (&mut *file).take(len).read_to_end(&mut html);
+        let Some(body) = read
+            .ok()
+            .and_then(|_| inject::inject(&html, tag.as_bytes()))
+        else {
+            // Served as it is, from the start.
+            file.seek(SeekFrom::Start(0)).ok()?;
+            return None;
+        };
+        let etag = format!("{}-i\"", etag.trim_end_matches('"'));
+        let last_modified = last_modified.to_owned();
+        let res = if range::not_modified(
+            req.header_bytes("if-none-match"),
+            req.header_bytes("if-modified-since"),
+            &etag,
+            secs,
+        ) {
+            Response::new(304)
+        } else {
+            Response::bytes(body).with_content_type(content_type)
+        };
+        Some(self.validators(
+            res.with_header("Vary", "Sec-Fetch-Dest"),
+            etag,
+            last_modified,
+        ))
+    }
+
     /// A regular file: `304`, `206`, `416` or `200` by the validators and `Range`.
     fn file(
         &self,
@@ -492,6 +566,10 @@ impl StaticFiles {
         let etag = format!("\"{:x}.{:x}-{len:x}\"", secs, modified.subsec_nanos());
         let last_modified = crate::date::http_date(secs);
         let last_modified = String::from_utf8_lossy(&last_modified).into_owned();
+        let validators = (etag.as_str(), secs, last_modified.as_str());
+        if let Some(res) = self.injected(req, &mut file, len, content_type, validators) {
+            return res;
+        }
         if range::not_modified(
             req.header_bytes("if-none-match"),
             req.header_bytes("if-modified-since"),

@@ -982,3 +982,56 @@ fn a_client_gone_mid_file_leaves_the_next_response_intact() {
     }
     assert!(get(addr, "/big.bin").body == pattern(8 << 20));
 }
+
+/// `inject`: a document a browser navigates to gets the tag before its last `</body>`, with a
+/// length, a validator of its own and no ranges; the same file fetched otherwise is served as
+/// it is; `HEAD` gives `GET`'s length; the injected `ETag` answers `304`.
+#[test]
+fn injected_html_has_its_own_length_validator_and_no_ranges() {
+    const TAG: &str = "<script src=\"/__basehttp/reload.js\"></script>";
+    let dir = site();
+    dir.write("page.html", "<html><body><p>x</p></body></html>\n");
+    let server = serve(StaticFiles::builder(dir.path()).inject(TAG));
+    let addr = server.local_addr();
+    let nav = "Sec-Fetch-Dest: document\r\n";
+    let page = raw_get(addr, "/page.html", nav);
+    assert_eq!(page.status, 200);
+    let want = format!("<html><body><p>x</p>{TAG}</body></html>\n");
+    assert_eq!(page.text(), want);
+    assert_eq!(
+        page.header("content-length"),
+        Some(want.len().to_string().as_str())
+    );
+    assert_eq!(page.header("vary"), Some("Sec-Fetch-Dest"));
+    assert_eq!(page.header("accept-ranges"), None);
+    let etag = page.header("etag").unwrap().to_owned();
+    assert!(etag.ends_with("-i\""), "{etag}");
+
+    // Fetched by a script (or curl): as it is, with its own validator and ranges.
+    let plain = raw_get(addr, "/page.html", "Sec-Fetch-Dest: empty\r\n");
+    assert_eq!(plain.text(), "<html><body><p>x</p></body></html>\n");
+    assert_eq!(plain.header("accept-ranges"), Some("bytes"));
+    assert_ne!(plain.header("etag"), Some(etag.as_str()));
+    assert_eq!(get(addr, "/page.html").text(), plain.text());
+    // Not HTML: never touched.
+    assert_eq!(raw_get(addr, "/hello.txt", nav).text(), "Hello, file!\n");
+
+    let head = exchange(
+        addr,
+        format!("HEAD /page.html HTTP/1.1\r\nHost: test\r\n{nav}\r\n").as_bytes(),
+    );
+    assert_eq!(head.header("content-length"), page.header("content-length"));
+    let again = raw_get(
+        addr,
+        "/page.html",
+        &format!("{nav}If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(again.status, 304);
+    let ranged = raw_get(addr, "/page.html", &format!("{nav}Range: bytes=0-3\r\n"));
+    assert_eq!((ranged.status, ranged.text()), (200, want));
+    // A document that has the tag already is served as it is.
+    dir.write("has.html", format!("<body>{TAG}</body>"));
+    let has = raw_get(addr, "/has.html", nav);
+    assert_eq!(has.text(), format!("<body>{TAG}</body>"));
+    assert_eq!(has.header("accept-ranges"), Some("bytes"));
+}
