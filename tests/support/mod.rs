@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub mod chromium;
+pub mod devtools;
 
 use basehttp::{Config, Handler, Request, Response, Server, ServerHandle};
 

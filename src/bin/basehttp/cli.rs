@@ -109,6 +109,8 @@ Files:
     listen_options!(),
     "      --cors               allow any origin (Access-Control-Allow-Origin: *, preflight)
       --spa                unknown paths a browser navigates to get /index.html
+      --reload             the browser follows every save: a stylesheet is swapped in
+                           place, anything else reloads the tab
       --no-listing         no directory listings (403 for a directory without index)
       --index NAME         the index file of a directory (default index.html)
       --header \"N: V\"      add a header to every response (repeatable)
@@ -245,6 +247,8 @@ pub struct FileArgs {
     pub cors: bool,
     pub spa: bool,
     pub headers: Vec<(String, String)>,
+    /// `--reload`: the browser follows every save.
+    pub reload: bool,
 }
 
 impl Default for FileArgs {
@@ -257,6 +261,7 @@ impl Default for FileArgs {
             cors: false,
             spa: false,
             headers: Vec::new(),
+            reload: false,
         }
     }
 }
@@ -353,6 +358,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Short('6') | Long("ipv6") => ipv6 = true,
             Long("cors") => files.cors = true,
             Long("spa") => files.spa = true,
+            Long("reload") => files.reload = true,
             Long("no-listing") => files.listing = false,
             Long("hidden") => files.hidden = true,
             Long("quiet") => quiet = true,
@@ -384,7 +390,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     if demo && files != FileArgs::default() {
         return Err(
             "basehttp demo serves teaching endpoints, not files: -d, --cors, --spa, \
-             --no-listing, --index, --header and --hidden are for the file server"
+             --no-listing, --index, --header, --hidden and --reload are for the file server"
                 .into(),
         );
     }

@@ -6,13 +6,14 @@ mod cli;
 mod demo;
 mod listen;
 mod load;
+mod reload;
 mod serve;
 mod supervise;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use basehttp::{ACCESS_LOG_TARGET, StaticFiles};
+use basehttp::{ACCESS_LOG_TARGET, EventStreams, StaticFiles};
 use cli::Command;
 use serve::{policy_name, print, run_server, url};
 
@@ -50,15 +51,12 @@ fn main() -> ExitCode {
         }
     };
     let root = files.root().to_path_buf();
-    run_server(
-        &args.addr,
-        &args.processes,
-        args.config,
-        |_, _| files,
-        |config, local| {
+    let banner = {
+        let (root, reload) = (root.clone(), args.files.reload);
+        move |config: &basehttp::Config, local| {
             format!(
                 "basehttp {}: {} workers, queue of {} ({} when full)\n\
-                 Serving {}\n\
+                 Serving {}{}\n\
                  Starting development server at {}\n\
                  Quit the server with CONTROL-C.",
                 env!("CARGO_PKG_VERSION"),
@@ -66,9 +64,35 @@ fn main() -> ExitCode {
                 config.queue,
                 policy_name(config.when_full),
                 root.display(),
+                if reload { ", live reload on" } else { "" },
                 url(local),
             )
+        }
+    };
+    if !args.files.reload {
+        return run_server(
+            &args.addr,
+            &args.processes,
+            args.config,
+            |_, _| files,
+            banner,
+        );
+    }
+    // The watcher starts in the process that serves (not in a supervisor), and lives as
+    // long as its handler.
+    let hidden = args.files.hidden;
+    run_server(
+        &args.addr,
+        &args.processes,
+        args.config,
+        move |_, _| {
+            let streams = EventStreams::new(reload::MAX_STREAMS);
+            let watcher = reload::watch(root, hidden, streams.clone())
+                .map_err(|e| log::error!("live reload: cannot watch the directory: {e}"))
+                .ok();
+            reload::Reload::new(files, streams, watcher)
         },
+        banner,
     )
 }
 
@@ -108,6 +132,9 @@ fn static_files(args: &cli::FileArgs) -> io::Result<StaticFiles> {
         .hidden(args.hidden)
         .cors(args.cors)
         .spa(args.spa);
+    if args.reload {
+        builder = builder.inject(reload::TAG);
+    }
     for (name, value) in &args.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

@@ -1,0 +1,207 @@
+//! `basehttp --reload`: the browser follows every save. The served tree is watched (the
+//! `notify` crate; changes within 80 ms are one); HTML documents a browser navigates to get a
+//! `<script>` ([`StaticFilesBuilder::inject`](basehttp::StaticFilesBuilder::inject)) that
+//! listens on a server-sent event stream ([`basehttp::EventStreams`], which waits in the
+//! poller: an open tab holds no worker). A stylesheet that changed is swapped in place in
+//! every tab showing it; any other change reloads the tabs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use basehttp::{BodyPolicy, EventStreams, Handler, Request, RequestHead, Response};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Instant;
+
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+
+/// The script, at a reserved path of the site's own origin (a `Content-Security-Policy` that
+/// allows `'self'` allows it).
+pub const SCRIPT_PATH: &str = "/__basehttp/reload.js";
+/// The event stream the script listens on.
+pub const EVENTS_PATH: &str = "/__basehttp/events";
+/// What is put into each document.
+pub const TAG: &str = "<script src=\"/__basehttp/reload.js\"></script>";
+/// The most streams open at once (a SharedWorker holds one per browser); past it, `503`.
+pub const MAX_STREAMS: usize = 1000;
+/// Saves closer together than this are one change (an editor writes a file in steps).
+pub const DEBOUNCE: Duration = Duration::from_millis(80);
+
+const SCRIPT: &str = include_str!("reload/reload.js");
+
+/// The directory server with live reload: the reserved paths, then the files.
+pub struct Reload<H> {
+    files: H,
+    streams: EventStreams,
+    /// The watcher, kept as long as the server runs.
+    _watcher: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl<H: Handler> Reload<H> {
+    pub fn new(
+        files: H,
+        streams: EventStreams,
+        watcher: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Reload<H> {
+        Reload {
+            files,
+            streams,
+            _watcher: watcher,
+        }
+    }
+}
+
+impl<H: Handler> Handler for Reload<H> {
+    fn body_policy(&self, head: &RequestHead<'_>) -> BodyPolicy {
+        self.files.body_policy(head)
+    }
+
+    fn handle(&self, req: &mut Request<'_>) -> Response {
+        match req.path() {
+            SCRIPT_PATH => Response::text(SCRIPT)
+                .with_content_type("text/javascript; charset=utf-8")
+                .with_header("Cache-Control", "no-cache"),
+            // A reconnect a third of a second after the server went away: back within the
+            // 2 s a restart may take.
+            EVENTS_PATH => self.streams.open("retry: 300\n\n"),
+            _ => self.files.handle(req),
+        }
+    }
+}
+
+/// What a batch of changed paths under `root` asks of the tabs: `css` for each stylesheet
+/// when only stylesheets changed, else one `reload`. Paths with a dot-component are left out
+/// unless `hidden` (as the server hides them); `None` when nothing is left.
+pub fn events_for(
+    root: &Path,
+    changed: &[PathBuf],
+    hidden: bool,
+) -> Option<Vec<(&'static str, String)>> {
+    let mut css = Vec::new();
+    let mut other = false;
+    for path in changed {
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.is_empty() || (!hidden && parts.iter().any(|p| p.starts_with('.'))) {
+            continue;
+        }
+        let url = format!("/{}", parts.join("/"));
+        if url.to_ascii_lowercase().ends_with(".css") {
+            if !css.contains(&url) {
+                css.push(url);
+            }
+        } else {
+            other = true;
+        }
+    }
+    match (other, css.is_empty()) {
+        (true, _) => Some(vec![("reload", "/".to_owned())]),
+        (false, false) => Some(css.into_iter().map(|u| ("css", u)).collect()),
+        (false, true) => None,
+    }
+}
+
+/// A watcher of `root` that sends to `streams`; keep it as long as the server runs. The
+/// native watcher (inotify) where it can be made; else (too many watches, a file system that
+/// has none) a polling one that looks every second, which the log says.
+pub fn watch(
+    root: PathBuf,
+    hidden: bool,
+    streams: EventStreams,
+) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
+    let (tx, rx) = mpsc::channel();
+    let native = notify::recommended_watcher(tx.clone()).and_then(|mut w| {
+        w.watch(&root, RecursiveMode::Recursive)?;
+        Ok(w)
+    });
+    let watcher: Box<dyn std::any::Any + Send + Sync> = match native {
+        Ok(watcher) => Box::new(watcher),
+        Err(e) => {
+            log::warn!("live reload: no native watcher ({e}); polling the tree every second");
+            let config = notify::Config::default().with_poll_interval(Duration::from_secs(1));
+            let mut watcher = notify::PollWatcher::new(tx, config).map_err(|e| e.to_string())?;
+            watcher
+                .watch(&root, RecursiveMode::Recursive)
+                .map_err(|e| e.to_string())?;
+            Box::new(watcher)
+        }
+    };
+    std::thread::Builder::new()
+        .name("basehttp-watch".into())
+        .spawn(move || batches(&rx, &root, hidden, &streams))
+        .map_err(|e| e.to_string())?;
+    Ok(watcher)
+}
+
+/// Gathers the changes that come within [`DEBOUNCE`] of the first into one batch and sends
+/// what it asks for; ends when the watcher is dropped.
+fn batches(
+    rx: &Receiver<notify::Result<Event>>,
+    root: &Path,
+    hidden: bool,
+    streams: &EventStreams,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut changed = Vec::new();
+        keep_changes(first, &mut changed);
+        let until = Instant::now() + DEBOUNCE;
+        while let Ok(more) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            keep_changes(more, &mut changed);
+        }
+        if let Some(events) = events_for(root, &changed, hidden) {
+            for (kind, data) in events {
+                log::debug!("live reload: {kind} {data}");
+                streams.send(Some(kind), &data);
+            }
+        }
+    }
+}
+
+/// The paths of an event that changes something: a file made, written, renamed, removed or
+/// touched; not a read (the server's own, as it serves the file).
+fn keep_changes(event: notify::Result<Event>, changed: &mut Vec<PathBuf>) {
+    use notify::event::{MetadataKind, ModifyKind};
+    let Ok(event) = event else { return };
+    let change = match event.kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    };
+    if change {
+        changed.extend(event.paths);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stylesheets_alone_are_swapped_anything_else_reloads() {
+        let root = Path::new("/site");
+        let p = |s: &str| PathBuf::from(s);
+        let ev = |changed: &[PathBuf], hidden| events_for(root, changed, hidden);
+        assert_eq!(
+            ev(
+                &[p("/site/css/a.css"), p("/site/b.CSS"), p("/site/css/a.css")],
+                false
+            ),
+            Some(vec![("css", "/css/a.css".into()), ("css", "/b.CSS".into())])
+        );
+        assert_eq!(
+            ev(&[p("/site/a.css"), p("/site/index.html")], false),
+            Some(vec![("reload", "/".into())])
+        );
+        assert_eq!(ev(&[p("/site/.git/index"), p("/site/.env")], false), None);
+        assert_eq!(
+            ev(&[p("/site/.env")], true),
+            Some(vec![("reload", "/".into())])
+        );
+        assert_eq!(ev(&[p("/elsewhere/x"), p("/site")], false), None);
+    }
+}

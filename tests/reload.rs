@@ -1,0 +1,181 @@
+//! `basehttp --reload` in a real browser (issue 21): headless Chromium, driven through the
+//! DevTools protocol, shows a page; a saved stylesheet is swapped in place (no navigation: a
+//! value the page's script set survives), a saved page reloads the tab, each within 1 s; ten
+//! tabs share one event stream (a SharedWorker), and an eleventh still loads at once.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::TempDir;
+use support::devtools::Browser;
+
+const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
+
+/// `basehttp 127.0.0.1:0 -d DIR --reload`, its address and its stderr; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(dir: &TempDir) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["127.0.0.1:0", "--reload", "-d"])
+            .arg(dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        {
+            let (from, into) = (child.stderr.take().unwrap(), log.clone());
+            std::thread::spawn(move || {
+                for line in BufReader::new(from).lines().map_while(Result::ok) {
+                    let mut all = into.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+        }
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        while !banner.contains("Quit the server") {
+            assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
+        }
+        assert!(banner.contains(", live reload on\n"), "{banner}");
+        let url = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("Starting development server at "))
+            .unwrap()
+            .to_owned();
+        Server { child, url, log }
+    }
+
+    fn count(&self, text: &str) -> usize {
+        self.log.lock().unwrap().matches(text).count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn site() -> TempDir {
+    let dir = TempDir::new("reload");
+    dir.write(
+        "index.html",
+        "<!DOCTYPE html><html><head><link rel=stylesheet href=/style.css></head>\
+         <body><h1 id=t>v1</h1></body></html>\n",
+    );
+    dir.write("style.css", "h1 { color: rgb(255, 0, 0) }\n");
+    dir
+}
+
+const WITHIN: Duration = Duration::from_secs(1);
+
+#[test]
+fn stylesheets_swap_in_place_and_pages_reload_in_chromium() {
+    let dir = site();
+    let server = Server::start(&dir);
+    let Some(browser) = Browser::start("the live reload test") else {
+        return;
+    };
+    let mut page = browser.open(&server.url);
+    page.wait_for(
+        "document.getElementById('t').textContent === 'v1'",
+        Duration::from_secs(30),
+    );
+    // The page's stream is open once the server logged it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.count("GET /__basehttp/events") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no stream:\n{}",
+            server.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    page.eval("window.marker = 42");
+    page.wait_for(
+        "getComputedStyle(document.getElementById('t')).color === 'rgb(255, 0, 0)'",
+        Duration::from_secs(5),
+    );
+
+    dir.write("style.css", "h1 { color: rgb(0, 128, 0) }\n");
+    let css = page.wait_for(
+        "getComputedStyle(document.getElementById('t')).color === 'rgb(0, 128, 0)'",
+        WITHIN,
+    );
+    assert_eq!(
+        page.eval("window.marker"),
+        42,
+        "the stylesheet was swapped, no navigation"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('link[rel=stylesheet]').length"),
+        1,
+        "the old stylesheet was removed once the new one loaded"
+    );
+
+    dir.write(
+        "index.html",
+        "<!DOCTYPE html><html><head><link rel=stylesheet href=/style.css></head>\
+         <body><h1 id=t>v2</h1></body></html>\n",
+    );
+    let html = page.wait_for("document.getElementById('t').textContent === 'v2'", WITHIN);
+    assert_eq!(
+        page.eval("window.marker === undefined"),
+        true,
+        "the tab reloaded"
+    );
+    println!("save to new style: {css:?}; save to new page: {html:?}");
+}
+
+/// Ten tabs of the page share one stream (the SharedWorker's), and an eleventh tab loads
+/// within a second: no tab's stream takes one of the browser's six connections per origin
+/// from a page load.
+#[test]
+fn ten_tabs_share_one_stream_and_an_eleventh_loads_at_once() {
+    let dir = site();
+    let server = Server::start(&dir);
+    let Some(browser) = Browser::start("the live reload tabs test") else {
+        return;
+    };
+    let mut tabs = Vec::new();
+    for _ in 0..10 {
+        let mut tab = browser.open(&server.url);
+        tab.wait_for(
+            "document.getElementById('t').textContent === 'v1'",
+            Duration::from_secs(30),
+        );
+        tabs.push(tab);
+    }
+    let start = Instant::now();
+    let mut eleventh = browser.open(&server.url);
+    eleventh.wait_for("document.getElementById('t').textContent === 'v1'", WITHIN);
+    println!("the eleventh tab loaded in {:?}", start.elapsed());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        server.count("GET /__basehttp/events"),
+        1,
+        "one stream for every tab:\n{}",
+        server.log.lock().unwrap()
+    );
+    // And every tab follows a save.
+    dir.write("style.css", "h1 { color: rgb(0, 0, 255) }\n");
+    for tab in tabs.iter_mut().chain([&mut eleventh]) {
+        tab.wait_for(
+            "getComputedStyle(document.getElementById('t')).color === 'rgb(0, 0, 255)'",
+            Duration::from_secs(2),
+        );
+    }
+}
