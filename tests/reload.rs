@@ -179,3 +179,72 @@ fn ten_tabs_share_one_stream_and_an_eleventh_loads_at_once() {
         );
     }
 }
+
+/// 50 open event streams on a server of 4 workers: a plain request is answered beside them,
+/// and Ctrl-C stops the server within a second (streams close at once, they are not waited
+/// for through the shutdown grace).
+#[test]
+fn fifty_open_streams_and_ctrl_c_stops_within_a_second() {
+    use std::io::{Read, Write};
+    let dir = site();
+    let mut child = Command::new(BIN)
+        .args(["127.0.0.1:0", "--reload", "-w", "4", "--quiet", "-d"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Quit the server") {
+        assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
+    }
+    let addr = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Starting development server at http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let streams: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"GET /__basehttp/events HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            let mut first = [0u8; 64];
+            let n = s.read(&mut first).unwrap();
+            assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200 "));
+            s
+        })
+        .collect();
+    let mut plain = std::net::TcpStream::connect(&addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    plain
+        .write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    plain.read_to_string(&mut answer).unwrap();
+    assert!(answer.ends_with("rgb(255, 0, 0) }\n"), "{answer}");
+    // Closed, as a browser closes it (the server lingers on a closing connection until its
+    // client closes, up to linger_time, shutdown or not).
+    drop(plain);
+    let began = Instant::now();
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(began.elapsed() < Duration::from_secs(10), "did not stop");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = began.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
+    drop(streams);
+}
