@@ -108,16 +108,23 @@ pub fn events_for(
 /// A watcher of `root` that sends to `streams`; keep it as long as the server runs. The
 /// native watcher (inotify) where it can be made; else (too many watches, a file system that
 /// has none) a polling one that looks every second, which the log says.
+/// `BASEHTTP_WATCH=poll` asks for the polling one (a network file system, where inotify is
+/// silent about other machines' writes; or to measure it).
 pub fn watch(
     root: PathBuf,
     hidden: bool,
     streams: EventStreams,
 ) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
     let (tx, rx) = mpsc::channel();
-    let native = notify::recommended_watcher(tx.clone()).and_then(|mut w| {
-        w.watch(&root, RecursiveMode::Recursive)?;
-        Ok(w)
-    });
+    let poll = std::env::var("BASEHTTP_WATCH").is_ok_and(|v| v == "poll");
+    let native = if poll {
+        Err(notify::Error::generic("BASEHTTP_WATCH=poll"))
+    } else {
+        notify::recommended_watcher(tx.clone()).and_then(|mut w| {
+            w.watch(&root, RecursiveMode::Recursive)?;
+            Ok(w)
+        })
+    };
     let watcher: Box<dyn std::any::Any + Send + Sync> = match native {
         Ok(watcher) => Box::new(watcher),
         Err(e) => {
