@@ -24,8 +24,12 @@ struct Server {
 
 impl Server {
     fn start(dir: &TempDir) -> Server {
+        Server::start_on(dir, "127.0.0.1:0")
+    }
+
+    fn start_on(dir: &TempDir, addr: &str) -> Server {
         let mut child = Command::new(BIN)
-            .args(["127.0.0.1:0", "--reload", "-d"])
+            .args([addr, "--reload", "-d"])
             .arg(dir.path())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -247,4 +251,44 @@ fn fifty_open_streams_and_ctrl_c_stops_within_a_second() {
     assert!(status.success(), "{status}");
     assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
     drop(streams);
+}
+
+/// A tab whose server went away waits (no reload while nothing answers), and reloads once a
+/// new server answers on the same address: its stream comes back.
+#[test]
+fn a_tab_reloads_once_a_restarted_server_answers() {
+    let dir = site();
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let server = Server::start_on(&dir, &addr);
+    let Some(browser) = Browser::start("the live reload restart test") else {
+        return;
+    };
+    let mut page = browser.open(&server.url);
+    page.wait_for(
+        "document.getElementById('t').textContent === 'v1'",
+        Duration::from_secs(30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.count("GET /__basehttp/events") == 0 {
+        assert!(Instant::now() < deadline, "no stream");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    page.eval("window.marker = 7");
+    drop(server);
+    // Down for a while: the page stays as it is.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        page.eval("window.marker"),
+        7,
+        "no reload while nothing answers"
+    );
+    let _again = Server::start_on(&dir, &addr);
+    let took = page.wait_for(
+        "window.marker === undefined && document.getElementById('t').textContent === 'v1'",
+        Duration::from_secs(2),
+    );
+    println!("reloaded {took:?} after the new server started");
 }
