@@ -358,6 +358,40 @@ impl Response {
     }
 
     /// True if the handler asked to close the connection with `Connection: close`.
+    /// Puts `tag` into an HTML body (see [`LiveReload::injecting`]): in memory, before its
+    /// last `</body>` and with its length fixed; streamed without a length, at its end. Left
+    /// alone: other types, a compressed body, a body begun early or streamed with a length,
+    /// statuses without a body.
+    ///
+    /// [`LiveReload::injecting`]: crate::live_reload::LiveReload::injecting
+    pub(crate) fn inject_html(&mut self, tag: &str) {
+        let html = self
+            .header("content-type")
+            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        if !html
+            || self.early.is_some()
+            || matches!(self.status, 100..=199 | 204 | 304)
+            || self.header("content-encoding").is_some()
+        {
+            return;
+        }
+        let tag = tag.as_bytes();
+        self.payload = match std::mem::replace(&mut self.payload, Payload::Empty) {
+            Payload::Static(b) => {
+                crate::html_inject::inject(b, tag).map_or(Payload::Static(b), Payload::Bytes)
+            }
+            Payload::Bytes(b) => match crate::html_inject::inject(&b, tag) {
+                Some(injected) => Payload::Bytes(injected),
+                None => Payload::Bytes(b),
+            },
+            Payload::Reader { reader, len: None } => Payload::Reader {
+                reader: Box::new(reader.chain(io::Cursor::new(tag.to_vec()))),
+                len: None,
+            },
+            other => other,
+        };
+    }
+
     pub(crate) fn wants_close(&self) -> bool {
         // An event stream takes its connection for good.
         matches!(self.payload, Payload::Stream(_))

@@ -9,7 +9,6 @@
 //! Submodules, pure and unit-tested: `path` (decoding and safety), `range` (validators and
 //! ranges), `mime` (types by extension), `listing` (the directory page).
 
-mod inject;
 mod listing;
 mod mime;
 mod path;
@@ -516,14 +515,17 @@ impl StaticFiles {
         let navigation = req
             .header("sec-fetch-dest")
             .is_some_and(|d| d.eq_ignore_ascii_case("document"));
-        if !content_type.starts_with("text/html") || !navigation || len > inject::MAX_INJECTED {
+        if !content_type.starts_with("text/html")
+            || !navigation
+            || len > crate::html_inject::MAX_INJECTED
+        {
             return None;
         }
         let mut html = Vec::with_capacity(len as usize);
         let read = (&mut *file).take(len).read_to_end(&mut html);
         let Some(body) = read
             .ok()
-            .and_then(|_| inject::inject(&html, tag.as_bytes()))
+            .and_then(|_| crate::html_inject::inject(&html, tag.as_bytes()))
         else {
             // Served as it is, from the start.
             file.seek(SeekFrom::Start(0)).ok()?;

@@ -34,9 +34,13 @@ struct Client {
 }
 
 fn open(addr: SocketAddr, version: &str) -> Client {
+    open_at(addr, "/events", version)
+}
+
+fn open_at(addr: SocketAddr, path: &str, version: &str) -> Client {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
-    write!(s, "GET /events {version}\r\nHost: t\r\n\r\n").unwrap();
+    write!(s, "GET {path} {version}\r\nHost: t\r\n\r\n").unwrap();
     let mut reader = BufReader::new(s);
     let mut head = String::new();
     loop {
@@ -215,4 +219,59 @@ fn shutdown_closes_every_stream_at_once() {
         c.reader.read_to_end(&mut rest).unwrap();
     }
     assert_eq!(streams.count(), 0);
+}
+
+/// `LiveReload::injecting` around any handler: its reserved paths answer the script and a
+/// stream; an HTML page a browser navigates to gets the tag (in memory: before `</body>`, with
+/// its length; streamed without a length: at its end); a script's fetch, a compressed page, a
+/// page that is not HTML are left alone.
+#[test]
+fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
+    use basehttp::live_reload::{EVENTS_PATH, LiveReload, SCRIPT_PATH, TAG};
+    let streams = EventStreams::new(10);
+    let app = |req: &mut Request| match req.path() {
+        "/page" => Response::html("<html><body>hi</body></html>"),
+        "/streamed" => Response::reader(std::io::Cursor::new(b"<p>streamed".to_vec()))
+            .with_content_type("text/html; charset=utf-8"),
+        "/gz" => Response::html("<body>gz</body>").with_header("Content-Encoding", "gzip"),
+        _ => Response::text("<body>text</body>"),
+    };
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .spawn(LiveReload::new(app, streams.clone()).injecting())
+        .unwrap();
+    let addr = server.local_addr();
+    let get = |path: &str, nav: bool| {
+        let dest = if nav {
+            "Sec-Fetch-Dest: document\r\n"
+        } else {
+            ""
+        };
+        support::exchange(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\n{dest}Connection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    let page = get("/page", true);
+    assert_eq!(page.text(), format!("<html><body>hi{TAG}</body></html>"));
+    assert_eq!(
+        page.header("content-length"),
+        Some(page.body.len().to_string().as_str())
+    );
+    assert_eq!(get("/page", false).text(), "<html><body>hi</body></html>");
+    assert_eq!(get("/streamed", true).text(), format!("<p>streamed{TAG}"));
+    assert_eq!(get("/gz", true).text(), "<body>gz</body>");
+    assert_eq!(get("/text", true).text(), "<body>text</body>");
+    let script = get(SCRIPT_PATH, false);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(script.text().contains("SharedWorker"));
+    let mut stream = open_at(addr, EVENTS_PATH, "HTTP/1.1");
+    assert!(stream.head.contains("text/event-stream"), "{}", stream.head);
+    stream.until("retry: 300\n");
+    wait_until("the stream is parked", || streams.count() == 1);
+    streams.send(Some("css"), "/a.css");
+    stream.until("data: /a.css\n");
 }

@@ -13,6 +13,7 @@ mod supervise;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use basehttp::live_reload::{self, LiveReload};
 use basehttp::{ACCESS_LOG_TARGET, EventStreams, StaticFiles};
 use cli::Command;
 use serve::{policy_name, print, run_server, url};
@@ -86,11 +87,14 @@ fn main() -> ExitCode {
         &args.processes,
         args.config,
         move |_, _| {
-            let streams = EventStreams::new(reload::MAX_STREAMS);
+            let streams = EventStreams::new(live_reload::MAX_STREAMS);
             let watcher = reload::watch(root, hidden, streams.clone())
                 .map_err(|e| log::error!("live reload: cannot watch the directory: {e}"))
                 .ok();
-            reload::Reload::new(files, streams, watcher)
+            reload::Watched {
+                handler: LiveReload::new(files, streams),
+                _watcher: watcher,
+            }
         },
         banner,
     )
@@ -133,7 +137,7 @@ fn static_files(args: &cli::FileArgs) -> io::Result<StaticFiles> {
         .cors(args.cors)
         .spa(args.spa);
     if args.reload {
-        builder = builder.inject(reload::TAG);
+        builder = builder.inject(live_reload::TAG);
     }
     for (name, value) in &args.headers {
         builder = builder.header(name.as_str(), value.as_str());

@@ -1,9 +1,10 @@
-//! `basehttp --reload`: the browser follows every save. The served tree is watched (the
-//! `notify` crate; changes within 80 ms are one); HTML documents a browser navigates to get a
-//! `<script>` ([`StaticFilesBuilder::inject`](basehttp::StaticFilesBuilder::inject)) that
-//! listens on a server-sent event stream ([`basehttp::EventStreams`], which waits in the
-//! poller: an open tab holds no worker). A stylesheet that changed is swapped in place in
-//! every tab showing it; any other change reloads the tabs.
+//! `basehttp --reload`: the browser follows every save. The served tree is watched here (the
+//! `notify` crate; changes within 80 ms are one); the rest is the core's
+//! [`basehttp::live_reload`]: HTML documents a browser navigates to get its `<script>`
+//! ([`StaticFilesBuilder::inject`](basehttp::StaticFilesBuilder::inject)), which listens on a
+//! server-sent event stream that waits in the poller (an open tab holds no worker). A
+//! stylesheet that changed is swapped in place in every tab showing it; any other change
+//! reloads the tabs.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,57 +15,22 @@ use std::time::Instant;
 
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
-/// The script, at a reserved path of the site's own origin (a `Content-Security-Policy` that
-/// allows `'self'` allows it).
-pub const SCRIPT_PATH: &str = "/__basehttp/reload.js";
-/// The event stream the script listens on.
-pub const EVENTS_PATH: &str = "/__basehttp/events";
-/// What is put into each document.
-pub const TAG: &str = "<script src=\"/__basehttp/reload.js\"></script>";
-/// The most streams open at once (a SharedWorker holds one per browser); past it, `503`.
-pub const MAX_STREAMS: usize = 1000;
 /// Saves closer together than this are one change (an editor writes a file in steps).
 pub const DEBOUNCE: Duration = Duration::from_millis(80);
 
-const SCRIPT: &str = include_str!("reload/reload.js");
-
-/// The directory server with live reload: the reserved paths, then the files.
-pub struct Reload<H> {
-    files: H,
-    streams: EventStreams,
-    /// The watcher, kept as long as the server runs.
-    _watcher: Option<Box<dyn std::any::Any + Send + Sync>>,
+/// A handler and the watcher that feeds its streams, kept as long as the server runs.
+pub struct Watched<H> {
+    pub handler: H,
+    pub _watcher: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
-impl<H: Handler> Reload<H> {
-    pub fn new(
-        files: H,
-        streams: EventStreams,
-        watcher: Option<Box<dyn std::any::Any + Send + Sync>>,
-    ) -> Reload<H> {
-        Reload {
-            files,
-            streams,
-            _watcher: watcher,
-        }
-    }
-}
-
-impl<H: Handler> Handler for Reload<H> {
+impl<H: Handler> Handler for Watched<H> {
     fn body_policy(&self, head: &RequestHead<'_>) -> BodyPolicy {
-        self.files.body_policy(head)
+        self.handler.body_policy(head)
     }
 
     fn handle(&self, req: &mut Request<'_>) -> Response {
-        match req.path() {
-            SCRIPT_PATH => Response::text(SCRIPT)
-                .with_content_type("text/javascript; charset=utf-8")
-                .with_header("Cache-Control", "no-cache"),
-            // A reconnect a third of a second after the server went away: back within the
-            // 2 s a restart may take.
-            EVENTS_PATH => self.streams.open("retry: 300\n\n"),
-            _ => self.files.handle(req),
-        }
+        self.handler.handle(req)
     }
 }
 
