@@ -11,6 +11,8 @@
 //! skipped; with `CI` set they fail instead. The venv installs maturin from the package index
 //! itself (pip), so `.ci/run` needs nothing more than `python3`.
 
+mod support;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::Hasher;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -902,8 +904,7 @@ fn django_project_uploads_streams_files_and_keeps_thread_state() {
     );
 }
 
-#[path = "support/chromium.rs"]
-mod chromium;
+use support::chromium;
 
 /// `requirement` (importable as `module`) in the test venv, installed from the package index
 /// once; false (after saying so) if it cannot be, which fails with `CI` set.
@@ -1967,5 +1968,84 @@ fn a_wheel_installs_without_rust_and_serves_runserver() {
     let (status, stdout, stderr) = server.wait();
     assert!(status.success(), "{status}:\n{stdout}{stderr}");
     assert!(stdout.contains("basehttp "), "{stdout}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+/// Live reload under `manage.py runserver` (DEBUG, the autoreloader), in headless Chromium: a
+/// saved static stylesheet is swapped in place (no navigation, no restart), a saved template
+/// reloads the tab (no restart), a saved `views.py` restarts the server and the tab reloads once
+/// the new one answers, with no refused connection (the socket is handed on).
+#[test]
+fn runserver_live_reload_follows_static_template_and_python_saves_in_chromium() {
+    let Some(python) = python_with_django() else {
+        return;
+    };
+    let site = DjangoSite::with(&python, "live", &["live"]);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Runserver::start(&python, &site, &["--skip-checks", &addr]);
+    assert!(
+        server.stdout().contains("live reload on"),
+        "{}",
+        server.stdout()
+    );
+    let Some(browser) = support::devtools::Browser::start("the runserver live reload test") else {
+        return;
+    };
+    let mut page = browser.open(&format!("http://{addr}/page/"));
+    page.wait_for(
+        "document.getElementById('v').textContent === 'py1'",
+        Duration::from_secs(30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.stderr().contains("GET /__basehttp/events") {
+        assert!(Instant::now() < deadline, "no stream:\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The autoreloader looks at the files about when the server starts.
+    std::thread::sleep(Duration::from_millis(2500));
+    page.eval("window.marker = 1");
+
+    std::fs::write(
+        site.dir.join("static/site.css"),
+        "h1 { color: rgb(0, 128, 0) }\n",
+    )
+    .unwrap();
+    let css = page.wait_for(
+        "getComputedStyle(document.getElementById('t')).color === 'rgb(0, 128, 0)'",
+        Duration::from_secs(5),
+    );
+    assert_eq!(page.eval("window.marker"), 1, "swapped, no navigation");
+
+    let template = site.dir.join("templates/page.html");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, text.replace(">v1<", ">v2<")).unwrap();
+    let html = page.wait_for(
+        "document.getElementById('t').textContent === 'v2'",
+        Duration::from_secs(5),
+    );
+    assert_eq!(page.eval("window.marker === undefined"), true, "reloaded");
+    assert_eq!(
+        server
+            .stdout()
+            .matches("Quit the server with CONTROL-C.")
+            .count(),
+        1,
+        "a template or a stylesheet restarts nothing"
+    );
+
+    page.eval("window.marker = 2");
+    let views = site.dir.join("mysite/views.py");
+    let text = std::fs::read_to_string(&views).unwrap();
+    std::fs::write(&views, text.replace("\"py1\"", "\"py2\"")).unwrap();
+    let py = page.wait_for(
+        "document.getElementById('v').textContent === 'py2'",
+        Duration::from_secs(20),
+    );
+    server.wait_for_banners(2);
+    println!("save to page: stylesheet {css:?}, template {html:?}, views.py (a restart) {py:?}");
+    server.signal_group("-INT");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{status}:\n{stdout}{stderr}");
     assert!(!stderr.contains("Traceback"), "{stderr}");
 }

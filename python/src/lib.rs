@@ -27,7 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use basehttp::{AccessLog, Server, ServerHandle, WhenFull};
+use basehttp::live_reload::{self, LiveReload};
+use basehttp::{AccessLog, EventStreams, Server, ServerHandle, WhenFull};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -51,6 +52,8 @@ struct Handle {
     heart: Mutex<Option<supervise::Heart>>,
     figures: Option<basehttp::supervised::Figures>,
     stop_asked: Arc<AtomicBool>,
+    /// With live reload: the event streams of the open tabs.
+    streams: Option<EventStreams>,
     addr: SocketAddr,
     gil_wait: GilWait,
     workers: usize,
@@ -118,6 +121,20 @@ impl Handle {
         }
     }
 
+    /// Live reload: tells every open tab that something changed. `kind` is `"css"` with a
+    /// stylesheet's URL path as `data` (swapped in place where a tab links it), or `"reload"`
+    /// (the tabs reload). Does nothing without `live_reload=True`.
+    fn reload(&self, py: Python<'_>, kind: &str, data: &str) {
+        if let Some(streams) = &self.streams {
+            py.detach(|| streams.send(Some(kind), data));
+        }
+    }
+
+    /// Open live-reload streams (0 without live reload).
+    fn reload_streams(&self) -> usize {
+        self.streams.as_ref().map_or(0, EventStreams::count)
+    }
+
     /// Waits, without the GIL, until the server is shut down (or, under a supervisor, until
     /// the supervisor says stop), checking for signals every 100 ms: a signal handler's
     /// exception (KeyboardInterrupt for Ctrl-C) is raised here. Under a supervisor it also
@@ -161,7 +178,7 @@ const PYTHON_LEND_AFTER: Duration = Duration::from_millis(2);
 
 /// Starts serving `app` in the background and returns a [`Handle`].
 #[pyfunction]
-#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false, base_environ=None, listener=None))]
+#[pyo3(signature = (app, host="127.0.0.1", port=8000, *, workers=8, queue=None, when_full="block", keep_alive=None, access_log=false, color=false, base_environ=None, listener=None, live_reload=false))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     py: Python<'_>,
@@ -176,6 +193,7 @@ fn start(
     color: bool,
     base_environ: Option<Bound<'_, PyDict>>,
     listener: Option<PyRef<'_, listen::Listener>>,
+    live_reload: bool,
 ) -> PyResult<Handle> {
     let Ok(port) = u16::try_from(port) else {
         return Err(PyValueError::new_err(format!(
@@ -243,7 +261,7 @@ fn start(
     };
     let addr = server.local_addr()?;
     let gil_wait = GilWait::default();
-    let handler = Wsgi::new(
+    let mut handler = Wsgi::new(
         py,
         app,
         host,
@@ -252,11 +270,16 @@ fn start(
         gil_wait.clone(),
     )?;
     handler.set_multiprocess(py, link.is_some())?;
+    handler.set_live_reload(live_reload);
     let figures = link.as_ref().map(|l| l.figures());
-    let handle = server
-        .config(config)
-        .wrap_worker(attach_for_life)
-        .spawn(handler)?;
+    let server = server.config(config).wrap_worker(attach_for_life);
+    let (handle, streams) = if live_reload {
+        let streams = EventStreams::new(live_reload::MAX_STREAMS);
+        let handler = LiveReload::new(handler, streams.clone()).injecting();
+        (server.spawn(handler)?, Some(streams))
+    } else {
+        (server.spawn(handler)?, None)
+    };
     let stop_asked = Arc::new(AtomicBool::new(false));
     let heart = match link {
         Some(link) => {
@@ -279,6 +302,7 @@ fn start(
         inner: Mutex::new(Some(handle)),
         heart: Mutex::new(heart),
         figures,
+        streams,
         stop_asked,
         gil_wait,
     })

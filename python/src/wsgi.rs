@@ -30,6 +30,7 @@ pub struct Wsgi {
     list_iterator: Py<PyType>,
     tuple_iterator: Py<PyType>,
     gil_wait: GilWait,
+    live_reload: bool,
 }
 
 impl Wsgi {
@@ -49,7 +50,14 @@ impl Wsgi {
             list_iterator: PyList::empty(py).try_iter()?.get_type().unbind(),
             tuple_iterator: PyTuple::empty(py).try_iter()?.get_type().unbind(),
             gil_wait,
+            live_reload: false,
         })
+    }
+
+    /// With live reload, a page a browser navigates to is asked for uncompressed (its
+    /// `HTTP_ACCEPT_ENCODING` removed), so the script can be put into it.
+    pub fn set_live_reload(&mut self, on: bool) {
+        self.live_reload = on;
     }
 
     /// Sets `wsgi.multiprocess` (see [`Environ::set_multiprocess`]).
@@ -67,6 +75,9 @@ impl Wsgi {
         had_body: bool,
     ) -> PyResult<Response> {
         let env = self.environ.build(py, req, body, had_body)?;
+        if self.live_reload && basehttp::live_reload::is_navigation(req.head()) {
+            env.del_item("HTTP_ACCEPT_ENCODING").ok();
+        }
         // `write()` sends at once through the core's early response where it can begin now.
         let start = StartResponse::new(req.method() == "HEAD", req.early());
         let sr = Bound::new(py, start)?;

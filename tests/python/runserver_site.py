@@ -4,8 +4,10 @@ tests/python.rs: "basehttp" first in INSTALLED_APPS, ALLOWED_HOSTS open, no `mig
 (its text is what the autoreload test edits), `/slow/` (sleeps, then answers when it ran
 and on which thread), `/meta/` (request.META's text values as JSON) and `/whoami/` (the
 process, `wsgi.multiprocess`, the thread, and a thread-local count of its requests).
-`python runserver_site.py DIR [nodebug] [late]`: `late` puts "basehttp" last in
-INSTALLED_APPS instead (after django.contrib.staticfiles); prints `ok site`."""
+`python runserver_site.py DIR [nodebug] [late] [live]`: `late` puts "basehttp" last in
+INSTALLED_APPS instead (after django.contrib.staticfiles); `live` adds a template
+(`templates/page.html`, at `/page/`, showing the view's `version`) and a stylesheet of the
+project's own (`static/site.css`); prints `ok site`."""
 
 import pathlib
 import subprocess
@@ -27,6 +29,11 @@ def slow(request):
     started = time.monotonic()
     time.sleep(float(request.GET.get("secs", "1")))
     return HttpResponse(f"{started} {time.monotonic()} {threading.get_ident()}")
+
+
+def page(request):
+    from django.shortcuts import render
+    return render(request, "page.html", {"version": "py1"})
 
 
 def meta(request):
@@ -56,6 +63,17 @@ else:
 text = text.replace("ALLOWED_HOSTS = []", 'ALLOWED_HOSTS = ["*"]', 1)
 if "nodebug" in sys.argv[2:]:
     text = text.replace("DEBUG = True", "DEBUG = False", 1)
+if "live" in sys.argv[2:]:
+    # A page from a template of the project's own, with a stylesheet of its own.
+    text += '\nSTATICFILES_DIRS = [BASE_DIR / "static"]\n'
+    text = text.replace("'DIRS': [],", "'DIRS': [BASE_DIR / 'templates'],", 1)
+    (work / "static").mkdir()
+    (work / "static" / "site.css").write_text("h1 { color: rgb(255, 0, 0) }\n")
+    (work / "templates").mkdir()
+    (work / "templates" / "page.html").write_text(
+        "{% load static %}<!DOCTYPE html><html><head>"
+        "<link rel=stylesheet href=\"{% static 'site.css' %}\"></head>"
+        "<body><h1 id=t>v1</h1><p id=v>{{ version }}</p></body></html>\n")
 assert '"basehttp"' in text and 'ALLOWED_HOSTS = ["*"]' in text
 settings.write_text(text)
 (work / "mysite" / "views.py").write_text(VIEWS)
@@ -65,7 +83,7 @@ text = text.replace("from django.urls import path",
                     "from django.urls import path\n\nfrom mysite import views", 1)
 text = text.replace("urlpatterns = [\n", 'urlpatterns = [\n    path("hello/", views.hello),\n'
                     '    path("slow/", views.slow),\n    path("meta/", views.meta),\n'
-                    '    path("whoami/", views.whoami),\n', 1)
+                    '    path("whoami/", views.whoami),\n    path("page/", views.page),\n', 1)
 assert "views.hello" in text
 urls.write_text(text)
 print("ok site", flush=True)

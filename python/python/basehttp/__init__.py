@@ -54,7 +54,7 @@ def use_color(force=None):
 
 def start(app, host="127.0.0.1", port=0, *, workers=DEFAULT_WORKERS, queue=None,
           when_full="block", keep_alive=None, access_log=False, color=None,
-          base_environ=None, inherit=True):
+          base_environ=None, inherit=True, live_reload=False):
     """Starts serving ``app`` in the background; returns a :class:`Handle` with
     ``.address`` (``(host, port)``, the real port when ``port`` is 0), ``.stats()``,
     ``.config()`` and ``.shutdown()`` (graceful; also run at interpreter exit).
@@ -67,7 +67,12 @@ def start(app, host="127.0.0.1", port=0, *, workers=DEFAULT_WORKERS, queue=None,
     supervisor, by the autoreloader under basehttp's ``runserver``, or by systemd: see
     :func:`hand_on`) is served instead of binding ``host`` and ``port``, unless
     ``inherit=False``; the handover variables are then removed from ``os.environ``, and the
-    socket is not inherited by the application's own subprocesses."""
+    socket is not inherited by the application's own subprocesses.
+
+    ``live_reload=True`` serves live reload's script and event stream (``/__basehttp/...``) and
+    puts the script into the HTML pages a browser navigates to (asked for uncompressed);
+    ``handle.reload("css", "/static/site.css")`` or ``handle.reload("reload", "/")`` then
+    tells every open tab (see :mod:`basehttp.live`)."""
     listener = _native.inherited() if inherit else None
     if listener is not None:
         for name in _native.HANDOVER_VARIABLES:
@@ -76,7 +81,7 @@ def start(app, host="127.0.0.1", port=0, *, workers=DEFAULT_WORKERS, queue=None,
         app, host, port, workers=workers, queue=queue, when_full=when_full,
         keep_alive=keep_alive, access_log=access_log, color=use_color(color),
         base_environ=None if base_environ is None else dict(base_environ),
-        listener=listener,
+        listener=listener, live_reload=live_reload,
     )
     _live.add(handle)
     return handle
@@ -194,7 +199,7 @@ def _wait(handle):
 
 def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=None,
           when_full="block", keep_alive=None, access_log=True, color=None,
-          base_environ=None, banner_for=None, on_start=None):
+          base_environ=None, banner_for=None, on_start=None, live_reload=False):
     """Serves ``app`` in the foreground until Ctrl-C or SIGTERM, then stops gracefully
     (in-flight requests finish) and returns the stopped handle. The GIL is released while it
     waits; signals are checked every 100 ms. Once the socket is bound, ``on_start(handle)``
@@ -209,7 +214,7 @@ def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=No
     try:
         handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
                        keep_alive=keep_alive, access_log=access_log, color=color,
-                       base_environ=base_environ)
+                       base_environ=base_environ, live_reload=live_reload)
         try:
             if on_start is not None:
                 on_start(handle)

@@ -15,6 +15,12 @@ class BasehttpConfig(AppConfig):
 
     def ready(self):
         checks.register(runserver_is_basehttp_s)
+        # Live reload under runserver (basehttp.live): inert unless runserver turned it on.
+        from django.utils.autoreload import autoreload_started, file_changed
+
+        from . import live
+        autoreload_started.connect(live.on_autoreload_started, dispatch_uid="basehttp.live")
+        file_changed.connect(live.on_file_changed, dispatch_uid="basehttp.live")
 
 
 def runserver_is_basehttp_s(app_configs=None, **kwargs):

@@ -20,6 +20,7 @@ by the Rust server in runserver's shape, so the ``django.server`` logger's setti
 apply to them.
 """
 
+import argparse
 import errno
 import os
 import sys
@@ -33,6 +34,7 @@ from django.utils import autoreload
 from django.utils.version import get_docs_version
 
 import basehttp
+from basehttp import live
 
 if apps.is_installed("django.contrib.staticfiles"):
     from django.contrib.staticfiles.management.commands.runserver import (
@@ -64,6 +66,12 @@ class Command(RunserverCommand):
             "--quiet", action="store_true",
             help="No access lines (they are basehttp's, not the django.server logger's).",
         )
+        parser.add_argument(
+            "--reload-browser", action=argparse.BooleanOptionalAction, default=None,
+            help="The browser follows every save: templates and static files without a "
+            "restart, a stylesheet swapped in place (default: on when DEBUG is true, with the "
+            "autoreloader).",
+        )
 
     def handle(self, *args, **options):
         workers = options.get("workers")
@@ -81,6 +89,8 @@ class Command(RunserverCommand):
             raise CommandError(f"{self.port!r} is not a valid port number (0-65535).")
         if options["use_reloader"] and os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
             self.hand_on_socket()
+        wanted = options.get("reload_browser")
+        live.wanted = options["use_reloader"] and (settings.DEBUG if wanted is None else wanted)
         super().run(**options)
 
     def hand_on_socket(self):
@@ -129,7 +139,7 @@ class Command(RunserverCommand):
             basehttp.serve(
                 self.get_handler(*args, **options), host, int(self.port), workers=workers,
                 access_log=verbose, color=color, base_environ=os.environ,
-                on_start=lambda handle: self.on_bind(handle.address[1], handle),
+                on_start=self.started, live_reload=live.wanted,
             )
         except OSError as e:
             self.stderr.write("Error: %s" % BIND_ERRORS.get(e.errno, e))
@@ -137,6 +147,11 @@ class Command(RunserverCommand):
             os._exit(1)
         if shutdown_message:
             self.stdout.write(shutdown_message)
+
+    def started(self, handle):
+        if live.wanted:
+            live.activate(handle)
+        self.on_bind(handle.address[1], handle)
 
     def on_bind(self, server_port, handle=None):
         """runserver's banner, with a line that says basehttp serves and how."""
@@ -149,6 +164,8 @@ class Command(RunserverCommand):
             addr = self.addr
         now = datetime.now().strftime("%B %d, %Y - %X")
         pool = basehttp.describe(handle) if handle is not None else f"basehttp {basehttp.__version__}"
+        if live.wanted:
+            pool += ", live reload on"
         self.stdout.write(
             f"{now}\n"
             f"Django version {self.get_version()}, using settings "
