@@ -1462,6 +1462,11 @@ fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
         stderr.contains("mysite/views.py changed, reloading."),
         "{stderr}"
     );
+    // The operating system's watcher, not Django's StatReloader (basehttp.reloader).
+    assert!(
+        stderr.contains("Watching for file changes with NativeReloader"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("Traceback"), "{stderr}");
     assert!(!stdout.contains("Traceback"), "{stdout}");
     let gone = Instant::now() + Duration::from_secs(10);

@@ -20,6 +20,7 @@ mod response_head;
 mod start_response;
 mod stats;
 mod supervise;
+mod watch;
 mod wsgi;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -315,6 +316,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Handle>()?;
     m.add_class::<listen::Listener>()?;
+    m.add_class::<watch::Watcher>()?;
     m.add_function(wrap_pyfunction!(listen::inherited, m)?)?;
     let mut handover = basehttp::listen_fds::VARIABLES.to_vec();
     handover.push(basehttp::supervisor::SUPERVISOR);

@@ -89,6 +89,11 @@ class Command(RunserverCommand):
             raise CommandError(f"{self.port!r} is not a valid port number (0-65535).")
         if options["use_reloader"] and os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
             self.hand_on_socket()
+        if options["use_reloader"]:
+            # The operating system's file watcher in place of Django's StatReloader
+            # (basehttp.reloader); run_with_reloader asks for it in the child.
+            from basehttp import reloader
+            autoreload.get_reloader = reloader.get_reloader
         wanted = options.get("reload_browser")
         live.wanted = options["use_reloader"] and (settings.DEBUG if wanted is None else wanted)
         super().run(**options)
