@@ -68,11 +68,17 @@ impl Watcher {
         py.detach(|| {
             let rx = self.changes.lock().unwrap_or_else(|e| e.into_inner());
             let mut changed = Vec::new();
-            let first = match rx.recv_timeout(Duration::from_secs_f64(timeout.max(0.0))) {
-                Ok(event) => event,
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return changed,
-            };
-            keep_changes(first, &mut changed);
+            // Reads (every open of a file in a watched directory, by anyone) do not wake the
+            // caller: only a change ends the wait.
+            let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+            while changed.is_empty() {
+                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(event) => keep_changes(event, &mut changed),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                        return changed;
+                    }
+                }
+            }
             let until = Instant::now() + BATCH;
             while let Ok(more) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
                 keep_changes(more, &mut changed);

@@ -7,13 +7,13 @@ It watches what Django's reloaders watch (the imported modules' files, ``extra_f
 the directories and patterns added with ``watch_dir``, as in ``autoreload_started``
 receivers), keeps Django's signals (``autoreload_started``, ``file_changed``: a receiver that
 returns True still prevents the restart), and looks again once a second for modules imported
-since (only the set of directories; no file is read). ``BASEHTTP_RELOADER=stat`` keeps
+since (when ``sys.modules`` or the watches grow; no file is read). ``BASEHTTP_RELOADER=stat`` keeps
 Django's own reloader; so does a machine where no watcher can be made (too many watches).
 """
 
 import fnmatch
 import os
-import time
+import sys
 from pathlib import Path
 
 from django.utils import autoreload
@@ -61,12 +61,15 @@ class NativeReloader(autoreload.BaseReloader):
                     pass
 
     def tick(self):
-        files, globs, last = set(), [], float("-inf")
+        files, globs, seen = set(), [], None
         while True:
-            if time.monotonic() - last >= self.REFRESH:
+            # The watched set changes only with new modules or new watches: looked at again
+            # then, not every second.
+            now = (len(sys.modules), len(self.extra_files), len(self.directory_globs))
+            if now != seen:
                 files, dirs, globs = self._wanted()
                 self._rewatch(dirs)
-                last = time.monotonic()
+                seen = now
             for changed in self._watcher.changes(self.REFRESH):
                 path = Path(changed)
                 if path in files or any(_matches(path, d, p) for d, p in globs):
