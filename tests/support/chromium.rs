@@ -11,6 +11,19 @@ use std::time::{Duration, Instant};
 /// assertion: a cold start on a loaded 2-core machine takes a few seconds).
 pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Headless, and without what this machine's closed network or a container refuses.
+pub const FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
 /// The Chromium binary on the PATH, if any.
 pub fn find() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -43,17 +56,7 @@ pub fn find_or_skip(what: &str) -> Option<PathBuf> {
 pub fn run(browser: &Path, profile: &Path, extra: &[&str], url: &str) -> (String, Duration) {
     let started = Instant::now();
     let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-quic",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
+        .args(FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
