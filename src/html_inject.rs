@@ -22,6 +22,37 @@ pub fn inject(html: &[u8], tag: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The nonce a `Content-Security-Policy` gives scripts, if it gives one: the first
+/// `'nonce-…'` source of `script-src-elem`, else `script-src`, else `default-src` (the
+/// directive that governs a `<script src>`). A script that carries it runs under that policy;
+/// its event stream needs `connect-src` (or `default-src`) to allow `'self'`.
+pub fn script_nonce(policy: &str) -> Option<&str> {
+    let directive = |name: &str| {
+        policy.split(';').map(str::trim).find_map(|d| {
+            let mut words = d.split_ascii_whitespace();
+            words
+                .next()
+                .filter(|n| n.eq_ignore_ascii_case(name))
+                .map(|_| words)
+        })
+    };
+    let words = directive("script-src-elem")
+        .or_else(|| directive("script-src"))
+        .or_else(|| directive("default-src"))?;
+    words
+        .filter_map(|w| w.strip_prefix("'nonce-")?.strip_suffix('\''))
+        .find(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+        })
+}
+
+/// `tag` (a `<script` tag) with `nonce` given to it.
+pub fn with_nonce(tag: &str, nonce: &str) -> String {
+    tag.replacen("<script ", &format!("<script nonce=\"{nonce}\" "), 1)
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || needle.len() > hay.len() {
         return None;
@@ -74,6 +105,31 @@ mod tests {
                 "{html}"
             );
         }
+    }
+
+    #[test]
+    fn a_policy_s_script_nonce_is_found_where_it_governs_scripts() {
+        let rows: &[(&str, Option<&str>)] = &[
+            ("script-src 'self' 'nonce-abc123'", Some("abc123")),
+            (
+                "default-src 'self'; script-src 'nonce-x1' 'strict-dynamic'",
+                Some("x1"),
+            ),
+            ("default-src 'nonce-d' ; img-src *", Some("d")),
+            ("script-src-elem 'nonce-e'; script-src 'nonce-s'", Some("e")),
+            ("script-src 'self'; default-src 'nonce-d'", None),
+            ("style-src 'nonce-st'", None),
+            ("script-src 'nonce-'", None),
+            ("script-src 'nonce-a\"b'", None),
+            ("", None),
+        ];
+        for (policy, want) in rows {
+            assert_eq!(script_nonce(policy), *want, "{policy}");
+        }
+        assert_eq!(
+            with_nonce("<script src=\"/r.js\"></script>", "n1"),
+            "<script nonce=\"n1\" src=\"/r.js\"></script>"
+        );
     }
 
     #[test]

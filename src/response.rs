@@ -375,6 +375,14 @@ impl Response {
         {
             return;
         }
+        // A policy that allows scripts by nonce: the script gets the page's nonce.
+        let tag = match self
+            .header("content-security-policy")
+            .and_then(crate::html_inject::script_nonce)
+        {
+            Some(nonce) => crate::html_inject::with_nonce(tag, nonce),
+            None => tag.to_owned(),
+        };
         let tag = tag.as_bytes();
         self.payload = match std::mem::replace(&mut self.payload, Payload::Empty) {
             Payload::Static(b) => {

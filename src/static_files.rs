@@ -523,6 +523,16 @@ impl StaticFiles {
         }
         let mut html = Vec::with_capacity(len as usize);
         let read = (&mut *file).take(len).read_to_end(&mut html);
+        // An extra header's policy that allows scripts by nonce: the script gets it.
+        let nonce = self
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-security-policy"))
+            .and_then(|(_, v)| crate::html_inject::script_nonce(v));
+        let tag = match nonce {
+            Some(nonce) => crate::html_inject::with_nonce(tag, nonce),
+            None => tag.clone(),
+        };
         let Some(body) = read
             .ok()
             .and_then(|_| crate::html_inject::inject(&html, tag.as_bytes()))

@@ -234,6 +234,10 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
         "/streamed" => Response::reader(std::io::Cursor::new(b"<p>streamed".to_vec()))
             .with_content_type("text/html; charset=utf-8"),
         "/gz" => Response::html("<body>gz</body>").with_header("Content-Encoding", "gzip"),
+        "/csp" => Response::html("<body>csp</body>").with_header(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'nonce-n0nce'",
+        ),
         _ => Response::text("<body>text</body>"),
     };
     let server = Server::bind("127.0.0.1:0")
@@ -261,6 +265,11 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
     assert_eq!(get("/page", false).text(), "<html><body>hi</body></html>");
     assert_eq!(get("/streamed", true).text(), format!("<p>streamed{TAG}"));
     assert_eq!(get("/gz", true).text(), "<body>gz</body>");
+    // A policy that allows scripts by nonce: the script carries the page's.
+    assert_eq!(
+        get("/csp", true).text(),
+        "<body>csp<script nonce=\"n0nce\" src=\"/__basehttp/reload.js\"></script></body>"
+    );
     assert_eq!(get("/text", true).text(), "<body>text</body>");
     let script = get(SCRIPT_PATH, false);
     assert_eq!(

@@ -1035,3 +1035,25 @@ fn injected_html_has_its_own_length_validator_and_no_ranges() {
     assert_eq!(has.text(), format!("<body>{TAG}</body>"));
     assert_eq!(has.header("accept-ranges"), Some("bytes"));
 }
+
+/// With a `Content-Security-Policy` (an extra header) that allows scripts by nonce, the
+/// injected script carries it.
+#[test]
+fn injected_script_takes_the_policy_s_nonce() {
+    let dir = site();
+    dir.write("page.html", "<body>x</body>");
+    let server = serve(
+        StaticFiles::builder(dir.path())
+            .inject("<script src=\"/r.js\"></script>")
+            .header("Content-Security-Policy", "script-src 'self' 'nonce-abc'"),
+    );
+    let page = raw_get(
+        server.local_addr(),
+        "/page.html",
+        "Sec-Fetch-Dest: document\r\n",
+    );
+    assert_eq!(
+        page.text(),
+        "<body>x<script nonce=\"abc\" src=\"/r.js\"></script></body>"
+    );
+}
