@@ -29,6 +29,7 @@ use std::os::unix::net::{SocketAddr as UnixAddr, UnixStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::event_stream::EventStreams;
 use crate::stats::{Stats, WorkerState};
 use crate::supervisor::SUPERVISOR;
 use crate::supervisor::report::{self, Report};
@@ -40,6 +41,8 @@ pub const BEAT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct Link {
     stream: UnixStream,
+    /// Where the supervisor's live-reload events go.
+    events: Option<EventStreams>,
     /// Every worker's last figures, from the supervisor's latest `all` answer.
     all: Arc<Mutex<Vec<Report>>>,
 }
@@ -62,6 +65,7 @@ pub fn connect() -> io::Result<Option<Link>> {
     stream.set_write_timeout(Some(Duration::from_secs(1)))?;
     Ok(Some(Link {
         stream,
+        events: None,
         all: Arc::default(),
     }))
 }
@@ -75,6 +79,12 @@ impl Link {
         }
     }
 
+    /// Passes the supervisor's live-reload events (`event KIND DATA`) to `streams`: the
+    /// supervisor watches the files for every worker.
+    pub fn forward_events_to(&mut self, streams: EventStreams) {
+        self.events = Some(streams);
+    }
+
     /// Says the worker is ready, and reads the supervisor's lines in a background thread,
     /// which calls `on_stop` once when the supervisor says `stop` or the link ends (the
     /// supervisor has died). The worker then [`beat`](Beats::beat)s every [`BEAT`] from a
@@ -84,6 +94,7 @@ impl Link {
         writeln!(writer, "ready")?;
         let reader = self.stream;
         let all = self.all.clone();
+        let events = self.events;
         std::thread::Builder::new()
             .name("basehttp-link".into())
             .spawn(move || {
@@ -91,6 +102,12 @@ impl Link {
                     let Ok(line) = line else { break };
                     if line == "stop" {
                         break;
+                    }
+                    if let Some(rest) = line.strip_prefix("event ")
+                        && let Some(streams) = &events
+                    {
+                        let (kind, data) = rest.split_once(' ').unwrap_or((rest, ""));
+                        streams.send(Some(kind), data);
                     }
                     if let Some(rest) = line.strip_prefix("all ") {
                         *all.lock().unwrap_or_else(|e| e.into_inner()) = report::parse_all(rest);

@@ -149,6 +149,34 @@ struct Slot {
 enum Event {
     Line(u32, String),
     Closed(u32),
+    /// A line for every serving worker (a live-reload event, say).
+    Broadcast(String),
+}
+
+/// Sends a live-reload event to every serving worker, which passes it to its own event
+/// streams: one process watches the files for all (see [`Supervisor::broadcaster`]).
+#[derive(Clone)]
+pub struct Broadcaster {
+    tx: mpsc::Sender<Event>,
+}
+
+impl std::fmt::Debug for Broadcaster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Broadcaster")
+    }
+}
+
+impl Broadcaster {
+    /// Tells every serving worker's open tabs: `kind` (`reload`, `css`) and `data`, each on
+    /// one line (a line break ends them).
+    pub fn send(&self, kind: &str, data: &str) {
+        let one_line = |s: &str| s.split(['\r', '\n']).next().unwrap_or("").to_owned();
+        let _ = self.tx.send(Event::Broadcast(format!(
+            "event {} {}",
+            one_line(kind).replace(' ', ""),
+            one_line(data)
+        )));
+    }
 }
 
 /// Runs worker processes on one listening socket; see the [module](self).
@@ -242,6 +270,14 @@ impl Supervisor {
             .filter(|p| p.report.threads > 0)
             .map(|p| p.report.clone())
             .collect()
+    }
+
+    /// A sender of live-reload events to every serving worker, for a watcher that runs in the
+    /// supervisor (it sends while [`run`](Self::run) runs).
+    pub fn broadcaster(&self) -> Broadcaster {
+        Broadcaster {
+            tx: self.events_tx.clone(),
+        }
     }
 
     /// How many workers are serving (ready) now.
@@ -451,6 +487,14 @@ impl Supervisor {
 
     fn event(&mut self, event: Event) {
         let (pid, line) = match event {
+            Event::Broadcast(line) => {
+                self.each(|p| {
+                    if p.ready {
+                        p.tell(&line);
+                    }
+                });
+                return;
+            }
             Event::Line(pid, line) => (pid, line),
             Event::Closed(pid) => {
                 if let Some(p) = self.find(pid) {

@@ -292,3 +292,80 @@ fn a_tab_reloads_once_a_restarted_server_answers() {
     );
     println!("reloaded {took:?} after the new server started");
 }
+
+/// Under `--processes 2` one watcher, the supervisor's, tells both workers: every open
+/// stream, whichever worker holds it, gets the event of a save.
+#[test]
+fn under_processes_the_supervisor_s_watcher_tells_every_worker() {
+    use std::io::{Read, Write};
+    let dir = site();
+    let mut child = Command::new(BIN)
+        .args([
+            "127.0.0.1:0",
+            "--reload",
+            "--processes",
+            "2",
+            "--quiet",
+            "-d",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    {
+        let (from, into) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(from).lines().map_while(Result::ok) {
+                into.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+    }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Quit the server") {
+        assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
+    }
+    let addr = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Starting development server at http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while log.lock().unwrap().matches(" is ready").count() < 2 {
+        assert!(Instant::now() < deadline, "{}", log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut streams: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"GET /__basehttp/events HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    dir.write("style.css", "h1 { color: rgb(1, 2, 3) }\n");
+    for s in &mut streams {
+        let mut got = String::new();
+        let mut buf = [0u8; 1024];
+        while !got.contains("data: /style.css") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed: {got:?}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(got.contains("event: css"), "{got:?}");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

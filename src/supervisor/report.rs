@@ -8,6 +8,7 @@
 //! | worker | `all?` | asks for every worker's last report |
 //! | supervisor | `all <report> \| <report> ...` | the answer |
 //! | supervisor | `stop` | stop gracefully (as on `SIGTERM`) |
+//! | supervisor | `event KIND DATA` | a live-reload event for the worker's event streams |
 //!
 //! A link that ends (end of file) means the other side has gone: a worker then stops by
 //! itself, and the supervisor waits for its exit.

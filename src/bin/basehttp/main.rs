@@ -76,25 +76,44 @@ fn main() -> ExitCode {
             &args.processes,
             args.config,
             |_, _| files,
+            |_| None,
             banner,
         );
     }
-    // The watcher starts in the process that serves (not in a supervisor), and lives as
-    // long as its handler.
+    // One watcher: in the process that serves, or under `--processes` in the supervisor,
+    // which passes each event to every worker's streams over its link. It lives as long as
+    // the handler (or the supervisor).
     let hidden = args.files.hidden;
+    let watched_root = root.clone();
     run_server(
         &args.addr,
         &args.processes,
         args.config,
-        move |_, _| {
+        move |_, link| {
             let streams = EventStreams::new(live_reload::MAX_STREAMS);
-            let watcher = reload::watch(root, hidden, streams.clone())
-                .map_err(|e| log::error!("live reload: cannot watch the directory: {e}"))
-                .ok();
+            let watcher = match link {
+                Some(link) => {
+                    link.forward_events_to(streams.clone());
+                    None
+                }
+                None => {
+                    let to = streams.clone();
+                    reload::watch(root, hidden, move |kind, data| to.send(Some(kind), data))
+                        .map_err(|e| log::error!("live reload: cannot watch the directory: {e}"))
+                        .ok()
+                }
+            };
             reload::Watched {
                 handler: LiveReload::new(files, streams),
                 _watcher: watcher,
             }
+        },
+        move |broadcaster| {
+            reload::watch(watched_root, hidden, move |kind, data| {
+                broadcaster.send(kind, data)
+            })
+            .map_err(|e| log::error!("live reload: cannot watch the directory: {e}"))
+            .ok()
         },
         banner,
     )

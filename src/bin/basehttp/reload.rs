@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use basehttp::{BodyPolicy, EventStreams, Handler, Request, RequestHead, Response};
+use basehttp::{BodyPolicy, Handler, Request, RequestHead, Response};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
@@ -79,7 +79,7 @@ pub fn events_for(
 pub fn watch(
     root: PathBuf,
     hidden: bool,
-    streams: EventStreams,
+    send: impl Fn(&str, &str) + Send + 'static,
 ) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
     let (tx, rx) = mpsc::channel();
     let poll = std::env::var("BASEHTTP_WATCH").is_ok_and(|v| v == "poll");
@@ -105,7 +105,7 @@ pub fn watch(
     };
     std::thread::Builder::new()
         .name("basehttp-watch".into())
-        .spawn(move || batches(&rx, &root, hidden, &streams))
+        .spawn(move || batches(&rx, &root, hidden, &send))
         .map_err(|e| e.to_string())?;
     Ok(watcher)
 }
@@ -116,7 +116,7 @@ fn batches(
     rx: &Receiver<notify::Result<Event>>,
     root: &Path,
     hidden: bool,
-    streams: &EventStreams,
+    send: &dyn Fn(&str, &str),
 ) {
     while let Ok(first) = rx.recv() {
         let mut changed = Vec::new();
@@ -128,7 +128,7 @@ fn batches(
         if let Some(events) = events_for(root, &changed, hidden) {
             for (kind, data) in events {
                 log::debug!("live reload: {kind} {data}");
-                streams.send(Some(kind), &data);
+                send(kind, &data);
             }
         }
     }

@@ -7,7 +7,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use basehttp::supervised::{Figures, Link};
+use basehttp::supervised::Link;
+use basehttp::supervisor::Broadcaster;
+
+/// Something kept alive as long as the server runs (a watcher).
+pub type Kept = Box<dyn std::any::Any + Send + Sync>;
 use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server, WhenFull};
 
 use crate::cli;
@@ -20,12 +24,15 @@ use crate::supervise;
 /// ([`supervise`]); else installs the Ctrl-C and SIGTERM handler, starts the handler `make`
 /// builds from the configuration, prints `banner`, and on the first signal shuts down
 /// gracefully (a second one exits at once). A worker of a supervisor prints no banner and
-/// stops when its supervisor says so.
+/// stops when its supervisor says so. `make` is given the worker's link to its supervisor, if
+/// it has one; `supervising`, run in a supervisor, may start what it keeps running beside the
+/// workers (live reload's watcher, which tells every worker through the broadcaster).
 pub fn run_server<H: Handler>(
     addr: &str,
     processes: &cli::Processes,
     mut config: Config,
-    make: impl FnOnce(&Config, Option<Figures>) -> H,
+    make: impl FnOnce(&Config, Option<&mut Link>) -> H,
+    supervising: impl FnOnce(Broadcaster) -> Option<Kept>,
     banner: impl FnOnce(&Config, SocketAddr) -> String,
 ) -> ExitCode {
     config.access_log = access_log_mode();
@@ -60,6 +67,7 @@ pub fn run_server<H: Handler>(
         );
         return match supervise::start(listener, count, processes, config.shutdown_grace) {
             Ok(supervisor) => {
+                let _kept = supervising(supervisor.broadcaster());
                 let _ = print(&text);
                 supervise::run(supervisor)
             }
@@ -88,7 +96,8 @@ pub fn run_server<H: Handler>(
         eprintln!("Error: cannot install the Ctrl-C handler: {e}");
         return ExitCode::FAILURE;
     }
-    let handler = make(server.current_config(), link.as_ref().map(Link::figures));
+    let mut link = link;
+    let handler = make(server.current_config(), link.as_mut());
     let handle = match server.spawn(handler) {
         Ok(handle) => handle,
         Err(e) => {

@@ -342,21 +342,31 @@ pub fn run(args: ServeArgs) -> ExitCode {
         ..
     } = args;
     config.log_timings = true;
-    crate::serve::run_server(&addr, &processes, config, Demo::new, |config, local| {
-        let url = crate::serve::url(local);
-        format!(
-            "basehttp {} demo: {} workers ({} run at once, {} more while handlers are long), queue of {} ({} when full)\n\
+    let make = |config: &Config, link: Option<&mut basehttp::supervised::Link>| {
+        Demo::new(config, link.map(|l| l.figures()))
+    };
+    crate::serve::run_server(
+        &addr,
+        &processes,
+        config,
+        make,
+        |_| None,
+        |config, local| {
+            let url = crate::serve::url(local);
+            format!(
+                "basehttp {} demo: {} workers ({} run at once, {} more while handlers are long), queue of {} ({} when full)\n\
              Starting development server at {url}\n\
              Quit the server with CONTROL-C.\n\
              Open {url} to watch the pool; try {url}sleep?ms=500, {url}cpu?ms=200, {url}stats.",
-            env!("CARGO_PKG_VERSION"),
-            config.workers,
-            config.active_workers,
-            config.spare_places,
-            config.queue,
-            crate::serve::policy_name(config.when_full),
-        )
-    })
+                env!("CARGO_PKG_VERSION"),
+                config.workers,
+                config.active_workers,
+                config.spare_places,
+                config.queue,
+                crate::serve::policy_name(config.when_full),
+            )
+        },
+    )
 }
 
 #[cfg(test)]
