@@ -392,6 +392,19 @@ impl Response {
                 Some(injected) => Payload::Bytes(injected),
                 None => Payload::Bytes(b),
             },
+            // A small file (a page a `wsgi.file_wrapper` sends): read, then as in memory.
+            Payload::File { mut file, len } if len <= crate::html_inject::MAX_INJECTED => {
+                let mut html = Vec::with_capacity(len as usize);
+                match (&mut file).take(len).read_to_end(&mut html) {
+                    Ok(n) if n as u64 == len => {
+                        let injected = crate::html_inject::inject(&html, tag);
+                        Payload::Bytes(injected.unwrap_or(html))
+                    }
+                    // Cut short or failed: what was read, then nothing more (the length it
+                    // then has is the truth).
+                    _ => Payload::Bytes(html),
+                }
+            }
             Payload::Reader { reader, len: None } => Payload::Reader {
                 reader: Box::new(reader.chain(io::Cursor::new(tag.to_vec()))),
                 len: None,

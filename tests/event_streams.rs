@@ -229,7 +229,12 @@ fn shutdown_closes_every_stream_at_once() {
 fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
     use basehttp::live_reload::{EVENTS_PATH, LiveReload, SCRIPT_PATH, TAG};
     let streams = EventStreams::new(10);
-    let app = |req: &mut Request| match req.path() {
+    let dir = support::TempDir::new("live-file");
+    let page_file = dir.write("page.html", "<html><body>file</body></html>");
+    let app = move |req: &mut Request| match req.path() {
+        "/file" => Response::file(std::fs::File::open(&page_file).unwrap())
+            .unwrap()
+            .with_content_type("text/html; charset=utf-8"),
         "/page" => Response::html("<html><body>hi</body></html>"),
         "/streamed" => Response::reader(std::io::Cursor::new(b"<p>streamed".to_vec()))
             .with_content_type("text/html; charset=utf-8"),
@@ -265,6 +270,10 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
     assert_eq!(get("/page", false).text(), "<html><body>hi</body></html>");
     assert_eq!(get("/streamed", true).text(), format!("<p>streamed{TAG}"));
     assert_eq!(get("/gz", true).text(), "<body>gz</body>");
+    assert_eq!(
+        get("/file", true).text(),
+        format!("<html><body>file{TAG}</body></html>")
+    );
     // A policy that allows scripts by nonce: the script carries the page's.
     assert_eq!(
         get("/csp", true).text(),

@@ -85,6 +85,13 @@ pub fn watch(
     let poll = std::env::var("BASEHTTP_WATCH").is_ok_and(|v| v == "poll");
     let native = if poll {
         Err(notify::Error::generic("BASEHTTP_WATCH=poll"))
+    } else if let Some(kind) = silent_file_system(&root) {
+        // inotify hears this machine's writes only: another machine's (or Windows', for a
+        // WSL path on its side) would go unseen.
+        Err(notify::Error::generic(&format!(
+            "{} is on {kind}",
+            root.display()
+        )))
     } else {
         notify::recommended_watcher(tx.clone()).and_then(|mut w| {
             w.watch(&root, RecursiveMode::Recursive)?;
@@ -108,6 +115,28 @@ pub fn watch(
         .spawn(move || batches(&rx, &root, hidden, &send))
         .map_err(|e| e.to_string())?;
     Ok(watcher)
+}
+
+/// The kind of file system `root` is on when it is one whose changes inotify does not report
+/// (a network file system, or the Windows side of WSL): those get the polling watcher.
+fn silent_file_system(root: &Path) -> Option<&'static str> {
+    let kind = rustix::fs::statfs(root).ok()?.f_type as u64;
+    file_system_name(kind)
+}
+
+/// The name of a file system whose changes inotify does not report, by its `statfs` magic.
+fn file_system_name(magic: u64) -> Option<&'static str> {
+    Some(match magic {
+        0x6969 => "NFS",
+        0xFF53_4D42 => "CIFS",
+        0xFE53_4D42 => "SMB2",
+        0x517B => "SMB",
+        0x0102_1997 => "9P (a WSL path on the Windows side)",
+        0x6573_5546 => "FUSE",
+        0x0BD0_0BD0 => "Lustre",
+        0x0000_564C => "NCP",
+        _ => return None,
+    })
 }
 
 /// Gathers the changes that come within [`DEBOUNCE`] of the first into one batch and sends
@@ -153,6 +182,16 @@ fn keep_changes(event: notify::Result<Event>, changed: &mut Vec<PathBuf>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_file_systems_are_polled() {
+        assert_eq!(file_system_name(0x6969), Some("NFS"));
+        assert!(file_system_name(0x0102_1997).unwrap().contains("WSL"));
+        assert_eq!(file_system_name(0xEF53), None, "ext4: inotify");
+        assert_eq!(file_system_name(0x0102_1994), None, "tmpfs: inotify");
+        // This test's own directory is local.
+        assert_eq!(silent_file_system(&std::env::temp_dir()), None);
+    }
 
     #[test]
     fn stylesheets_alone_are_swapped_anything_else_reloads() {
