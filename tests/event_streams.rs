@@ -239,6 +239,14 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
         "/streamed" => Response::reader(std::io::Cursor::new(b"<p>streamed".to_vec()))
             .with_content_type("text/html; charset=utf-8"),
         "/gz" => Response::html("<body>gz</body>").with_header("Content-Encoding", "gzip"),
+        // Begun early: the head is out before the handler returns; left alone.
+        "/early" => {
+            let mut early = req.early().expect("an early response");
+            let head = Response::reader(std::io::empty()).with_content_type("text/html");
+            early.start(&head).unwrap();
+            early.write(b"<body>early</body>").unwrap();
+            early.finish(Response::reader(std::io::empty()))
+        }
         "/csp" => Response::html("<body>csp</body>").with_header(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'nonce-n0nce'",
@@ -270,6 +278,7 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
     assert_eq!(get("/page", false).text(), "<html><body>hi</body></html>");
     assert_eq!(get("/streamed", true).text(), format!("<p>streamed{TAG}"));
     assert_eq!(get("/gz", true).text(), "<body>gz</body>");
+    assert_eq!(get("/early", true).text(), "<body>early</body>");
     assert_eq!(
         get("/file", true).text(),
         format!("<html><body>file{TAG}</body></html>")
