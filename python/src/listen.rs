@@ -4,7 +4,7 @@
 //! takes the descriptor, checks that it is a TCP socket and marks it close-on-exec, so that
 //! the application's own subprocesses do not hold the port.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Mutex;
 
 use basehttp::listen_fds;
@@ -37,6 +37,17 @@ impl Listener {
             .take()
             .ok_or_else(|| PyValueError::new_err("this inherited socket is already served"))
     }
+}
+
+/// A listening socket bound to `host`:`port` (the first address it resolves to that binds),
+/// without the GIL while it resolves. A host that does not resolve says which (the resolver's
+/// own words name none); a bind error is `OSError` with `errno`, as `socket.bind` raises it.
+pub fn bind(py: Python<'_>, host: &str, port: u16) -> PyResult<TcpListener> {
+    let addrs: Vec<SocketAddr> = py
+        .detach(|| (host, port).to_socket_addrs())
+        .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
+        .collect();
+    TcpListener::bind(&addrs[..]).map_err(crate::errors::os_error)
 }
 
 /// The socket handed on to this process, or `None`. Reads the variables of the C

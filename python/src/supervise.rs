@@ -5,7 +5,6 @@
 //! replaces the worker after its timeout, printing its threads' stacks first (`SIGUSR1`, on
 //! which the worker's `faulthandler` dumps them).
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -77,13 +76,7 @@ pub fn supervise(
 ) -> PyResult<()> {
     let listener = match crate::listen::inherited()? {
         Some(inherited) => inherited.take()?,
-        None => {
-            let addrs: Vec<SocketAddr> = py
-                .detach(|| (host, port).to_socket_addrs())
-                .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
-                .collect();
-            TcpListener::bind(&addrs[..]).map_err(crate::errors::os_error)?
-        }
+        None => crate::listen::bind(py, host, port)?,
     };
     let local = listener.local_addr()?;
     let python = py
