@@ -238,43 +238,18 @@ impl Supervised {
     /// `basehttp ARGS` (the file server, or `demo ...`).
     fn spawn(args: &[&str], env: &[(&str, &str)]) -> Supervised {
         use std::os::unix::process::CommandExt;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
-        {
-            let (from, into) = (child.stderr.take().unwrap(), stderr.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(from).lines().map_while(Result::ok) {
-                    let mut all = into.lock().unwrap();
-                    all.push_str(&line);
-                    all.push('\n');
-                }
-            });
-        }
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        while !banner.contains("Quit the server") {
-            assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
-        }
-        let addr = banner
-            .lines()
-            .find_map(|l| l.strip_prefix("Starting development server at http://"))
-            .expect("an address")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap();
+        let running = support::run_to_banner(
+            Command::new(BIN)
+                .args(args)
+                .envs(env.iter().copied())
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .process_group(0),
+        );
         Supervised {
-            child: Some(child),
-            addr,
-            stderr,
+            child: Some(running.child),
+            addr: running.addr,
+            stderr: running.stderr,
         }
     }
 

@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,10 +14,12 @@ use support::devtools::Browser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_basehttp");
 
-/// `basehttp 127.0.0.1:0 -d DIR --reload`, its address and its stderr; killed on drop.
+/// `basehttp ADDR --reload -d DIR [ARGS]`, its address and its stderr; killed on drop.
 struct Server {
     child: Child,
     url: String,
+    /// `host:port`.
+    addr: String,
     log: Arc<Mutex<String>>,
 }
 
@@ -28,37 +29,29 @@ impl Server {
     }
 
     fn start_on(dir: &TempDir, addr: &str) -> Server {
-        let mut child = Command::new(BIN)
-            .args([addr, "--reload", "-d"])
-            .arg(dir.path())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        {
-            let (from, into) = (child.stderr.take().unwrap(), log.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(from).lines().map_while(Result::ok) {
-                    let mut all = into.lock().unwrap();
-                    all.push_str(&line);
-                    all.push('\n');
-                }
-            });
+        Server::start_with(dir, addr, &[])
+    }
+
+    fn start_with(dir: &TempDir, addr: &str, args: &[&str]) -> Server {
+        let running = support::run_to_banner(
+            Command::new(BIN)
+                .args([addr, "--reload"])
+                .args(args)
+                .arg("-d")
+                .arg(dir.path())
+                .env("RUST_LOG", "info"),
+        );
+        assert!(
+            running.banner.contains(", live reload on\n"),
+            "{}",
+            running.banner
+        );
+        Server {
+            child: running.child,
+            url: format!("http://{}/", running.addr),
+            addr: running.addr.to_string(),
+            log: running.stderr,
         }
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        while !banner.contains("Quit the server") {
-            assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
-        }
-        assert!(banner.contains(", live reload on\n"), "{banner}");
-        let url = banner
-            .lines()
-            .find_map(|l| l.strip_prefix("Starting development server at "))
-            .unwrap()
-            .to_owned();
-        Server { child, url, log }
     }
 
     fn count(&self, text: &str) -> usize {
@@ -191,24 +184,8 @@ fn ten_tabs_share_one_stream_and_an_eleventh_loads_at_once() {
 fn fifty_open_streams_and_ctrl_c_stops_within_a_second() {
     use std::io::{Read, Write};
     let dir = site();
-    let mut child = Command::new(BIN)
-        .args(["127.0.0.1:0", "--reload", "-w", "4", "--quiet", "-d"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    while !banner.contains("Quit the server") {
-        assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
-    }
-    let addr = banner
-        .lines()
-        .find_map(|l| l.strip_prefix("Starting development server at http://"))
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let mut server = Server::start_with(&dir, "127.0.0.1:0", &["-w", "4", "--quiet"]);
+    let addr = server.addr.clone();
     let streams: Vec<std::net::TcpStream> = (0..50)
         .map(|_| {
             let mut s = std::net::TcpStream::connect(&addr).unwrap();
@@ -236,12 +213,12 @@ fn fifty_open_streams_and_ctrl_c_stops_within_a_second() {
     drop(plain);
     let began = Instant::now();
     let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
         assert!(began.elapsed() < Duration::from_secs(10), "did not stop");
@@ -299,41 +276,8 @@ fn a_tab_reloads_once_a_restarted_server_answers() {
 fn under_processes_the_supervisor_s_watcher_tells_every_worker() {
     use std::io::{Read, Write};
     let dir = site();
-    let mut child = Command::new(BIN)
-        .args([
-            "127.0.0.1:0",
-            "--reload",
-            "--processes",
-            "2",
-            "--quiet",
-            "-d",
-        ])
-        .arg(dir.path())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    {
-        let (from, into) = (child.stderr.take().unwrap(), log.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(from).lines().map_while(Result::ok) {
-                into.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-    }
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    while !banner.contains("Quit the server") {
-        assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
-    }
-    let addr = banner
-        .lines()
-        .find_map(|l| l.strip_prefix("Starting development server at http://"))
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let mut server = Server::start_with(&dir, "127.0.0.1:0", &["--processes", "2", "--quiet"]);
+    let (addr, log) = (server.addr.clone(), server.log.clone());
     let deadline = Instant::now() + Duration::from_secs(10);
     while log.lock().unwrap().matches(" is ready").count() < 2 {
         assert!(Instant::now() < deadline, "{}", log.lock().unwrap());
@@ -361,10 +305,10 @@ fn under_processes_the_supervisor_s_watcher_tells_every_worker() {
         assert!(got.contains("event: css"), "{got:?}");
     }
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
+    while server.child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "did not stop");
         std::thread::sleep(Duration::from_millis(20));
     }

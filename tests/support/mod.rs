@@ -400,3 +400,52 @@ pub fn assert_alive_with(addr: SocketAddr, path: &str, body: &str) {
     assert_eq!(resp.status, 200, "a fresh GET {path} was not answered 200");
     assert_eq!(resp.text(), body);
 }
+
+/// A server process started by [`run_to_banner`]: the child, its banner on stdout, its stderr
+/// so far (read by a thread), and the address the banner gives.
+pub struct Running {
+    pub child: std::process::Child,
+    pub banner: String,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    pub addr: SocketAddr,
+}
+
+/// Spawns `cmd` (stdout and stderr piped here) and reads its stdout up to the banner's last
+/// line ("Quit the server with CONTROL-C."), collecting stderr meanwhile.
+pub fn run_to_banner(cmd: &mut std::process::Command) -> Running {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let (from, into) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(from).lines().map_while(Result::ok) {
+                let mut all = into.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+    }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Quit the server") {
+        assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
+    }
+    let addr = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Starting development server at http://"))
+        .expect("the banner gives the address")
+        .trim_end_matches('/')
+        .parse()
+        .expect("an address");
+    Running {
+        child,
+        banner,
+        stderr,
+        addr,
+    }
+}
