@@ -210,12 +210,14 @@ impl Poller {
         // An event stream: a message wakes it here; one that came while a worker held it
         // (it has news already) runs it again now.
         if let Some(stream) = conn.stream() {
-            let poller = Arc::downgrade(self);
-            stream.parked(Arc::new(move || {
-                if let Some(poller) = poller.upgrade() {
-                    poller.notify(ticket);
-                }
-            }));
+            stream.parked(|| {
+                let poller = Arc::downgrade(self);
+                Arc::new(move || {
+                    if let Some(poller) = poller.upgrade() {
+                        poller.notify(ticket);
+                    }
+                })
+            });
             if stream.has_news() {
                 return Park::Ready(conn);
             }

@@ -48,9 +48,10 @@ impl Stream {
         self.news.load(SeqCst)
     }
 
-    /// Notes how to wake the connection where it waits.
-    pub(crate) fn parked(&self, wake: Wake) {
-        *lock(&self.wake) = Some(wake);
+    /// Notes how to wake the connection where it waits, at its first park (a connection
+    /// keeps its place in the poller for life: later parks have nothing to change).
+    pub(crate) fn parked(&self, wake: impl FnOnce() -> Wake) {
+        lock(&self.wake).get_or_insert_with(wake);
     }
 
     /// Appends a message and wakes the connection. If it is not parked (a worker holds it),
@@ -104,7 +105,7 @@ mod tests {
         assert!(!stream.has_news());
         let woken = Arc::new(AtomicBool::new(false));
         let flag = woken.clone();
-        stream.parked(Arc::new(move || flag.store(true, SeqCst)));
+        stream.parked(|| Arc::new(move || flag.store(true, SeqCst)));
         stream.push(b"m");
         assert!(stream.has_news() && woken.load(SeqCst));
         assert_eq!(stream.take(), b"firstm");
