@@ -142,16 +142,17 @@ impl Handle {
     /// sends the heartbeat, once a second, with the GIL held.
     fn wait(&self, py: Python<'_>) -> PyResult<()> {
         loop {
-            let stats = match &*self.inner.lock().unwrap_or_else(|e| e.into_inner()) {
-                None => return Ok(()),
-                Some(handle) => handle.stats(),
-            };
             if self.stop_asked.load(Relaxed) {
                 return Ok(());
             }
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(handle) = &*inner else {
+                return Ok(());
+            };
             if let Some(heart) = &mut *self.heart.lock().unwrap_or_else(|e| e.into_inner()) {
-                heart.beat_if_due(stats, &self.gil_wait);
+                heart.beat_if_due(|| handle.stats(), &self.gil_wait);
             }
+            drop(inner);
             py.detach(|| std::thread::sleep(Duration::from_millis(100)));
             py.check_signals()?;
         }

@@ -39,12 +39,14 @@ impl Heart {
         }
     }
 
-    /// Beats if a beat is due and the pool is not wedged (called with the GIL held).
-    pub fn beat_if_due(&mut self, stats: Stats, gil_wait: &GilWait) {
+    /// Beats if a beat is due and the pool is not wedged (called with the GIL held); `stats`
+    /// is read only then.
+    pub fn beat_if_due(&mut self, stats: impl FnOnce() -> Stats, gil_wait: &GilWait) {
         if self.last.elapsed() < supervised::BEAT {
             return;
         }
         self.last = Instant::now();
+        let stats = stats();
         let before = self
             .before
             .replace(stats.clone())
