@@ -128,6 +128,20 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 '''
 
 
+def stream_cost(what, path, args, n=1000):
+    """A table row: the resident memory and threads `n` open streams add to the server."""
+    p, port = start(args)
+    rss0, thr0 = status(p.pid, "VmRSS"), status(p.pid, "Threads")
+    held = open_streams(port, n, path)
+    time.sleep(1)
+    rss1, thr1 = status(p.pid, "VmRSS"), status(p.pid, "Threads")
+    for s in held:
+        s.close()
+    stop(p)
+    return (what, f"{(rss1 - rss0) / n:.1f} KiB and {(thr1 - thr0) / n:.3f} threads a stream",
+            f"{thr0} threads before, {thr1} after; resident {rss0 / 1024:.1f} to {rss1 / 1024:.1f} MiB")
+
+
 def main():
     if not os.path.exists(BIN):
         raise SystemExit("build it first: cargo build --release")
@@ -161,28 +175,11 @@ def main():
             rows.append((f"watcher idle on 10,000 files: {name}", f"{share * 100:.2f}% of a core", ""))
             stop(p)
         # 3. What an open tab costs.
-        p, port = start([BIN, "127.0.0.1:{port}", "--reload", "--quiet", "-d", site])
-        rss0, thr0 = status(p.pid, "VmRSS"), status(p.pid, "Threads")
-        held = open_streams(port, 1000, "/__basehttp/events")
-        time.sleep(1)
-        rss1, thr1 = status(p.pid, "VmRSS"), status(p.pid, "Threads")
-        for s in held:
-            s.close()
-        stop(p)
-        rows.append(("basehttp: 1,000 open streams",
-                     f"{(rss1 - rss0) / 1000:.1f} KiB and {(thr1 - thr0) / 1000:.3f} threads a stream",
-                     f"{thr0} threads before, {thr1} after; resident {rss0 / 1024:.1f} to {rss1 / 1024:.1f} MiB"))
-        p, port = start([sys.executable, "-c", THREADED_SSE, "{port}"])
-        rss0, thr0 = status(p.pid, "VmRSS"), status(p.pid, "Threads")
-        held = open_streams(port, 1000, "/")
-        time.sleep(1)
-        rss1, thr1 = status(p.pid, "VmRSS"), status(p.pid, "Threads")
-        for s in held:
-            s.close()
-        stop(p)
-        rows.append(("thread per connection (Python ThreadingHTTPServer): 1,000 open streams",
-                     f"{(rss1 - rss0) / 1000:.1f} KiB and {(thr1 - thr0) / 1000:.3f} threads a stream",
-                     f"{thr0} threads before, {thr1} after; resident {rss0 / 1024:.1f} to {rss1 / 1024:.1f} MiB"))
+        rows.append(stream_cost("basehttp: 1,000 open streams", "/__basehttp/events",
+                                [BIN, "127.0.0.1:{port}", "--reload", "--quiet", "-d", site]))
+        rows.append(stream_cost(
+            "thread per connection (Python ThreadingHTTPServer): 1,000 open streams", "/",
+            [sys.executable, "-c", THREADED_SSE, "{port}"]))
     finally:
         for p in servers:
             if p.poll() is None:
