@@ -16,11 +16,14 @@
 //! level, target `basehttp::access`), or written by the server itself to standard error, the
 //! fast way (the binary's): each worker formats its lines into its own buffer, and the buffer
 //! leaves in whole lines, one `write` of at most `PIPE_BUF` bytes at a time (so lines from
-//! different workers never interleave): outside overload, before the responses it tells of
-//! go to their sockets (so lines come in order, at once); under load (others waiting for a
-//! worker), when it fills, before a handler expected to block, and from a flusher thread
-//! every [`FLUSH_EVERY`] (so a line is at most that late, and lines of different workers may
-//! come up to that much out of order); a graceful stop flushes every buffer. The timestamp is
+//! different workers never interleave). A line is buffered before its response is sent;
+//! right after the responses go to their sockets, at most once a millisecond per worker, the
+//! worker writes out every worker's buffered lines, its own last (so requests a client makes
+//! one after the other are logged in that order, even when the worker that answered the first
+//! is preempted before its own write); and also when a buffer fills, before a handler
+//! expected to block, and from a flusher thread every [`FLUSH_EVERY`] (so a line is at most
+//! that late, and lines of concurrent requests may come up to that much out of order); a
+//! graceful stop flushes every buffer. The timestamp is
 //! the worker's own reading of the clock for the response (see `date::log_at`): a line reads
 //! no clock.
 //!
@@ -327,10 +330,9 @@ struct Buffer {
 }
 
 impl Buffer {
-    /// Writes the buffer out in whole lines, each `write` at most `PIPE_BUF` bytes.
-    fn flush(&mut self) {
+    /// Writes the buffer out to `out` in whole lines, each `write` at most `PIPE_BUF` bytes.
+    fn write_to(&mut self, out: &mut impl Write) {
         let mut rest = &self.bytes[..];
-        let mut err = std::io::stderr().lock();
         while !rest.is_empty() {
             let cut = if rest.len() <= PIPE_BUF {
                 rest.len()
@@ -341,12 +343,18 @@ impl Buffer {
                     .rposition(|&b| b == b'\n')
                     .map_or(PIPE_BUF, |i| i + 1)
             };
-            if err.write_all(&rest[..cut]).is_err() {
+            if out.write_all(&rest[..cut]).is_err() {
                 break;
             }
             rest = &rest[cut..];
         }
         self.bytes.clear();
+    }
+
+    /// Writes the buffer out to standard error (locked for the whole buffer, after the
+    /// buffer's own lock: the one order the two are taken in).
+    fn flush(&mut self) {
+        self.write_to(&mut std::io::stderr().lock());
     }
 }
 
@@ -445,12 +453,31 @@ impl Sink {
         }
     }
 
-    /// Writes out `worker`'s buffered lines now (before a handler expected to block).
+    /// Writes out the buffered lines of every worker, `worker`'s last (after its responses
+    /// went out, and before a handler expected to block).
+    ///
+    /// Every worker's, not only its own: a line is buffered before the response it tells of
+    /// is sent, so a line another worker buffered for a response the client has already read
+    /// goes before this worker's newest one. Requests a client makes one after the other are
+    /// logged in that order even when the worker that answered the first one is preempted
+    /// between its response and its log write (as on a loaded machine).
     pub(crate) fn flush(&self, worker: usize) {
-        if let Some(slot) = self.buffers.get(worker) {
+        // Not `stderr().lock()` held across: a buffer's lock is always taken before the
+        // stream's (as `write_after` does when a buffer fills), never after.
+        self.flush_to(worker, &mut std::io::stderr());
+    }
+
+    fn flush_to(&self, worker: usize, out: &mut impl Write) {
+        let others = self
+            .buffers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != worker);
+        let own = self.buffers.get(worker);
+        for slot in others.map(|(_, slot)| slot).chain(own) {
             let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if !buffer.bytes.is_empty() {
-                buffer.flush();
+                buffer.write_to(out);
             }
         }
     }
@@ -577,6 +604,34 @@ mod tests {
         let mut out = Vec::new();
         put_escaped(&mut out, raw);
         assert_eq!(out, shown.as_bytes(), "the fast writer escapes alike");
+    }
+
+    #[test]
+    fn a_flush_writes_the_other_workers_lines_first() {
+        let sink = Sink::new(AccessLog::Stderr { color: false }, 3);
+        let at = |request: &'static [u8]| Line {
+            request,
+            status: 200,
+            size: 2,
+            timings: None,
+            cut: None,
+            at: 0,
+        };
+        sink.write(2, &at(b"GET /first HTTP/1.1"));
+        sink.write(0, &at(b"GET /second HTTP/1.1"));
+        let mut out = Vec::new();
+        sink.flush_to(0, &mut out);
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].ends_with("\"GET /first HTTP/1.1\" 200 2"), "{out}");
+        assert!(
+            lines[1].ends_with("\"GET /second HTTP/1.1\" 200 2"),
+            "{out}"
+        );
+        let mut again = Vec::new();
+        sink.flush_to(1, &mut again);
+        assert!(again.is_empty(), "every buffer was emptied");
     }
 
     #[test]
