@@ -10,6 +10,7 @@ import http.client
 import io
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -458,6 +459,19 @@ def case_api():
     except OSError:
         pass
     assert basehttp.DEFAULT_WORKERS == 8
+    # A stop signal that comes as the server starts (a supervisor or a test that signals as
+    # soon as it reads the banner) stops it as one during the wait does: serve() returns a
+    # stopped handle, with no KeyboardInterrupt escaping.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        def signal_self(handle, sig=sig):
+            os.kill(os.getpid(), sig)
+            # The handler raises at Python's next check, within this function.
+            for _ in range(1000):
+                pass
+            raise AssertionError("the signal's handler did not raise")
+        h = basehttp.serve(hello, port=0, workers=2, on_start=signal_self)
+        assert not h.stats()["running"], sig
+        assert signal.getsignal(signal.SIGTERM) is not basehttp._sigterm, "handler restored"
 
 
 # --- Issue 12, the remaining PEP 3333 points: reason phrases, file_wrapper zero-copy and

@@ -220,10 +220,15 @@ def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=No
                 on_start(handle)
             if banner_for is not None:
                 print(banner(handle, banner_for), file=sys.stderr, flush=True)
+            _wait(handle)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM before the wait began (a supervisor or a test that signals as
+            # soon as it reads the banner; the handler raises as `print` returns): the same
+            # graceful stop as during the wait, not a traceback.
+            handle.shutdown()
         except BaseException:
             handle.shutdown()
             raise
-        _wait(handle)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
