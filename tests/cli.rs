@@ -6,6 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,32 +30,80 @@ fn site() -> TempDir {
     dir
 }
 
+/// A started server process, killed on drop (with its process group when it leads one), so a
+/// failed assertion leaves nothing behind.
+struct Running {
+    child: Option<Child>,
+    group: bool,
+}
+
+impl Running {
+    fn new(child: Child) -> Running {
+        Running {
+            child: Some(child),
+            group: false,
+        }
+    }
+
+    /// A process started with `process_group(0)`: the whole group is killed on drop.
+    fn group_leader(child: Child) -> Running {
+        Running {
+            child: Some(child),
+            group: true,
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("still running")
+    }
+
+    fn id(&self) -> u32 {
+        self.child.as_ref().expect("still running").id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if self.group {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts the binary and waits for its banner; returns the child and the banner lines.
-fn run(args: &[&str]) -> (Child, Vec<String>) {
+fn run(args: &[&str]) -> (Running, Vec<String>) {
     run_in(Path::new("."), args)
 }
 
 /// Starts the binary in `dir` and waits for its banner.
-fn run_in(dir: &Path, args: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start basehttp");
+fn run_in(dir: &Path, args: &[&str]) -> (Running, Vec<String>) {
+    let mut running = Running::new(
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start basehttp"),
+    );
     let mut lines = Vec::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(running.child().stdout.take().unwrap());
     for _ in 0..BANNER_LINES {
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
         lines.push(line.trim_end().to_string());
     }
-    (child, lines)
+    (running, lines)
 }
 
-fn signal(child: &Child, sig: &str) {
+fn signal(child: &Running, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
         .status()
@@ -64,16 +113,15 @@ fn signal(child: &Child, sig: &str) {
 }
 
 /// Waits for the child to exit (bounded), returning its status and stderr.
-fn finish(mut child: Child) -> (std::process::ExitStatus, String) {
+fn finish(mut running: Running) -> (std::process::ExitStatus, String) {
+    let child = running.child();
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("basehttp did not exit");
-        }
+        // Past it, `running` is killed as it drops.
+        assert!(Instant::now() <= deadline, "basehttp did not exit");
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut err = String::new();
@@ -590,14 +638,18 @@ fn the_access_log_is_colored_on_a_terminal() {
         "env -u NO_COLOR RUST_LOG=info {BIN} {port} -d {}",
         site.path().display()
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start script");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    // Its own process group: `script` and the server under it are killed together.
+    let mut running = Running::group_leader(
+        Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start script"),
+    );
+    let mut out = BufReader::new(running.child().stdout.take().unwrap());
     let mut line = String::new();
     for _ in 0..BANNER_LINES {
         line.clear();
@@ -636,8 +688,7 @@ fn the_access_log_is_colored_on_a_terminal() {
         out.read_line(&mut line).unwrap();
         logged.push(line.trim_end().to_string());
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(running);
     for ((role, sgr, message), line) in expected.iter().zip(&logged) {
         // `[dd/Mon/yyyy hh:mm:ss] ` stays plain, as runserver's timestamp does.
         let (stamp, rest) = line.split_at_checked(23).unwrap_or(("", line));
