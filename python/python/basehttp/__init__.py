@@ -171,6 +171,22 @@ def _sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+def _catch_stop_signals():
+    """Makes SIGTERM raise KeyboardInterrupt, and SIGINT too where no Python handler has it
+    (a shell starts background jobs with SIGINT ignored, and Python keeps that): a server
+    stops on either, as the binary, gunicorn and uvicorn do. Main thread only; returns what
+    to give :func:`_restore_signals`."""
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _sigterm)}
+    if not callable(signal.getsignal(signal.SIGINT)):
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+    return previous
+
+
+def _restore_signals(previous):
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
 def _wait(handle):
     """Waits until ``handle`` is shut down, or on the main thread until Ctrl-C or SIGTERM
     (``serve`` makes SIGTERM raise KeyboardInterrupt), then shuts it down gracefully and
@@ -210,7 +226,7 @@ def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=No
     # SIGTERM stops it as Ctrl-C does, from before the banner says it serves: a supervisor
     # or a test that signals as soon as it reads the banner must not find the default action.
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _sigterm) if in_main else None
+    previous = _catch_stop_signals() if in_main else {}
     try:
         handle = start(app, host, port, workers=workers, queue=queue, when_full=when_full,
                        keep_alive=keep_alive, access_log=access_log, color=color,
@@ -230,6 +246,5 @@ def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=No
             handle.shutdown()
             raise
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        _restore_signals(previous)
     return handle

@@ -174,8 +174,8 @@ def supervise(args, processes, argv):
               f"Starting development server at {url}\n"
               "Quit the server with CONTROL-C.", file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGTERM, basehttp._sigterm)
-    signal.signal(signal.SIGHUP, _reload)
+    previous = basehttp._catch_stop_signals()
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _reload)
     try:
         basehttp._native.supervise(
             [sys.executable, "-m", "basehttp", *argv][1:], host, port,
@@ -186,7 +186,7 @@ def supervise(args, processes, argv):
     except OSError as e:
         sys.exit(f"Error: {e.strerror or e}")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        basehttp._restore_signals(previous)
 
 
 if __name__ == "__main__":
