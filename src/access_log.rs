@@ -462,34 +462,30 @@ impl Sink {
     /// logged in that order even when the worker that answered the first one is preempted
     /// between its response and its log write (as on a loaded machine).
     pub(crate) fn flush(&self, worker: usize) {
-        // Not `stderr().lock()` held across: a buffer's lock is always taken before the
-        // stream's (as `write_after` does when a buffer fills), never after.
-        self.flush_to(worker, &mut std::io::stderr());
-    }
-
-    fn flush_to(&self, worker: usize, out: &mut impl Write) {
-        let others = self
-            .buffers
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != worker);
-        let own = self.buffers.get(worker);
-        for slot in others.map(|(_, slot)| slot).chain(own) {
-            let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if !buffer.bytes.is_empty() {
-                buffer.write_to(out);
-            }
-        }
+        self.write_out(Some(worker), &mut std::io::stderr());
     }
 
     /// Writes out every worker's buffered lines (the flusher's tick, and a graceful stop):
     /// true if there were any.
     pub(crate) fn flush_all(&self) -> bool {
+        self.write_out(None, &mut std::io::stderr())
+    }
+
+    /// Writes every buffer's lines to `out`, `last`'s after the others': true if there were
+    /// any. `out` is not `stderr().lock()` held across: a buffer's lock is always taken
+    /// before the stream's (as `write_after` does when a buffer fills), never after.
+    fn write_out(&self, last: Option<usize>, out: &mut impl Write) -> bool {
+        let others = self
+            .buffers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| Some(i) != last);
+        let last = last.and_then(|i| self.buffers.get(i));
         let mut any = false;
-        for slot in &self.buffers {
+        for slot in others.map(|(_, slot)| slot).chain(last) {
             let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if !buffer.bytes.is_empty() {
-                buffer.flush();
+                buffer.write_to(out);
                 any = true;
             }
         }
@@ -620,7 +616,7 @@ mod tests {
         sink.write(2, &at(b"GET /first HTTP/1.1"));
         sink.write(0, &at(b"GET /second HTTP/1.1"));
         let mut out = Vec::new();
-        sink.flush_to(0, &mut out);
+        sink.write_out(Some(0), &mut out);
         let out = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2, "{out}");
@@ -630,7 +626,7 @@ mod tests {
             "{out}"
         );
         let mut again = Vec::new();
-        sink.flush_to(1, &mut again);
+        sink.write_out(None, &mut again);
         assert!(again.is_empty(), "every buffer was emptied");
     }
 
