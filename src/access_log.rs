@@ -40,8 +40,11 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{
+    AtomicBool,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -67,8 +70,9 @@ pub enum AccessLog {
     #[default]
     Log,
     /// Written by the server to standard error in whole lines from per-worker buffers: a
-    /// line costs a few hundred instructions and no lock but its worker's own, and leaves at
-    /// most [`FLUSH_EVERY`] later. `color` colors each line by status with runserver's own
+    /// line costs a few hundred instructions and no lock but its worker's own (a flush also
+    /// takes the locks of the other buffers that hold lines), and leaves at most
+    /// [`FLUSH_EVERY`] later. `color` colors each line by status with runserver's own
     /// escapes (Django's `termcolors` palette): 1xx bold, 2xx plain, 304 cyan, other 3xx green, 404 yellow,
     /// other 4xx bold red, 5xx bold magenta.
     Stderr {
@@ -358,10 +362,24 @@ impl Buffer {
     }
 }
 
+/// A worker's buffer, and whether it holds lines: read without the lock, so a flush passes
+/// the empty buffers of idle workers (most of them, with 256 workers) at the cost of a load.
+#[derive(Default)]
+struct Slot {
+    has_lines: AtomicBool,
+    buffer: Mutex<Buffer>,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, Buffer> {
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The server's access log: the mode, and each worker's buffer for the fast writer.
 pub(crate) struct Sink {
     mode: AccessLog,
-    buffers: Box<[Mutex<Buffer>]>,
+    buffers: Box<[Slot]>,
     /// The flusher thread, once it runs; it sleeps while `idle`, and stops once `stopped`.
     flusher: OnceLock<Thread>,
     idle: AtomicBool,
@@ -371,7 +389,7 @@ pub(crate) struct Sink {
 impl Sink {
     pub(crate) fn new(mode: AccessLog, workers: usize) -> Sink {
         let buffers = match mode {
-            AccessLog::Stderr { .. } => (0..workers).map(|_| Mutex::default()).collect(),
+            AccessLog::Stderr { .. } => (0..workers).map(|_| Slot::default()).collect(),
             _ => Box::default(),
         };
         Sink {
@@ -432,7 +450,7 @@ impl Sink {
                 let Some(slot) = self.buffers.get(worker) else {
                     return;
                 };
-                let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut buffer = slot.lock();
                 if let Some(why) = refused {
                     format_refusal(&mut buffer.bytes, line, why);
                 }
@@ -440,6 +458,9 @@ impl Sink {
                 // Written before the next line could push it past one pipe-atomic write.
                 if buffer.bytes.len() > PIPE_BUF - 2 * MAX_LINE {
                     buffer.flush();
+                } else if !slot.has_lines.load(Relaxed) {
+                    // Release: a flush that sees it sees the line (its response is sent after).
+                    slot.has_lines.store(true, Release);
                 }
                 // Read with the buffer locked: a flusher that found every buffer empty
                 // before going idle said so first (see `run_flusher`).
@@ -483,7 +504,11 @@ impl Sink {
         let last = last.and_then(|i| self.buffers.get(i));
         let mut any = false;
         for slot in others.map(|(_, slot)| slot).chain(last) {
-            let mut buffer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if !slot.has_lines.load(Acquire) {
+                continue;
+            }
+            let mut buffer = slot.lock();
+            slot.has_lines.store(false, Relaxed);
             if !buffer.bytes.is_empty() {
                 buffer.write_to(out);
                 any = true;
