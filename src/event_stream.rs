@@ -8,7 +8,8 @@
 //! Streams are not subject to `keep_alive` or the minimum response rate: they wait, by design.
 //! Every [`PING`] of silence a comment (`:`) goes out, so a client that vanished is found and
 //! proxies keep the connection; a stream whose client does not take what is sent (more than
-//! [`MAX_UNSENT`] waiting) is closed. At shutdown every stream closes at once.
+//! [`MAX_UNSENT`] waiting, or bytes waiting a whole [`PING`] with none taken) is closed
+//! (`too_slow`). At shutdown every stream closes at once.
 //!
 //! ```
 //! use std::io::{BufRead, BufReader, Write};

@@ -357,20 +357,21 @@ impl Response {
         }
     }
 
-    /// True if the handler asked to close the connection with `Connection: close`.
     /// Puts `tag` into an HTML body (see [`LiveReload::injecting`]): in memory, before its
     /// last `</body>` and with its length fixed; streamed without a length, at its end. Left
     /// alone: other types, a compressed body, a body begun early or streamed with a length,
-    /// statuses without a body.
+    /// statuses without a body, a partial content (`206`).
     ///
     /// [`LiveReload::injecting`]: crate::live_reload::LiveReload::injecting
     pub(crate) fn inject_html(&mut self, tag: &str) {
         let html = self
             .header("content-type")
-            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
+            .and_then(|t| t.trim_start().get(..9))
+            .is_some_and(|t| t.eq_ignore_ascii_case("text/html"));
+        // No 206: a part of a page is not a page (and its `Content-Range` would lie).
         if !html
             || self.early.is_some()
-            || matches!(self.status, 100..=199 | 204 | 304)
+            || matches!(self.status, 100..=199 | 204 | 206 | 304)
             || self.header("content-encoding").is_some()
         {
             return;
@@ -413,6 +414,8 @@ impl Response {
         };
     }
 
+    /// True if the handler asked to close the connection with `Connection: close`, or the
+    /// response is an event stream (which takes its connection for good).
     pub(crate) fn wants_close(&self) -> bool {
         // An event stream takes its connection for good.
         matches!(self.payload, Payload::Stream(_))

@@ -2,6 +2,7 @@
 //! ([`EventStreams`](crate::EventStreams)) and the connection that sends them (its `Stream`
 //! phase), and the framing of what it sends. No I/O here.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -74,7 +75,8 @@ pub(crate) fn frame(bytes: &[u8], chunked: bool, out: &mut Vec<u8>) {
         return;
     }
     if chunked {
-        out.extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
+        // Into `out` itself: no string made per message.
+        let _ = write!(out, "{:x}\r\n", bytes.len());
         out.extend_from_slice(bytes);
         out.extend_from_slice(b"\r\n");
     } else {

@@ -280,14 +280,6 @@ impl Supervisor {
         }
     }
 
-    /// How many workers are serving (ready) now.
-    pub fn ready(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.current.as_ref().is_some_and(|p| p.ready))
-            .count()
-    }
-
     /// Supervises until every worker has stopped after an [`Order::Stop`]. `orders` is asked
     /// at every [`TICK`]. An error if it stopped by itself because the first workers could
     /// not start (a worker that exits before it is ready while none has been ready yet: an

@@ -224,7 +224,7 @@ fn shutdown_closes_every_stream_at_once() {
 /// `LiveReload::injecting` around any handler: its reserved paths answer the script and a
 /// stream; an HTML page a browser navigates to gets the tag (in memory: before `</body>`, with
 /// its length; streamed without a length: at its end); a script's fetch, a compressed page, a
-/// page that is not HTML are left alone.
+/// partial one (`206`), a page that is not HTML are left alone.
 #[test]
 fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
     use basehttp::live_reload::{EVENTS_PATH, LiveReload, SCRIPT_PATH, TAG};
@@ -239,6 +239,10 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
         "/streamed" => Response::reader(std::io::Cursor::new(b"<p>streamed".to_vec()))
             .with_content_type("text/html; charset=utf-8"),
         "/gz" => Response::html("<body>gz</body>").with_header("Content-Encoding", "gzip"),
+        // A part of a page (a range a handler answered itself): its Content-Range must hold.
+        "/part" => Response::html("<body>part</body>")
+            .with_status(206)
+            .with_header("Content-Range", "bytes 0-16/40"),
         // Begun early: the head is out before the handler returns; left alone.
         "/early" => {
             let mut early = req.early().expect("an early response");
@@ -278,6 +282,7 @@ fn live_reload_serves_its_paths_and_injects_into_navigated_html() {
     assert_eq!(get("/page", false).text(), "<html><body>hi</body></html>");
     assert_eq!(get("/streamed", true).text(), format!("<p>streamed{TAG}"));
     assert_eq!(get("/gz", true).text(), "<body>gz</body>");
+    assert_eq!(get("/part", true).text(), "<body>part</body>");
     assert_eq!(get("/early", true).text(), "<body>early</body>");
     assert_eq!(
         get("/file", true).text(),

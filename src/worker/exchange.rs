@@ -369,10 +369,6 @@ fn settle(ctx: Ctx<'_>, handled: &mut Handled<'_>, facts: Facts<'_>) -> Result<S
     })
 }
 
-/// `Write`: checks the response, encodes its head into the output buffer and sends its body
-/// (small bodies stay buffered, to leave with the next flush), then logs the access line.
-/// Returns how the connection goes on, where the next request's bytes are, and when the
-/// response was done.
 /// How the connection goes on after a response: a linger when it closes (`closes` says
 /// why), a drain of what the handler left of a streamed body, else the next request.
 fn then_of(closes: Option<CloseReason>, settled: Settled, body: &Body<'_>) -> Then {
@@ -397,6 +393,10 @@ fn stream_of(payload: &Payload, framing: encode::Framing) -> Option<Box<Streamin
     }
 }
 
+/// `Write`: checks the response, encodes its head into the output buffer and sends its body
+/// (small bodies stay buffered, to leave with the next flush), then logs the access line.
+/// Returns how the connection goes on, where the next request's bytes are, and when the
+/// response was done.
 fn write(
     ctx: Ctx<'_>,
     output: &mut Output,

@@ -116,6 +116,11 @@ impl Worker<'_> {
             Phase::Drain(_) => self.start_linger(conn, CloseReason::BodyUnread),
             Phase::Linger(linger) => Step::Go(Phase::Close(linger.reason)),
             Phase::Stream(_) if shutting_down => Step::Go(Phase::Close(CloseReason::Shutdown)),
+            // A `PING` went by with bytes waiting and none taken: a client that reads nothing
+            // (it would otherwise hold its place for good, a comment a time).
+            Phase::Stream(s) if !s.unsent.is_empty() => {
+                Step::Go(Phase::Close(CloseReason::TooSlow))
+            }
             Phase::Stream(streaming) => Step::Go(Phase::Stream(ping(streaming))),
             other => Step::Go(other),
         };
@@ -400,5 +405,47 @@ mod tests {
         let (conn, kind, _) = wait(&mut worker, conn);
         assert_eq!((kind, conn.served), (Parked::Idle, 2));
         assert!(read_some(&mut client).ends_with("Hello"));
+    }
+
+    /// An event stream whose bytes waited a whole `PING` with none taken (a client that
+    /// reads nothing, its kernel buffers full) is closed `too_slow`; one with nothing
+    /// waiting gets its ping and waits on.
+    #[test]
+    fn a_stream_that_took_nothing_for_a_ping_is_closed_and_an_idle_one_pinged() {
+        use crate::connection::Streaming;
+        use crate::stream_state::PING;
+        let shared = shared(Config::default());
+        let mut worker = Worker::new(0, &shared);
+        let streams = crate::EventStreams::new(2);
+        let stream_of = |unsent: Vec<u8>| {
+            let crate::response::Payload::Stream(stream) = streams.open("").payload else {
+                panic!("not a stream")
+            };
+            Phase::Stream(Box::new(Streaming {
+                stream,
+                unsent,
+                last_sent: Instant::now() - PING - Duration::from_secs(1),
+                chunked: false,
+            }))
+        };
+        // Nothing waiting: a ping goes out, and the stream waits for the next.
+        let (mut conn, mut client) = accept(&shared);
+        // What a connection's first turn does (skipped here, the phase being set by hand).
+        conn.wire.configure().unwrap();
+        shared.arrivals.fetch_sub(1, Relaxed);
+        conn.phase = stream_of(Vec::new());
+        let (_conn, kind, ready) = wait(&mut worker, conn);
+        assert_eq!((kind, ready), (Parked::Stream, Ready::Read));
+        assert_eq!(read_some(&mut client), ":\n\n");
+        // The client's side full (it reads nothing), bytes waiting: closed.
+        let (mut conn, _client) = accept(&shared);
+        conn.wire.configure().unwrap();
+        shared.arrivals.fetch_sub(1, Relaxed);
+        let mut socket = &**conn.wire;
+        let block = vec![b'x'; 1 << 16];
+        while socket.write(&block).is_ok() {}
+        conn.phase = stream_of(b"data: x\n\n".to_vec());
+        assert!(matches!(worker.serve(conn), Outcome::Closed));
+        assert_eq!(closes(&shared, CloseReason::TooSlow), 1);
     }
 }
