@@ -4,19 +4,14 @@
 //! goes away.
 //!
 //! ```no_run
-//! use basehttp::supervised::{self, report_if_progressing};
+//! use basehttp::supervised;
 //! # let handle = basehttp::Server::bind("127.0.0.1:0")?
 //! #     .spawn(|_req: &mut basehttp::Request| basehttp::Response::text("ok"))?;
 //! let (stop_tx, stop_rx) = std::sync::mpsc::channel();
 //! if let Some(link) = supervised::connect()? {
 //!     let mut beats = link.start(move || { let _ = stop_tx.send(()); })?;
-//!     let mut before = handle.stats();
 //!     while stop_rx.recv_timeout(supervised::BEAT).is_err() {
-//!         let now = handle.stats();
-//!         if let Some(report) = report_if_progressing(&before, &now) {
-//!             let _ = beats.beat(&report);
-//!         }
-//!         before = now;
+//!         let _ = beats.beat_if_progressing(handle.stats(), 0.0);
 //!     }
 //! }
 //! handle.shutdown();
@@ -117,7 +112,7 @@ impl Link {
             })?;
         Ok(Beats {
             writer,
-            figures: Figures { all: self.all },
+            before: None,
         })
     }
 }
@@ -126,20 +121,28 @@ impl Link {
 #[derive(Debug)]
 pub struct Beats {
     writer: UnixStream,
-    figures: Figures,
+    /// The figures of the last call, to tell a wedged pool by.
+    before: Option<Stats>,
 }
 
 impl Beats {
-    /// Sends a heartbeat with `report`, and asks for every worker's figures (they arrive in
-    /// [`Figures`] a moment later).
-    pub fn beat(&mut self, report: &Report) -> io::Result<()> {
+    /// Sends a heartbeat with `now`'s figures and `gil_wait` (seconds), unless the pool looks
+    /// wedged since the last call (see [`report_if_progressing`]), and asks for every
+    /// worker's figures (they arrive in [`Figures`] a moment later). True if it beat.
+    pub fn beat_if_progressing(&mut self, now: Stats, gil_wait: f64) -> io::Result<bool> {
+        let report = match &self.before {
+            Some(before) => report_if_progressing(before, &now),
+            // Nothing to compare with yet: no sign of a wedge.
+            None => Some(report_of(&now)),
+        };
+        self.before = Some(now);
+        let Some(mut report) = report else {
+            return Ok(false);
+        };
+        report.gil_wait = gil_wait;
         let line = format!("beat {}\nall?\n", report.words());
-        self.writer.write_all(line.as_bytes())
-    }
-
-    /// Every worker's figures, as the supervisor last told them.
-    pub fn figures(&self) -> Figures {
-        self.figures.clone()
+        self.writer.write_all(line.as_bytes())?;
+        Ok(true)
     }
 }
 
@@ -171,16 +174,22 @@ impl Figures {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn report_if_progressing(before: &Stats, now: &Stats) -> Option<Report> {
+    let report = report_of(now);
+    let all_busy = !now.worker_states.is_empty() && report.busy == now.worker_states.len();
+    if all_busy && now.served == before.served {
+        return None;
+    }
+    Some(report)
+}
+
+/// This process's report from its pool's figures.
+fn report_of(now: &Stats) -> Report {
     let busy = now
         .worker_states
         .iter()
         .filter(|s| matches!(s, WorkerState::Handling | WorkerState::Writing))
         .count();
-    let all_busy = !now.worker_states.is_empty() && busy == now.worker_states.len();
-    if all_busy && now.served == before.served {
-        return None;
-    }
-    Some(Report {
+    Report {
         pid: std::process::id(),
         served: now.served,
         threads: now.workers,
@@ -188,5 +197,5 @@ pub fn report_if_progressing(before: &Stats, now: &Stats) -> Option<Report> {
         parked: now.parked.total(),
         open: now.active_connections as usize,
         gil_wait: 0.0,
-    })
+    }
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use basehttp::Stats;
-use basehttp::supervised::{self, Beats, report_if_progressing};
+use basehttp::supervised::{self, Beats};
 use basehttp::supervisor::{self, Order, Supervisor};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError};
 use pyo3::prelude::*;
@@ -26,7 +26,6 @@ pyo3::create_exception!(
 /// A supervised worker's beats: sent at most once a [`supervised::BEAT`].
 pub struct Heart {
     beats: Beats,
-    before: Option<Stats>,
     last: Instant,
 }
 
@@ -34,7 +33,6 @@ impl Heart {
     pub fn new(beats: Beats) -> Heart {
         Heart {
             beats,
-            before: None,
             last: Instant::now(),
         }
     }
@@ -46,15 +44,7 @@ impl Heart {
             return;
         }
         self.last = Instant::now();
-        let stats = stats();
-        let before = self
-            .before
-            .replace(stats.clone())
-            .unwrap_or_else(|| stats.clone());
-        if let Some(mut report) = report_if_progressing(&before, &stats) {
-            report.gil_wait = gil_wait.seconds();
-            let _ = self.beats.beat(&report);
-        }
+        let _ = self.beats.beat_if_progressing(stats(), gil_wait.seconds());
     }
 }
 

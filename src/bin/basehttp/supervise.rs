@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use basehttp::ServerHandle;
-use basehttp::supervised::{self, Link, report_if_progressing};
+use basehttp::supervised::{self, Link};
 use basehttp::supervisor::{self, Order, Supervisor};
 
 use crate::cli::Processes;
@@ -87,16 +87,11 @@ pub fn serve_supervised(
             return;
         }
     };
-    let mut before = handle.stats();
     loop {
         match stop_rx.recv_timeout(supervised::BEAT) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        let now = handle.stats();
-        if let Some(report) = report_if_progressing(&before, &now) {
-            let _ = beats.beat(&report);
-        }
-        before = now;
+        let _ = beats.beat_if_progressing(handle.stats(), 0.0);
     }
 }
