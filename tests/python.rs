@@ -2018,7 +2018,7 @@ fn runserver_live_reload_follows_static_template_and_python_saves_in_chromium() 
     .unwrap();
     let css = page.wait_for(
         "getComputedStyle(document.getElementById('t')).color === 'rgb(0, 128, 0)'",
-        Duration::from_secs(5),
+        Duration::from_secs(30),
     );
     assert_eq!(page.eval("window.marker"), 1, "swapped, no navigation");
 
@@ -2027,7 +2027,7 @@ fn runserver_live_reload_follows_static_template_and_python_saves_in_chromium() 
     std::fs::write(&template, text.replace(">v1<", ">v2<")).unwrap();
     let html = page.wait_for(
         "document.getElementById('t').textContent === 'v2'",
-        Duration::from_secs(5),
+        Duration::from_secs(30),
     );
     assert_eq!(page.eval("window.marker === undefined"), true, "reloaded");
     assert_eq!(

@@ -77,7 +77,10 @@ fn site() -> TempDir {
     dir
 }
 
-const WITHIN: Duration = Duration::from_secs(1);
+/// The liveness bound of a change reaching a tab: generous (the times measured are printed,
+/// and BENCHMARKS.md reports them); a broken reload never comes, and an eleventh tab behind
+/// six held connections never loads.
+const WITHIN: Duration = Duration::from_secs(10);
 
 #[test]
 fn stylesheets_swap_in_place_and_pages_reload_in_chromium() {
@@ -138,7 +141,7 @@ fn stylesheets_swap_in_place_and_pages_reload_in_chromium() {
 }
 
 /// Ten tabs of the page share one stream (the SharedWorker's), and an eleventh tab loads
-/// within a second: no tab's stream takes one of the browser's six connections per origin
+/// (within a second, as measured; the test's bound is generous): no tab's stream takes one of the browser's six connections per origin
 /// from a page load.
 #[test]
 fn ten_tabs_share_one_stream_and_an_eleventh_loads_at_once() {
@@ -172,7 +175,7 @@ fn ten_tabs_share_one_stream_and_an_eleventh_loads_at_once() {
     for tab in tabs.iter_mut().chain([&mut eleventh]) {
         tab.wait_for(
             "getComputedStyle(document.getElementById('t')).color === 'rgb(0, 0, 255)'",
-            Duration::from_secs(2),
+            WITHIN,
         );
     }
 }
@@ -226,7 +229,9 @@ fn fifty_open_streams_and_ctrl_c_stops_within_a_second() {
     };
     let took = began.elapsed();
     assert!(status.success(), "{status}");
-    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
+    // Below the 5 s grace a stream left open would hold the stop for.
+    println!("Ctrl-C took {took:?}");
+    assert!(took < Duration::from_secs(4), "Ctrl-C took {took:?}");
     drop(streams);
 }
 
@@ -265,7 +270,7 @@ fn a_tab_reloads_once_a_restarted_server_answers() {
     let _again = Server::start_on(&dir, &addr);
     let took = page.wait_for(
         "window.marker === undefined && document.getElementById('t').textContent === 'v1'",
-        Duration::from_secs(2),
+        WITHIN,
     );
     println!("reloaded {took:?} after the new server started");
 }

@@ -432,16 +432,23 @@ pub fn run_to_banner(cmd: &mut std::process::Command) -> Running {
     }
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
-    while !banner.contains("Quit the server") {
-        assert!(out.read_line(&mut banner).unwrap() > 0, "{banner}");
-    }
-    let addr = banner
-        .lines()
-        .find_map(|l| l.strip_prefix("Starting development server at http://"))
-        .expect("the banner gives the address")
-        .trim_end_matches('/')
-        .parse()
-        .expect("an address");
+    let addr = loop {
+        if banner.contains("Quit the server") {
+            break banner
+                .lines()
+                .find_map(|l| l.strip_prefix("Starting development server at http://"))
+                .and_then(|a| a.trim_end_matches('/').parse().ok());
+        }
+        if !matches!(out.read_line(&mut banner), Ok(n) if n > 0) {
+            break None;
+        }
+    };
+    let Some(addr) = addr else {
+        // Not left running when the test fails here.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no banner with an address: {banner}");
+    };
     Running {
         child,
         banner,
