@@ -29,6 +29,22 @@ pub enum WhenFull {
     Reject,
 }
 
+impl WhenFull {
+    /// `block` or `reject`: the name [`FromStr`](std::str::FromStr) parses.
+    ///
+    /// ```
+    /// use basehttp::WhenFull;
+    /// assert_eq!(WhenFull::Reject.name(), "reject");
+    /// assert_eq!("block".parse::<WhenFull>(), Ok(WhenFull::Block));
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            WhenFull::Block => "block",
+            WhenFull::Reject => "reject",
+        }
+    }
+}
+
 impl std::str::FromStr for WhenFull {
     type Err = String;
 

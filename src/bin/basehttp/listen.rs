@@ -10,7 +10,7 @@ use basehttp::listen_fds;
 /// The inherited listener and who handed it on, or `None` when this process is to bind its
 /// own.
 pub fn inherited() -> Result<Option<(TcpListener, String)>, String> {
-    let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_pid() as u32);
+    let ppid = std::os::unix::process::parent_id();
     let found = listen_fds::inherited(|name| std::env::var(name).ok(), std::process::id(), ppid)
         .map_err(|e| format!("the inherited socket: {e}"))?;
     let Some(found) = found else {

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use basehttp::live_reload::{self, LiveReload};
 use basehttp::{ACCESS_LOG_TARGET, EventStreams, StaticFiles};
 use cli::Command;
-use serve::{policy_name, print, run_server, url};
+use serve::{print, run_server, url};
 
 fn main() -> ExitCode {
     raise_descriptor_limit();
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
                 env!("CARGO_PKG_VERSION"),
                 config.workers,
                 config.queue,
-                policy_name(config.when_full),
+                config.when_full.name(),
                 root.display(),
                 if reload { ", live reload on" } else { "" },
                 url(local),

@@ -12,7 +12,7 @@ use basehttp::supervisor::Broadcaster;
 
 /// Something kept alive as long as the server runs (a watcher).
 pub type Kept = Box<dyn std::any::Any + Send + Sync>;
-use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server, WhenFull};
+use basehttp::{ACCESS_LOG_TARGET, Config, Handler, Server};
 
 use crate::cli;
 use crate::listen;
@@ -126,10 +126,13 @@ pub fn run_server<H: Handler>(
 fn socket(addr: &str) -> Result<(TcpListener, bool), String> {
     if let Some((listener, from)) = listen::inherited()? {
         if let Ok(local) = listener.local_addr() {
-            log::debug!("serving {local}, the socket handed on by {from}");
-            if !from.starts_with("parent") {
-                log::info!("serving {local}, the socket handed on by {from}");
-            }
+            // A supervisor's workers all say it: only at debug level.
+            let level = if from.starts_with("parent") {
+                log::Level::Debug
+            } else {
+                log::Level::Info
+            };
+            log::log!(level, "serving {local}, the socket handed on by {from}");
         }
         return Ok((listener, true));
     }
@@ -148,14 +151,6 @@ pub fn print(text: &str) -> io::Result<()> {
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
-    }
-}
-
-/// `block` or `reject`, as the command line spells the policy.
-pub fn policy_name(policy: WhenFull) -> &'static str {
-    match policy {
-        WhenFull::Block => "block",
-        WhenFull::Reject => "reject",
     }
 }
 

@@ -44,16 +44,16 @@ pub struct Activity {
 impl Demo {
     pub fn new(config: &Config, figures: Option<Figures>) -> Demo {
         iterations_per_ms();
-        let workers = config.workers.max(1);
-        let active_workers = config.active_workers.clamp(1, workers);
+        // The figures the pool will run with.
+        let config = config.clone().normalized();
         Demo {
-            activity: (0..workers)
+            activity: (0..config.workers)
                 .map(|_| Mutex::new(Activity::default()))
                 .collect(),
             started: Instant::now(),
             settings: Settings {
-                active_workers,
-                spare_places: config.spare_places.min(workers - active_workers),
+                active_workers: config.active_workers,
+                spare_places: config.spare_places,
                 when_full: config.when_full,
                 keep_alive: config.keep_alive,
             },
@@ -363,7 +363,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 config.active_workers,
                 config.spare_places,
                 config.queue,
-                crate::serve::policy_name(config.when_full),
+                config.when_full.name(),
             )
         },
     )
