@@ -57,13 +57,16 @@ impl Environ {
     }
 
     /// The `environ` of `req`, whose body (received whole before the handler ran) is `body`;
-    /// `had_body` if the request had one, even empty.
+    /// `had_body` if the request had one, even empty. `uncompressed` leaves out
+    /// `HTTP_ACCEPT_ENCODING` (live reload's navigations: the page must come uncompressed to
+    /// take the script).
     pub fn build<'py>(
         &self,
         py: Python<'py>,
         req: &Request<'_>,
         body: Vec<u8>,
         had_body: bool,
+        uncompressed: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let env = self.base.bind(py).copy()?;
         env.set_item(intern!(py, "REQUEST_METHOD"), req.method())?;
@@ -74,7 +77,7 @@ impl Environ {
         env.set_item(intern!(py, "QUERY_STRING"), req.query().unwrap_or(""))?;
         env.set_item(intern!(py, "SERVER_PROTOCOL"), req.version().as_str())?;
         env.set_item(intern!(py, "REMOTE_ADDR"), req.peer_addr().ip().to_string())?;
-        let (content_type, content_length) = set_fields(&env, req)?;
+        let (content_type, content_length) = set_fields(&env, req, uncompressed)?;
         // An absolute-form target's authority, not the Host field (RFC 9112 §3.2.2).
         if let Some(host) = req.host() {
             env.set_item(intern!(py, "HTTP_HOST"), host)?;
@@ -102,18 +105,24 @@ impl Environ {
 /// What `SERVER_SOFTWARE` says: `basehttp/VERSION`.
 const SERVER_SOFTWARE: &str = concat!("basehttp/", env!("CARGO_PKG_VERSION"));
 
-/// Sets the `HTTP_*` keys of `req`'s header fields; returns Content-Type and Content-Length,
-/// which have keys of their own. Names with '_' are dropped (as runserver does):
-/// `X_Forwarded_For` must not pose as `X-Forwarded-For`. Repeated fields are joined with ','.
+/// Sets the `HTTP_*` keys of `req`'s header fields but `Host` (`HTTP_HOST` is the request's
+/// authority, set by the caller) and, if `uncompressed`, `Accept-Encoding`; returns
+/// Content-Type and Content-Length, which have keys of their own. Names with '_' are dropped
+/// (as runserver does): `X_Forwarded_For` must not pose as `X-Forwarded-For`. Repeated fields
+/// are joined with ','.
 fn set_fields(
     env: &Bound<'_, PyDict>,
     req: &Request<'_>,
+    uncompressed: bool,
 ) -> PyResult<(Option<String>, Option<String>)> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut content_type = None;
     let mut content_length = None;
     for (name, value) in req.headers() {
-        if name.contains('_') {
+        if name.contains('_')
+            || name.eq_ignore_ascii_case("host")
+            || (uncompressed && name.eq_ignore_ascii_case("accept-encoding"))
+        {
             continue;
         }
         let value = latin1(value);

@@ -71,6 +71,16 @@ impl Handle {
         (self.addr.ip().to_string(), self.addr.port())
     }
 
+    /// True until the server is shut down (what `stats()["running"]` says, without the
+    /// snapshot).
+    #[getter]
+    fn running(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// The pool's settings in force: workers, queue, when_full, keep_alive (seconds).
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -129,11 +139,6 @@ impl Handle {
         if let Some(streams) = &self.streams {
             py.detach(|| streams.send(Some(kind), data));
         }
-    }
-
-    /// Open live-reload streams (0 without live reload).
-    fn reload_streams(&self) -> usize {
-        self.streams.as_ref().map_or(0, EventStreams::count)
     }
 
     /// Waits, without the GIL, until the server is shut down (or, under a supervisor, until
@@ -253,15 +258,10 @@ fn pool_options(
     if let Some(queue) = queue {
         server = server.queue(queue);
     }
-    server = server.when_full(match when_full {
-        "block" => WhenFull::Block,
-        "reject" => WhenFull::Reject,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "when_full must be 'block' or 'reject', not {other:?}"
-            )));
-        }
-    });
+    let when_full: WhenFull = when_full
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("when_full: {e}")))?;
+    server = server.when_full(when_full);
     if let Some(secs) = keep_alive {
         if !(secs >= 0.0 && secs.is_finite()) {
             return Err(PyValueError::new_err(
@@ -315,10 +315,7 @@ impl Handle {
         Ok(Handle {
             workers: config.workers,
             queue: config.queue,
-            when_full: match config.when_full {
-                WhenFull::Reject => "reject",
-                _ => "block",
-            },
+            when_full: config.when_full.name(),
             keep_alive: config.keep_alive.as_secs_f64(),
             addr: handle.local_addr(),
             inner: Mutex::new(Some(handle)),
@@ -340,6 +337,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<listen::Listener>()?;
     m.add_class::<watch::Watcher>()?;
     m.add_function(wrap_pyfunction!(listen::inherited, m)?)?;
+    m.add_function(wrap_pyfunction!(listen::bind_fd, m)?)?;
     let mut handover = basehttp::listen_fds::VARIABLES.to_vec();
     handover.push(basehttp::supervisor::SUPERVISOR);
     m.add("HANDOVER_VARIABLES", handover)?;

@@ -18,9 +18,6 @@ pub struct Listener {
     socket: Mutex<Option<TcpListener>>,
     /// The link to the supervisor that handed it on, if one did.
     link: Mutex<Option<Link>>,
-    /// `systemd`, or `parent <pid>`.
-    #[pyo3(get)]
-    handed_on_by: String,
 }
 
 impl Listener {
@@ -43,11 +40,36 @@ impl Listener {
 /// without the GIL while it resolves. A host that does not resolve says which (the resolver's
 /// own words name none); a bind error is `OSError` with `errno`, as `socket.bind` raises it.
 pub fn bind(py: Python<'_>, host: &str, port: u16) -> PyResult<TcpListener> {
-    let addrs: Vec<SocketAddr> = py
+    TcpListener::bind(&resolve(py, host, port)?[..]).map_err(crate::errors::os_error)
+}
+
+/// `bind` for Python (`basehttp.hand_on`): the descriptor of a listening socket bound to
+/// `host`:`port`, to IPv6 addresses only if `ipv6`; the caller owns it.
+#[pyfunction]
+#[pyo3(signature = (host, port, ipv6=false))]
+pub fn bind_fd(py: Python<'_>, host: &str, port: u16, ipv6: bool) -> PyResult<i32> {
+    use std::os::fd::IntoRawFd;
+    let listener = if ipv6 {
+        let addrs: Vec<SocketAddr> = resolve(py, host, port)?
+            .into_iter()
+            .filter(SocketAddr::is_ipv6)
+            .collect();
+        if addrs.is_empty() {
+            return Err(PyOSError::new_err(format!("no IPv6 address for '{host}'")));
+        }
+        TcpListener::bind(&addrs[..]).map_err(crate::errors::os_error)?
+    } else {
+        bind(py, host, port)?
+    };
+    Ok(listener.into_raw_fd())
+}
+
+/// The addresses `host`:`port` resolves to, without the GIL.
+fn resolve(py: Python<'_>, host: &str, port: u16) -> PyResult<Vec<SocketAddr>> {
+    Ok(py
         .detach(|| (host, port).to_socket_addrs())
         .map_err(|e| PyOSError::new_err(format!("unknown host '{host}' ({e})")))?
-        .collect();
-    TcpListener::bind(&addrs[..]).map_err(crate::errors::os_error)
+        .collect())
 }
 
 /// The socket handed on to this process, or `None`. Reads the variables of the C
@@ -76,6 +98,5 @@ pub fn inherited() -> PyResult<Option<Listener>> {
     Ok(Some(Listener {
         socket: Mutex::new(Some(socket)),
         link: Mutex::new(link),
-        handed_on_by: found.from,
     }))
 }

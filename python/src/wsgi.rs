@@ -74,10 +74,8 @@ impl Wsgi {
         body: Vec<u8>,
         had_body: bool,
     ) -> PyResult<Response> {
-        let env = self.environ.build(py, req, body, had_body)?;
-        if self.live_reload && basehttp::live_reload::is_navigation(req.head()) {
-            env.del_item("HTTP_ACCEPT_ENCODING").ok();
-        }
+        let uncompressed = self.live_reload && basehttp::live_reload::is_navigation(req.head());
+        let env = self.environ.build(py, req, body, had_body, uncompressed)?;
         // `write()` sends at once through the core's early response where it can begin now.
         let start = StartResponse::new(req.method() == "HEAD", req.early());
         let sr = Bound::new(py, start)?;

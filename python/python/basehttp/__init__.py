@@ -96,26 +96,7 @@ def hand_on(host, port, *, ipv6=False):
     its) then serve it one after another, and a connection made between two of them waits in
     the kernel's queue instead of being refused. Returns the socket; keep it open. Raises
     ``OSError`` as ``socket.bind`` does, with ``errno`` set."""
-    family = socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
-    try:
-        found = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-    except socket.gaierror as e:
-        # As start() says it (the Rust resolver's words).
-        raise OSError(f"unknown host '{host}' (failed to lookup address information: "
-                      f"{e.strerror})") from None
-    error = None
-    for family, kind, proto, _, addr in found:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(addr)
-            sock.listen(socket.SOMAXCONN)
-            break
-        except OSError as e:
-            sock.close()
-            error = e
-    else:
-        raise error
+    sock = socket.socket(fileno=_native.bind_fd(host, port, ipv6))
     fd = sock.fileno()
     if fd != 3:
         try:
@@ -188,29 +169,19 @@ def _restore_signals(previous):
 
 
 def _wait(handle):
-    """Waits until ``handle`` is shut down, or on the main thread until Ctrl-C or SIGTERM
-    (``serve`` makes SIGTERM raise KeyboardInterrupt), then shuts it down gracefully and
-    returns."""
-    in_main = threading.current_thread() is threading.main_thread()
-    if not in_main:
-        # No signal reaches this thread. It may be a daemon thread (Django's autoreloader runs
-        # the server in one) still waiting when the interpreter finalizes, and a thread that
-        # wakes then is ended (pthread_exit, CPython 3.11-3.13) or parked for good (3.14)
-        # where it asks for the GIL back: that must happen in Python's own code (time.sleep),
-        # not in the extension, whose Rust frames must not be unwound by pthread_exit. The
-        # pool itself is stopped before finalizing, at exit (atexit, _stop_all).
-        try:
-            while handle.stats()["running"]:
-                time.sleep(0.1)
-        finally:
-            handle.shutdown()
-        return
-    try:
+    """Waits until ``handle`` is shut down, or on the main thread until a signal's handler
+    raises (``serve`` makes Ctrl-C and SIGTERM raise KeyboardInterrupt)."""
+    if threading.current_thread() is threading.main_thread():
         handle.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.shutdown()
+        return
+    # No signal reaches this thread. It may be a daemon thread (Django's autoreloader runs
+    # the server in one) still waiting when the interpreter finalizes, and a thread that
+    # wakes then is ended (pthread_exit, CPython 3.11-3.13) or parked for good (3.14) where
+    # it asks for the GIL back: that must happen in Python's own code (time.sleep), not in
+    # the extension, whose Rust frames must not be unwound by pthread_exit. The pool itself
+    # is stopped before finalizing, at exit (atexit, _stop_all).
+    while handle.running:
+        time.sleep(0.1)
 
 
 def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=None,
@@ -238,13 +209,12 @@ def serve(app, host="127.0.0.1", port=8000, *, workers=DEFAULT_WORKERS, queue=No
                 print(banner(handle, banner_for), file=sys.stderr, flush=True)
             _wait(handle)
         except KeyboardInterrupt:
-            # Ctrl-C or SIGTERM before the wait began (a supervisor or a test that signals as
-            # soon as it reads the banner; the handler raises as `print` returns): the same
-            # graceful stop as during the wait, not a traceback.
+            # Ctrl-C or SIGTERM, in the wait or before it began (a supervisor or a test that
+            # signals as soon as it reads the banner; the handler raises as `print`
+            # returns): a graceful stop, not a traceback.
+            pass
+        finally:
             handle.shutdown()
-        except BaseException:
-            handle.shutdown()
-            raise
     finally:
         _restore_signals(previous)
     return handle

@@ -178,7 +178,7 @@ def supervise(args, processes, argv):
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _reload)
     try:
         basehttp._native.supervise(
-            [sys.executable, "-m", "basehttp", *argv][1:], host, port,
+            ["-m", "basehttp", *argv], host, port,
             processes=processes, max_requests=args.max_requests,
             timeout=args.timeout or 30.0, on_start=banner)
     except KeyboardInterrupt:
