@@ -560,22 +560,26 @@ fn is_plain(bytes: &[u8]) -> bool {
 /// `[07/Dec/2026 10:00:00] code 400, message malformed request line`. Never colored:
 /// runserver colors only the access line (its refusal line carries no `status_code`).
 fn format_refusal(out: &mut Vec<u8>, line: &Line<'_>, why: &str) {
-    let mut head = *b"[dd/Mon/yyyy hh:mm:ss] code ";
-    head[1..21].copy_from_slice(&date::log_at(line.at));
-    out.extend_from_slice(&head);
+    put_stamp(out, line.at);
+    out.extend_from_slice(b"code ");
     out.extend_from_slice(&status_digits(line.status));
     out.extend_from_slice(b", message ");
     out.extend_from_slice(why.as_bytes());
     out.push(b'\n');
 }
 
+/// Appends `[dd/Mon/yyyy hh:mm:ss] ` for `at` (microseconds since the pool started).
+fn put_stamp(out: &mut Vec<u8>, at: u64) {
+    let mut stamp = *b"[dd/Mon/yyyy hh:mm:ss] ";
+    stamp[1..21].copy_from_slice(&date::log_at(at));
+    out.extend_from_slice(&stamp);
+}
+
 /// Appends one access line to `out`, colored by status if asked: three copies for a plain
 /// request line (the timestamp's part, the request line, the rest).
 fn format_line(out: &mut Vec<u8>, line: &Line<'_>, color: bool) {
     out.reserve(line.request.len() + 64);
-    let mut head = *b"[dd/Mon/yyyy hh:mm:ss] ";
-    head[1..21].copy_from_slice(&date::log_at(line.at));
-    out.extend_from_slice(&head);
+    put_stamp(out, line.at);
     // As runserver: the timestamp plain, the message (from the quote on) colored.
     if color {
         out.extend_from_slice(sgr_of(line.status));

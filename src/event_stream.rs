@@ -45,11 +45,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::response::{Payload, Response};
-use crate::stream_state::Stream;
 pub use crate::stream_state::{MAX_UNSENT, PING};
+use crate::stream_state::{Stream, lock};
 
 /// A set of server-sent event streams; see the [module](self). Cheap to clone: clones share
 /// the set.
@@ -157,10 +157,6 @@ pub fn format_event(event: Option<&str>, data: &str) -> String {
     }
     out.push('\n');
     out
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -84,7 +84,8 @@ pub(crate) fn frame(bytes: &[u8], chunked: bool, out: &mut Vec<u8>) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, taking it over if a holder panicked (the streams' state stays usable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -41,13 +41,6 @@ fn python() -> Option<PathBuf> {
 }
 
 /// A loopback port that was free a moment ago, for a server started in another process.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
-
 fn run(cmd: &mut Command) -> Result<Output, String> {
     let out = cmd
         .output()
@@ -484,7 +477,7 @@ fn cli_serves_the_socket_systemd_hands_it() {
         return;
     };
     let activate = String::from_utf8_lossy(&activate.stdout).trim().to_owned();
-    let port = free_port();
+    let port = support::free_port();
     let mut child = Command::new(activate)
         .args(["-l", &format!("127.0.0.1:{port}")])
         .arg(&python)
@@ -1426,7 +1419,7 @@ fn runserver_autoreloads_on_a_change_and_stops_on_ctrl_c() {
     };
     let site = DjangoSite::new(&python, "reload", true);
     // The same port across restarts, so a fixed one.
-    let port = free_port();
+    let port = support::free_port();
     let mut server = Runserver::start(&python, &site, &[&format!("127.0.0.1:{port}")]);
     assert_eq!(server.addr, format!("127.0.0.1:{port}"));
     assert_eq!(
@@ -1542,7 +1535,7 @@ fn runserver_keeps_its_socket_across_reloads() {
     let site = DjangoSite::new(&python, "handover", true);
     // A fixed port, as a developer's browser has: without the handover each restart closes
     // it and binds it again.
-    let port = free_port();
+    let port = support::free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = Runserver::start(&python, &site, &["--skip-checks", "--quiet", &addr]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -1928,7 +1921,7 @@ fn a_wheel_installs_without_rust_and_serves_runserver() {
     )
     .unwrap();
 
-    let port = free_port();
+    let port = support::free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = Runserver::spawn(without_rust(&python), &site, &["--noreload", &addr]);
     assert!(
@@ -1986,7 +1979,7 @@ fn runserver_live_reload_follows_static_template_and_python_saves_in_chromium() 
         return;
     };
     let site = DjangoSite::with(&python, "live", &["live"]);
-    let port = free_port();
+    let port = support::free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = Runserver::start(&python, &site, &["--skip-checks", &addr]);
     assert!(

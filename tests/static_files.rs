@@ -988,7 +988,7 @@ fn a_client_gone_mid_file_leaves_the_next_response_intact() {
 /// it is; `HEAD` gives `GET`'s length; the injected `ETag` answers `304`.
 #[test]
 fn injected_html_has_its_own_length_validator_and_no_ranges() {
-    const TAG: &str = "<script src=\"/__basehttp/reload.js\"></script>";
+    use basehttp::live_reload::TAG;
     let dir = site();
     dir.write("page.html", "<html><body><p>x</p></body></html>\n");
     let server = serve(StaticFiles::builder(dir.path()).inject(TAG));

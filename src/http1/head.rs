@@ -459,11 +459,8 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
         absolute_form_rest(target)
     };
     let origin = match absolute {
-        Some(rest) => match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
-            Some(i) => &rest[i..], // `http://host?q`: empty path
-            None => "/",
-        },
+        // From the path, or from the query (`http://host?q`: an empty path, `/` below).
+        Some(rest) => rest.find(['/', '?']).map_or("/", |i| &rest[i..]),
         None => target,
     };
     match origin.split_once('?') {
