@@ -192,6 +192,17 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> Output
     child.wait_with_output().unwrap()
 }
 
+/// Runs `cmd` (a process that must end by itself) with its output collected, within `secs`
+/// seconds: a regression that leaves it serving fails the test instead of hanging it.
+fn output_within(cmd: &mut Command, secs: u64) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_with_deadline(child, Duration::from_secs(secs))
+}
+
 /// Runs `tests/python/<script>` with `args` under the venv's Python, within `secs` seconds:
 /// its output and what it printed on stdout and stderr.
 fn run_script(python: &Path, script: &str, args: &[&str], secs: u64) -> (Output, String, String) {
@@ -628,20 +639,21 @@ fn cli_processes_stop_when_the_application_cannot_start() {
     let Some(python) = python() else {
         return;
     };
-    let out = Command::new(&python)
-        .args([
-            "-m",
-            "basehttp",
-            "broken_app:app",
-            "127.0.0.1:0",
-            "--processes",
-            "2",
-        ])
-        .current_dir(Path::new(ROOT).join("tests/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(&python)
+            .args([
+                "-m",
+                "basehttp",
+                "broken_app:app",
+                "127.0.0.1:0",
+                "--processes",
+                "2",
+            ])
+            .current_dir(Path::new(ROOT).join("tests/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null()),
+        60,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Traceback"), "{stderr}");
@@ -708,12 +720,13 @@ fn cli_says_in_one_line_what_cannot_be_loaded() {
             "Error: cli_app:not_callable is not callable",
         ),
     ] {
-        let out = Command::new(&python)
-            .args(["-m", "basehttp", spec, "127.0.0.1:0"])
-            .current_dir(Path::new(ROOT).join("tests/python"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .unwrap();
+        let out = output_within(
+            Command::new(&python)
+                .args(["-m", "basehttp", spec, "127.0.0.1:0"])
+                .current_dir(Path::new(ROOT).join("tests/python"))
+                .env("PYTHONDONTWRITEBYTECODE", "1"),
+            60,
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{spec}: {stderr}");
         assert!(stderr.starts_with(want), "{spec}: {stderr}");
@@ -726,12 +739,13 @@ fn cli_shows_the_traceback_of_an_app_that_fails_to_import_then_one_line() {
     let Some(python) = python() else {
         return;
     };
-    let out = Command::new(&python)
-        .args(["-m", "basehttp", "broken_app:app", "127.0.0.1:0"])
-        .current_dir(Path::new(ROOT).join("tests/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(&python)
+            .args(["-m", "basehttp", "broken_app:app", "127.0.0.1:0"])
+            .current_dir(Path::new(ROOT).join("tests/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        60,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let lines: Vec<&str> = stderr.trim_end().lines().collect();
@@ -780,12 +794,13 @@ fn cli_says_in_one_line_what_address_it_cannot_use() {
         ),
         (taken.as_str(), 1, "Error: cannot listen on 127.0.0.1:"),
     ] {
-        let out = Command::new(&python)
-            .args(["-m", "basehttp", "cli_app:app", addrport])
-            .current_dir(Path::new(ROOT).join("tests/python"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .unwrap();
+        let out = output_within(
+            Command::new(&python)
+                .args(["-m", "basehttp", "cli_app:app", addrport])
+                .current_dir(Path::new(ROOT).join("tests/python"))
+                .env("PYTHONDONTWRITEBYTECODE", "1"),
+            60,
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{addrport}: {stderr}");
         let last = stderr.trim_end().lines().last().unwrap_or("");
@@ -1706,15 +1721,16 @@ fn runserver_says_what_it_cannot_do_as_runserver_does() {
             "Error: unknown host 'no-such-host.invalid' (failed to lookup address information",
         ),
     ] {
-        let out = Command::new(&python)
-            .arg("manage.py")
-            .arg("runserver")
-            .args(&args)
-            .current_dir(&site.dir)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = output_within(
+            Command::new(&python)
+                .arg("manage.py")
+                .arg("runserver")
+                .args(&args)
+                .current_dir(&site.dir)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .stdin(Stdio::null()),
+            60,
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
