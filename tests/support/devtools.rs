@@ -54,14 +54,16 @@ impl Browser {
                 }
             }
         });
-        let port = rx
+        let mut browser = Browser {
+            child,
+            port: 0,
+            _profile: profile,
+        };
+        // Killed (as it drops) if it never says.
+        browser.port = rx
             .recv_timeout(chromium::BROWSER_TIMEOUT)
             .expect("chromium gives its DevTools port");
-        Some(Browser {
-            child,
-            port,
-            _profile: profile,
-        })
+        Some(browser)
     }
 
     /// Opens `url` in a new tab.
